@@ -1,0 +1,140 @@
+"""Sign-in with throttling, preferences, and user management for admins."""
+
+import zoneinfo
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from . import services, throttle
+from .roles import ROLES, admin_required, role_of
+
+
+def client_address(request) -> str:
+    """The peer address (behind a proxy, REMOTE_ADDR is set by gunicorn's forwarded-allow-ips)."""
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+class ThrottledLoginView(auth_views.LoginView):
+    """Django's login view that refuses for a while after repeated failures."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        username = request.POST.get("username", "")
+        address = client_address(request)
+        if throttle.is_locked(username=username, address=address):
+            form = self.get_form()
+            minutes = max(1, throttle_minutes())
+            form.errors.clear()
+            form.add_error(
+                None,
+                f"Too many failed sign-in attempts. Try again in {minutes} minutes "
+                "or reset your password.",
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        response = super().post(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            throttle.record_success(username=username, address=address)
+        else:
+            throttle.record_failure(username=username, address=address)
+        return response
+
+
+def throttle_minutes() -> int:
+    from django.conf import settings
+
+    return settings.LOGIN_LOCKOUT_SECONDS // 60
+
+
+def preferences(request):
+    """The user's display time zone."""
+    profile = getattr(request.user, "profile", None) if hasattr(request.user, "profile") else None
+    current = profile.time_zone if profile else "UTC"
+    if request.method == "POST":
+        try:
+            services.profile_set_time_zone(
+                user=request.user, time_zone=request.POST.get("time_zone", "")
+            )
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            messages.success(request, "Display time zone saved.")
+            return redirect("accounts:preferences")
+        current = request.POST.get("time_zone", current)
+    return render(
+        request,
+        "accounts/preferences.html",
+        {
+            "current": current,
+            "zones": sorted(zoneinfo.available_timezones()),
+            "my_role": role_of(request.user),
+        },
+    )
+
+
+@admin_required
+def users(request):
+    """Every account with its role; admins create accounts and change roles."""
+    people = (
+        get_user_model()
+        .objects.order_by("username")
+        .prefetch_related(Prefetch("groups", queryset=Group.objects.only("name")))
+    )
+    rows = [
+        {
+            "user": person,
+            "role": "admin"
+            if person.is_superuser
+            else next((g.name for g in person.groups.all() if g.name in ROLES), None),
+        }
+        for person in people
+    ]
+    return render(request, "accounts/users.html", {"rows": rows, "roles": ROLES})
+
+
+@admin_required
+@require_POST
+def user_create(request):
+    """Create an account with a role; the generated password is shown once."""
+    username = request.POST.get("username", "").strip()
+    role = request.POST.get("role", "")
+    if not username or role not in ROLES:
+        messages.error(request, "A user needs a name and one of the roles viewer, operator, admin.")
+    elif get_user_model().objects.filter(username=username).exists():
+        messages.error(request, f"A user named {username} already exists.")
+    else:
+        _, password = services.user_create(
+            username=username, email=request.POST.get("email", "").strip(), role=role
+        )
+        messages.success(
+            request, f"Created {username} ({role}). Initial password, shown once: {password}"
+        )
+    return redirect("accounts:users")
+
+
+@admin_required
+@require_POST
+def user_role(request, user_id: int):
+    """Change one account's role."""
+    person = get_object_or_404(get_user_model(), pk=user_id)
+    role = request.POST.get("role") or None
+    if person == request.user and role != "admin":
+        messages.error(request, "You cannot remove your own admin role.")
+        return redirect("accounts:users")
+    try:
+        services.user_set_role(user=person, role=role)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, f"{person.username} is now {role or 'without a role'}.")
+    return redirect("accounts:users")

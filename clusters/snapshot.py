@@ -1,0 +1,267 @@
+"""The snapshot: one poll of a swarm as plain data. Pure code, no Django.
+
+This is the contract between the poller (which builds it from Engine API JSON in
+``clusters.normalize``) and its readers (readiness rules, the reboot planner).
+Sizes are bytes, CPUs are whole or fractional CPUs (NanoCPUs / 1e9), times are
+timezone-aware UTC datetimes. No env value, secret data or join token is ever kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+INFRA_LABEL = "watchkeeper.role"
+INFRA_VALUE = "infrastructure"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """An environment variable kept by name only."""
+
+    name: str
+    secret_like: bool = False  # the name looks like a secret (password, token, ...) and not *_FILE
+    literal: bool = False  # a literal value was set (not empty, not a reference)
+    private_key: bool = False  # the value contains "PRIVATE KEY-----"
+
+
+@dataclass(frozen=True)
+class Mount:
+    type: str  # bind | volume | tmpfs | npipe | cluster
+    source: str
+    target: str
+    read_only: bool = False
+    volume_driver: str | None = None  # None or "local" for local volumes
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    hostname: str
+    role: str  # manager | worker
+    state: str  # ready | down | unknown | disconnected
+    availability: str  # active | pause | drain
+    cpus: float
+    memory_bytes: int
+    engine_version: str = ""
+    addr: str = ""
+    labels: dict[str, str] = field(default_factory=dict)  # node spec labels (node.labels.*)
+    engine_labels: dict[str, str] = field(default_factory=dict)
+    leader: bool = False
+    reachability: str | None = None  # managers: reachable | unreachable | unknown
+    manager_addr: str | None = None
+    os: str = ""
+    arch: str = ""
+    tls_cert_expiry_hint: str | None = None
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == "manager"
+
+
+@dataclass(frozen=True)
+class UpdatePolicy:
+    parallelism: int | None = None
+    delay_ns: int | None = None
+    failure_action: str | None = None  # pause | continue | rollback
+    order: str | None = None  # stop-first | start-first
+    monitor_ns: int | None = None
+    max_failure_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    image: str  # spec image, as given (may carry @sha256:)
+    mode: str  # replicated | global | replicated-job | global-job
+    replicas: int | None = None  # replicated only
+    running_tasks: int = 0  # ServiceStatus.RunningTasks (or counted)
+    desired_tasks: int = 0  # ServiceStatus.DesiredTasks (or replicas)
+    labels: dict[str, str] = field(default_factory=dict)  # service labels
+    container_labels: dict[str, str] = field(default_factory=dict)
+    constraints: list[str] = field(default_factory=list)
+    memory_limit: int | None = None
+    memory_reservation: int | None = None
+    cpu_limit: float | None = None
+    cpu_reservation: float | None = None
+    healthcheck: list[str] | None = None  # Test, e.g. ["CMD", "true"] or ["NONE"]; None if unset
+    env: list[EnvVar] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)
+    cap_add: list[str] = field(default_factory=list)
+    update_config: UpdatePolicy | None = None
+    rollback_config: UpdatePolicy | None = None
+    restart_condition: str | None = None  # none | on-failure | any (None = default any)
+    update_state: str | None = None  # updating | paused | completed | rollback_* | None
+    update_message: str = ""
+    networks: list[str] = field(default_factory=list)  # network ids the service attaches to
+    log_driver: str | None = None
+    secrets: list[str] = field(default_factory=list)  # secret names
+    configs: list[str] = field(default_factory=list)  # config names
+    published_ports: list[int] = field(default_factory=list)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def deployed_image(self) -> str:
+        """The image as deployed: the stack's label if present, else the spec image."""
+        return self.labels.get("com.docker.stack.image") or self.image
+
+    @property
+    def is_infrastructure(self) -> bool:
+        return self.labels.get(INFRA_LABEL) == INFRA_VALUE
+
+    @property
+    def stack(self) -> str | None:
+        return self.labels.get("com.docker.stack.namespace")
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    service_id: str
+    node_id: str | None
+    state: str  # running | failed | rejected | shutdown | complete | ...
+    desired_state: str
+    image: str  # task spec image
+    slot: int | None = None
+    memory_limit: int | None = None
+    memory_reservation: int | None = None
+    cpu_limit: float | None = None
+    cpu_reservation: float | None = None
+    timestamp: datetime | None = None  # Status.Timestamp
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+    driver: str
+    scope: str
+    encrypted: bool = False
+    ingress: bool = False
+    internal: bool = False
+    attachable: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SecretMeta:
+    """Secret or config metadata: never its data."""
+
+    id: str
+    name: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A node or service event from /events."""
+
+    type: str  # node | service
+    action: str  # create | update | remove
+    actor_id: str
+    time: datetime
+    attributes: dict[str, str] = field(default_factory=dict)  # name, state.old, state.new, ...
+
+
+@dataclass(frozen=True)
+class SwarmInfo:
+    cluster_id: str = ""
+    created_at: datetime | None = None
+    autolock: bool = False
+    node_cert_expiry_ns: int | None = None  # Spec.CAConfig.NodeCertExpiry
+    default_log_driver: str = ""  # /info LoggingDriver of the polled manager
+    server_version: str = ""
+    managers: int = 0
+    nodes: int = 0
+    control_available: bool = True
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at: datetime
+    swarm: SwarmInfo
+    nodes: list[Node] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)  # running tasks + failed/rejected of last hour
+    networks: list[Network] = field(default_factory=list)
+    secrets: list[SecretMeta] = field(default_factory=list)
+    configs: list[SecretMeta] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # node + service events since last poll
+    events_truncated: bool = False  # the engine's event buffer (256) may have dropped some
+
+    def running_tasks(self) -> list[Task]:
+        return [task for task in self.tasks if task.state == "running"]
+
+    def node_by_id(self) -> dict[str, Node]:
+        return {node.id: node for node in self.nodes}
+
+    def service_by_id(self) -> dict[str, Service]:
+        return {service.id: service for service in self.services}
+
+
+# --- (de)serialisation: JSON-able dicts for compressed storage ----------------
+
+_NESTED = {
+    "Snapshot": {
+        "swarm": SwarmInfo,
+        "nodes": Node,
+        "services": Service,
+        "tasks": Task,
+        "networks": Network,
+        "secrets": SecretMeta,
+        "configs": SecretMeta,
+        "events": Event,
+    },
+    "Service": {
+        "env": EnvVar,
+        "mounts": Mount,
+        "update_config": UpdatePolicy,
+        "rollback_config": UpdatePolicy,
+    },
+}
+_DATETIMES = {"taken_at", "created_at", "updated_at", "timestamp", "time"}
+
+
+def to_dict(obj: Any) -> Any:
+    """A JSON-able structure (datetimes as ISO strings) for any snapshot dataclass."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [to_dict(item) for item in obj]
+    if isinstance(obj, dict):
+        return {key: to_dict(value) for key, value in obj.items()}
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    return obj
+
+
+def _build(cls, data: dict):
+    nested = _NESTED.get(cls.__name__, {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in known:
+            continue  # tolerate snapshots written by newer code
+        if key in nested and value is not None:
+            inner = nested[key]
+            value = (
+                [_build(inner, item) for item in value]
+                if isinstance(value, list)
+                else _build(inner, value)
+            )
+        elif key in _DATETIMES and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def from_dict(data: dict) -> Snapshot:
+    """Rebuild a Snapshot from to_dict() output."""
+    return _build(Snapshot, data)
