@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -15,7 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import docker
-from docker.errors import DockerException
+from docker.errors import APIError, DockerException, NotFound
 from docker.models.nodes import Node
 from docker.models.services import Service
 from docker.types import (
@@ -522,6 +523,19 @@ class Lab:
             errors = {t["Status"].get("Err") for t in svc.tasks() if t["Status"].get("Err")}
             raise LabError(f"{exc}; task errors: {sorted(errors)}") from exc
 
+    def _clear_containers(self, node: NodeState) -> None:
+        """Force-remove a node's remaining containers (no stop grace) and wait until none."""
+        client = self.client(node.hostname)
+
+        def empty() -> bool:
+            containers = client.containers.list(all=True)
+            for container in containers:
+                with contextlib.suppress(NotFound, APIError):
+                    container.remove(force=True)
+            return not containers
+
+        poll(empty, 15, f"containers on {node.hostname} to go")
+
     def _remove_services(self) -> None:
         """Remove all services and wait until no node runs a container."""
         state = self._state
@@ -533,8 +547,7 @@ class Lab:
             for svc in self.client(managers[0].hostname).services.list():
                 svc.remove()
             for node in live:
-                client = self.client(node.hostname)
-                poll(lambda c=client: not c.containers.list(all=True), 15, "containers to go")
+                self._clear_containers(node)
         except (DockerException, LabError) as exc:
             print(
                 f"lab {state.prefix}: service removal incomplete ({exc}); killing", file=sys.stderr

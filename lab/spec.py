@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 DEFAULT_IMAGE = "wk-busybox:1.35"
 
+# A long sleep that ends at once on SIGTERM (a bare `sleep` as PID 1 ignores it).
+SLEEP_FOREVER = ("sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait")
+
 Role = Literal["manager", "worker"]
 
 
@@ -75,7 +78,7 @@ class ServiceSpec:
 
     name: str
     image: str = DEFAULT_IMAGE
-    command: list[str] = field(default_factory=lambda: ["sleep", "86400"])
+    command: list[str] = field(default_factory=lambda: list(SLEEP_FOREVER))
     replicas: int | None = 1
     mode: Literal["replicated", "global"] = "replicated"
     labels: dict[str, str] = field(default_factory=dict)

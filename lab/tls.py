@@ -8,6 +8,13 @@ from pathlib import Path
 from lab.system import run
 
 DAYS = "30"
+# Python 3.13 verifies strictly (VERIFY_X509_STRICT): leaves need these extensions.
+LEAF_EXT = (
+    "basicConstraints=CA:FALSE\n"
+    "keyUsage=critical,digitalSignature,keyEncipherment\n"
+    "subjectKeyIdentifier=hash\n"
+    "authorityKeyIdentifier=keyid,issuer\n"
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ def _sign(tls_dir: Path, name: str, subject: str, ext: str) -> tuple[Path, Path]
     """Create a key and a certificate for `name`, signed by the lab CA."""
     key, csr, cert = (tls_dir / f"{name}-key.pem", tls_dir / f"{name}.csr", tls_dir / f"{name}.pem")
     ext_file = tls_dir / f"{name}.ext"
-    ext_file.write_text(ext)
+    ext_file.write_text(LEAF_EXT + ext)
     run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
         "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", subject)  # fmt: skip
     run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(tls_dir / "ca.pem"),
@@ -48,7 +55,9 @@ def make_ca(tls_dir: Path, cn: str = "watchkeeper-lab-ca") -> Path:
     tls_dir.mkdir(parents=True, exist_ok=True)
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
         "-nodes", "-keyout", str(tls_dir / "ca-key.pem"), "-out", str(tls_dir / "ca.pem"),
-        "-days", DAYS, "-subj", f"/CN={cn}")  # fmt: skip
+        "-days", DAYS, "-subj", f"/CN={cn}",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
     return tls_dir / "ca.pem"
 
 
