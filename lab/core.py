@@ -139,6 +139,7 @@ class Lab:
         self.detached = detached
         self.heartbeat_s = heartbeat_s
         self.state: LabState | None = None
+        self.up_seconds: float | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._clients: dict[str, docker.DockerClient] = {}
 
@@ -156,13 +157,20 @@ class Lab:
         """Build the network, start every daemon, form the swarm and import the image."""
         if self.state is not None:
             raise LabError(f"lab {self.prefix} is already up")
+        started = time.monotonic()
         try:
             self._allocate()
             self._build()
         except BaseException:
             self.down()
             raise
+        self.up_seconds = time.monotonic() - started
         return self
+
+    @property
+    def dirs(self) -> list[Path]:
+        """Return the lab's runtime and data directories."""
+        return [self._state.run_dir, self._state.data_dir]
 
     def down(self) -> None:
         """Remove services, stop the daemons and delete everything the lab made."""

@@ -112,4 +112,15 @@ def cleanup(*, detached: bool, force: bool = False) -> CleanupReport:
     return report
 
 
-__all__ = ["CleanupReport", "cleanup", "destroy", "destroy_orphan", "host_link_name"]
+def traces(prefix: str, dirs: list[Path]) -> dict[str, list[str]]:
+    """Return whatever of a lab still exists: namespaces, links, mounts, processes, files."""
+    with open("/proc/mounts") as fh:
+        mounts = [line.split()[1] for line in fh]
+    marks = [str(d) for d in dirs] + [f"/run/netns/{prefix}-"]
+    return {
+        "netns": [ns for ns in netns_list() if ns.startswith(f"{prefix}-")],
+        "links": [link for link in root_links() if link == host_link_name(prefix)],
+        "mounts": [m for m in mounts if any(m.startswith(mark) for mark in marks)],
+        "pids": [str(pid) for pid in sorted(lab_pids(prefix, dirs))],
+        "files": [str(d) for d in dirs if d.exists()],
+    }
