@@ -84,13 +84,19 @@ class CleanupReport:
     kept: list[str] = field(default_factory=list)
 
 
-def orphan_prefixes(recorded: set[str]) -> set[str]:
-    """Return prefixes with namespaces, links or directories but no state file."""
+def orphan_prefixes(keep: set[str]) -> set[str]:
+    """Return prefixes with namespaces, links or directories but no state file.
+
+    State is written before a lab creates anything and deleted after everything else, so
+    reading the recorded prefixes *after* looking at the traces never sees a lab being built
+    as an orphan.
+    """
     seen = {ns.split("-")[0] for ns in netns_list()}
     seen |= {link[:-1] for link in root_links() if link.endswith("h")}
     for root in (RUN_ROOT, STATE_ROOT):
         if root.is_dir():
             seen |= {p.name for p in root.iterdir() if p.is_dir()}
+    recorded = set(recorded_prefixes()) | keep
     return {p for p in seen if PREFIX_RE.match(p) and p not in recorded}
 
 
@@ -106,7 +112,7 @@ def cleanup(*, detached: bool, force: bool = False) -> CleanupReport:
             report.removed.append(prefix)
         else:
             report.kept.append(prefix)
-    for prefix in sorted(orphan_prefixes(set(recorded_prefixes()) | set(report.kept))):
+    for prefix in sorted(orphan_prefixes(set(report.kept))):
         destroy_orphan(prefix)
         report.removed.append(prefix)
     return report
