@@ -5,16 +5,16 @@ LAB_DEBS := docker.io busybox-static iproute2 openssl util-linux
 
 .PHONY: lab lab-down lab-status lab-deps lab-demo
 
-lab: lab-deps ## Start a detached three-node Swarm lab and print its DOCKER_HOST
+lab: venv lab-deps ## Start a detached three-node Swarm lab and print its DOCKER_HOST
 	$(VENV_PY) -m lab up
 
-lab-demo: lab-deps ## Start (or reuse) a lab with the demo services; prints DOCKER_HOST
+lab-demo: venv lab-deps ## Start (or reuse) a lab with the demo services; prints DOCKER_HOST
 	$(VENV_PY) -m lab up --reuse --demo
 
-lab-down: ## Remove CLI labs and leftovers of crashed runs (labs of live processes stay)
+lab-down: venv ## Remove CLI labs and leftovers of crashed runs (labs of live processes stay)
 	$(VENV_PY) -m lab down --all
 
-lab-status: ## List the labs on this machine
+lab-status: venv ## List the labs on this machine
 	$(VENV_PY) -m lab status
 
 lab-deps: ## Install the lab's Debian packages when root and missing

@@ -8,7 +8,8 @@ for part in "$@"; do
     lab) command -v dockerd >/dev/null || want+=(docker.io)
          [ -x /bin/busybox ] || command -v busybox >/dev/null || want+=(busybox-static)
          command -v ip >/dev/null || want+=(iproute2)
-         command -v nsenter >/dev/null || want+=(util-linux) ;;
+         command -v nsenter >/dev/null || want+=(util-linux)
+         command -v openssl >/dev/null || want+=(openssl) ;;
     browser) [ -x /usr/bin/chromium ] || want+=(chromium) ;;
   esac
 done
