@@ -71,7 +71,7 @@ def rule(
             severity=severity,
             seed=seed,
             rationale=" ".join(rationale.split()),
-            remediation=remediation.strip(),
+            remediation=" ".join(remediation.split()),
             function=function,
             runtime=runtime,
         )
