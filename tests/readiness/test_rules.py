@@ -74,10 +74,19 @@ CASES = {
         (cluster_of(M1), None),
     ),
     "topology.control-plane-isolated": (
-        (cluster_of(*[node(f"m{i}", "manager", availability="drain") for i in range(3)],
-                    *[node(f"w{i}") for i in range(3)]), None),
-        (cluster_of(*[node(f"m{i}", "manager") for i in range(3)],
-                    *[node(f"w{i}") for i in range(3)]), None),
+        (
+            cluster_of(
+                *[node(f"m{i}", "manager", availability="drain") for i in range(3)],
+                *[node(f"w{i}") for i in range(3)],
+            ),
+            None,
+        ),
+        (
+            cluster_of(
+                *[node(f"m{i}", "manager") for i in range(3)], *[node(f"w{i}") for i in range(3)]
+            ),
+            None,
+        ),
         (snapshot(), None),
     ),
     # sizing
@@ -177,7 +186,9 @@ CASES = {
         (
             snapshot(
                 services=[WEB],
-                tasks=[task(WEB, state=s, slot=i) for i, s in enumerate(["failed", "rejected"] * 2)],
+                tasks=[
+                    task(WEB, state=s, slot=i) for i, s in enumerate(["failed", "rejected"] * 2)
+                ],
             ),
             None,
         ),
@@ -368,7 +379,10 @@ CASES = {
     ),
     "operations.logging": (
         (svc(log_driver="journald"), None),
-        (snapshot(services=[service("web", log_driver=None)], default_log_driver="json-file"), None),
+        (
+            snapshot(services=[service("web", log_driver=None)], default_log_driver="json-file"),
+            None,
+        ),
         (snapshot(services=[service("web", log_driver=None)], default_log_driver="fluentd"), None),
     ),
 }
