@@ -32,13 +32,13 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True)
         report = actions.add_parser("report", help="evaluate a cluster's latest snapshot")
         report.add_argument("name", help="cluster name")
-        report.add_argument("--fail-on-critical", action="store_true")
         lint = actions.add_parser("lint", help="apply the service-level rules to a Compose file")
         lint.add_argument("file", help="Compose / stack file (docker-compose.yml)")
         for sub in (report, lint):
             sub.add_argument("--format", choices=FORMATS, default="text")
             sub.add_argument("--only-failed", action="store_true")
             sub.add_argument("--fail-below", type=int, metavar="N")
+            sub.add_argument("--fail-on-critical", action="store_true")
 
     def handle(self, *args, **options):
         now = timezone.now()
