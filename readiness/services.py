@@ -1,8 +1,239 @@
-"""Writes of the readiness app (interface stub; the readiness issue implements it)."""
+"""Writes of the readiness app: evaluations, waivers, policies."""
 
-from datetime import datetime
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from accounts.roles import ADMIN, OPERATOR, has_role
+from readiness import catalogue
+from readiness.checks import CRITICAL, FAIL
+from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver, WaiverEvent
+from readiness.policy import PolicyError, policy_from_dict
+from readiness.scoring import GRADES
+
+GRADE_RANK = {letter: index for index, (letter, _) in enumerate(GRADES)}
 
 
-def evaluation_run(*, cluster, snapshot, now: datetime):
+def _failure_key(rule: str, object_type: str, object_id: str, object_name: str) -> str:
+    return f"{rule}|{object_type}|{object_id or object_name}"
+
+
+def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:
     """Score SNAPSHOT for CLUSTER, store the evaluation, hand changes to notifications."""
-    return None
+    from maintenance import services as maintenance_services
+    from readiness import selectors
+
+    report = selectors.report_for_cluster(cluster=cluster, snapshot=snapshot, now=now)
+    previous = selectors.latest_evaluation(cluster=cluster)
+    before = {}
+    if previous is not None:
+        for row in previous.checks.filter(status=FAIL).values(
+            "rule", "object_type", "object_id", "object_name", "severity"
+        ):
+            key = _failure_key(
+                row["rule"], row["object_type"], row["object_id"], row["object_name"]
+            )
+            before[key] = [row["rule"], row["object_type"], row["object_name"]]
+    failing = [c for c in report.checks if c.status == FAIL]
+    after = {_failure_key(c.rule, c.object.type, c.object.id, c.object.name): c for c in failing}
+    new_keys = [key for key in after if key not in before]
+    resolved_keys = [key for key in before if key not in after]
+
+    score = report.score
+    with transaction.atomic():
+        evaluation = Evaluation.objects.create(
+            cluster=cluster,
+            environment=report.environment,
+            snapshot_at=snapshot.taken_at,
+            evaluated_at=now,
+            score=score.score,
+            grade=score.grade,
+            grade_capped=score.grade_capped,
+            categories=score.categories,
+            summary=report.summary,
+            rules=[r.to_dict(score.total_weight) for r in score.rules],
+            new_failures=[
+                [after[k].rule, after[k].object.type, after[k].object.name] for k in new_keys
+            ],
+            resolved_failures=[before[k] for k in resolved_keys],
+        )
+        CheckResult.objects.bulk_create(
+            [
+                CheckResult(
+                    evaluation=evaluation,
+                    rule=c.rule,
+                    category=c.category,
+                    severity=c.severity,
+                    status=c.status,
+                    object_type=c.object.type,
+                    object_id=c.object.id,
+                    object_name=c.object.name[:255],
+                    message=c.message,
+                    remediation=c.remediation,
+                    waiver_id=c.waiver_id,
+                )
+                for c in report.checks
+            ]
+        )
+        for key in new_keys:
+            item = after[key]
+            if item.severity != CRITICAL:
+                continue
+            maintenance_services.notification_enqueue(
+                cluster=cluster,
+                kind="critical_finding",
+                subject_key=key,
+                title=f"{cluster.name}: {item.rule} fails on {item.object.type} {item.object.name}",
+                body=f"{item.message}\n\nHow to fix: {item.remediation}",
+                now=now,
+            )
+        if previous is not None and GRADE_RANK[score.grade] > GRADE_RANK[previous.grade]:
+            maintenance_services.notification_enqueue(
+                cluster=cluster,
+                kind="grade_drop",
+                subject_key=f"grade|{previous.id}|{evaluation.id}",
+                title=f"{cluster.name}: readiness grade dropped from {previous.grade} to "
+                f"{score.grade}",
+                body=f"Score {previous.score} -> {score.score}."
+                + (
+                    " A critical check fails: the grade is capped at C."
+                    if score.grade_capped
+                    else ""
+                )
+                + f"\nNew failures: {len(new_keys)}; resolved: {len(resolved_keys)}.",
+                now=now,
+            )
+    return evaluation
+
+
+def _validate_selector(selector: str) -> str:
+    selector = selector.strip()
+    if "=" in selector:
+        key, _, value = selector.partition("=")
+        if not key.strip() or not value.strip():
+            raise ValidationError({"selector": "use label=value, with both parts"})
+    return selector
+
+
+def waiver_create(
+    *,
+    cluster,
+    rule: str,
+    reason: str,
+    owner,
+    expires_at: datetime,
+    created_by,
+    now: datetime,
+    selector: str = "",
+) -> Waiver:
+    """Create a waiver (operators and admins); the expiry is required, at most 180 days ahead."""
+    if not has_role(created_by, OPERATOR):
+        raise PermissionDenied("Only operators and admins create waivers.")
+    errors = {}
+    if rule not in catalogue.rule_ids():
+        errors["rule"] = f"unknown rule {rule!r}"
+    if not reason or not reason.strip():
+        errors["reason"] = "a reason is required"
+    if expires_at is None or expires_at <= now:
+        errors["expires_at"] = "the expiry must be in the future"
+    elif expires_at > now + timedelta(days=Waiver.MAX_DAYS):
+        errors["expires_at"] = f"the expiry can be at most {Waiver.MAX_DAYS} days ahead"
+    if errors:
+        raise ValidationError(errors)
+    selector = _validate_selector(selector)
+    with transaction.atomic():
+        waiver = Waiver.objects.create(
+            cluster=cluster,
+            rule=rule,
+            selector=selector,
+            reason=reason.strip(),
+            owner=owner,
+            expires_at=expires_at,
+            created_by=created_by,
+            created_at=now,
+        )
+        WaiverEvent.objects.create(
+            waiver=waiver,
+            action=WaiverEvent.Action.CREATED,
+            actor=created_by,
+            at=now,
+            detail={
+                "rule": rule,
+                "selector": selector,
+                "reason": waiver.reason,
+                "owner": owner.get_username(),
+                "expires_at": expires_at.isoformat(),
+            },
+        )
+    return waiver
+
+
+def waiver_revoke(*, waiver: Waiver, by, now: datetime, note: str = "") -> Waiver:
+    """Stop a waiver from applying from now on."""
+    if not has_role(by, OPERATOR):
+        raise PermissionDenied("Only operators and admins revoke waivers.")
+    with transaction.atomic():
+        changed = Waiver.objects.filter(pk=waiver.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_by=by
+        )
+        if changed:
+            WaiverEvent.objects.create(
+                waiver=waiver,
+                action=WaiverEvent.Action.REVOKED,
+                actor=by,
+                at=now,
+                detail={"note": note},
+            )
+    waiver.refresh_from_db()
+    return waiver
+
+
+def waivers_expire(*, now: datetime) -> int:
+    """Record the expiry of waivers past their date and notify their owners; returns how many."""
+    from maintenance import services as maintenance_services
+
+    count = 0
+    with transaction.atomic():
+        due = (
+            Waiver.objects.select_for_update(skip_locked=True)
+            .filter(expired_at__isnull=True, revoked_at__isnull=True, expires_at__lte=now)
+            .select_related("cluster", "owner")
+        )
+        for waiver in due:
+            waiver.expired_at = now
+            waiver.save(update_fields=["expired_at"])
+            WaiverEvent.objects.create(
+                waiver=waiver,
+                action=WaiverEvent.Action.EXPIRED,
+                at=now,
+                detail={"expires_at": waiver.expires_at.isoformat()},
+            )
+            maintenance_services.notification_enqueue(
+                cluster=waiver.cluster,
+                kind="waiver_expired",
+                subject_key=f"waiver|{waiver.id}",
+                title=f"{waiver.cluster.name}: waiver of {waiver.rule} expired",
+                body=f"The waiver of {waiver.rule} ({waiver.selector or 'every object'}) owned "
+                f"by {waiver.owner.get_username()} expired on {waiver.expires_at:%Y-%m-%d %H:%M} "
+                f"UTC; its checks count again. Reason given: {waiver.reason}",
+                now=now,
+            )
+            count += 1
+    return count
+
+
+def policy_update(*, cluster, data: dict, by, now: datetime) -> ClusterPolicy:
+    """Validate and save the cluster's readiness policy (admins)."""
+    if not has_role(by, ADMIN):
+        raise PermissionDenied("Only admins change policies.")
+    try:
+        policy = policy_from_dict(data)
+    except PolicyError as exc:
+        raise ValidationError(exc.errors) from None
+    stored, _ = ClusterPolicy.objects.update_or_create(
+        cluster=cluster, defaults={"data": policy.to_dict(), "updated_by": by, "updated_at": now}
+    )
+    return stored

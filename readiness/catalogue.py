@@ -1,0 +1,118 @@
+"""The rule catalogue: every rule with its metadata, registered once. Pure code, no Django."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from readiness.checks import SEVERITIES
+
+CATEGORIES = (
+    "topology",
+    "sizing",
+    "manager-load",
+    "images",
+    "health",
+    "resources",
+    "config",
+    "rollout",
+    "security",
+    "operations",
+)
+TARGETS = {"C": "cluster", "N": "node", "S": "service", "W": "network"}
+# Categories the Compose lint applies (service-level rules only).
+LINT_CATEGORIES = ("images", "health", "resources", "config", "rollout", "security")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    category: str
+    target: str  # C | N | S | W
+    severity: str  # default severity in production
+    seed: str  # which source documents back it
+    rationale: str  # which recommendation it enforces and why, in our words
+    remediation: str  # how to fix; "{name}" stands for the object's name
+    function: Callable
+    runtime: bool = False  # needs runtime data (tasks, statuses): not applicable in lint
+
+    def remediation_for(self, name: str) -> str:
+        return self.remediation.replace("{name}", name)
+
+
+_REGISTRY: dict[str, Rule] = {}
+
+
+def rule(
+    *,
+    id: str,  # noqa: A002 - the catalogue's own vocabulary
+    title: str,
+    target: str,
+    severity: str,
+    seed: str,
+    rationale: str,
+    remediation: str,
+    runtime: bool = False,
+):
+    """Register the decorated function ``(snapshot, policy, context) -> [Outcome]``."""
+    category = id.split(".", 1)[0]
+    assert category in CATEGORIES, id
+    assert target in TARGETS, id
+    assert severity in SEVERITIES, id
+    assert id not in _REGISTRY, id
+
+    def register(function: Callable) -> Callable:
+        _REGISTRY[id] = Rule(
+            id=id,
+            title=title,
+            category=category,
+            target=target,
+            severity=severity,
+            seed=seed,
+            rationale=" ".join(rationale.split()),
+            remediation=" ".join(remediation.split()),
+            function=function,
+            runtime=runtime,
+        )
+        return function
+
+    return register
+
+
+def all_rules() -> list[Rule]:
+    """Every rule, in category order then declaration order."""
+    order = {name: index for index, name in enumerate(CATEGORIES)}
+    return sorted(_REGISTRY.values(), key=lambda r: order[r.category])
+
+
+def get(rule_id: str) -> Rule:
+    return _REGISTRY[rule_id]
+
+
+def rule_ids() -> list[str]:
+    return [r.id for r in all_rules()]
+
+
+def lint_rules() -> list[Rule]:
+    """Service-level rules that read only a service's definition (the Compose lint)."""
+    return [
+        r
+        for r in all_rules()
+        if r.category in LINT_CATEGORIES and r.target == "S" and not r.runtime
+    ]
+
+
+# The rule modules register themselves on import.
+from readiness.rules import (  # noqa: E402, F401, I001
+    topology,
+    sizing,
+    manager_load,
+    images,
+    health,
+    resources,
+    config,
+    rollout,
+    security,
+    operations,
+)

@@ -1,0 +1,99 @@
+"""Checks: one rule applied to one object. Pure data, no Django."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PASS = "pass"
+FAIL = "fail"
+WAIVED = "waived"
+NOT_EVALUATED = "not_evaluated"
+STATUSES = (PASS, FAIL, WAIVED, NOT_EVALUATED)
+
+CRITICAL = "critical"
+WARNING = "warning"
+INFO = "info"
+SEVERITIES = (CRITICAL, WARNING, INFO)
+WEIGHTS = {CRITICAL: 3, WARNING: 1, INFO: 0}
+
+
+@dataclass(frozen=True)
+class Obj:
+    """What a check is about: the cluster, a node, a service or a network."""
+
+    type: str  # cluster | node | service | network
+    id: str
+    name: str
+    labels: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def cluster(cls, name: str = "cluster") -> Obj:
+        return cls("cluster", "", name)
+
+    @classmethod
+    def of_node(cls, node) -> Obj:
+        return cls("node", node.id, node.hostname, dict(node.labels))
+
+    @classmethod
+    def of_service(cls, service) -> Obj:
+        return cls("service", service.id, service.name, dict(service.labels))
+
+    @classmethod
+    def of_network(cls, network) -> Obj:
+        return cls("network", network.id, network.name, dict(network.labels))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a rule function returns for one object: passed (True/False) or unknown (None)."""
+
+    object: Obj
+    passed: bool | None
+    message: str
+
+
+def ok(obj: Obj, message: str) -> Outcome:
+    return Outcome(obj, True, message)
+
+
+def bad(obj: Obj, message: str) -> Outcome:
+    return Outcome(obj, False, message)
+
+
+def unknown(obj: Obj, message: str) -> Outcome:
+    return Outcome(obj, None, message)
+
+
+def check(obj: Obj, passed: bool, good: str, wrong: str) -> Outcome:
+    """Pass with the GOOD message or fail with the WRONG one."""
+    return Outcome(obj, passed, good if passed else wrong)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule applied to one object, with the rule's metadata as evaluated."""
+
+    rule: str
+    category: str
+    severity: str  # effective severity (after the environment adjustment)
+    status: str
+    object: Obj
+    message: str
+    remediation: str
+    waiver_id: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity across evaluations: rule, object type and object id (or name)."""
+        return (self.rule, self.object.type, self.object.id or self.object.name)
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity,
+            "status": self.status,
+            "object": {"type": self.object.type, "id": self.object.id, "name": self.object.name},
+            "message": self.message,
+            "remediation": self.remediation,
+        }

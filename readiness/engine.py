@@ -1,0 +1,165 @@
+"""Evaluate a snapshot: run the rules, adjust severities for the environment, apply waivers,
+score. Pure code: no Django, no clock (``context.now``)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from clusters.snapshot import Snapshot
+from readiness import catalogue
+from readiness.checks import (
+    CRITICAL,
+    FAIL,
+    INFO,
+    NOT_EVALUATED,
+    PASS,
+    WAIVED,
+    WARNING,
+    Check,
+    Outcome,
+)
+from readiness.context import DEVELOPMENT, STAGING, RuleContext
+from readiness.policy import Policy
+from readiness.scoring import Score, score_checks
+
+LOWER = {CRITICAL: WARNING, WARNING: INFO, INFO: INFO}
+STAGING_LOWERED = ("topology", "sizing")
+DEVELOPMENT_SCORED = ("security", "config")
+
+
+@dataclass(frozen=True)
+class WaiverSpec:
+    """A waiver as the engine sees it: which rule, and optionally which objects."""
+
+    id: int
+    rule: str
+    selector: str = ""  # "" = every object; "key=value" = label; otherwise a name glob
+
+    def matches(self, item: Check) -> bool:
+        if item.rule != self.rule:
+            return False
+        selector = self.selector.strip()
+        if not selector:
+            return True
+        if "=" in selector:
+            key, _, value = selector.partition("=")
+            return item.object.labels.get(key.strip()) == value.strip()
+        return fnmatch.fnmatchcase(item.object.name, selector)
+
+
+@dataclass(frozen=True)
+class Report:
+    """An evaluation's result, ready to store or render."""
+
+    cluster: str | None
+    environment: str
+    snapshot_at: datetime | None
+    evaluated_at: datetime
+    checks: list[Check]
+    score: Score
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        failed = Counter(c.severity for c in self.checks if c.status == FAIL)
+        statuses = Counter(c.status for c in self.checks)
+        return {
+            "critical": failed[CRITICAL],
+            "warning": failed[WARNING],
+            "info": failed[INFO],
+            "waived": statuses[WAIVED],
+            "passed": statuses[PASS],
+        }
+
+    @property
+    def failing_critical(self) -> bool:
+        return self.score.grade_capped
+
+
+def effective_severity(rule: catalogue.Rule, environment: str) -> str:
+    """The rule's severity in ENVIRONMENT (staging lowers topology/sizing; development scores
+    only security and config, the rest is shown as info)."""
+    if environment == STAGING and rule.category in STAGING_LOWERED:
+        return LOWER[rule.severity]
+    if environment == DEVELOPMENT and rule.category not in DEVELOPMENT_SCORED:
+        return INFO
+    return rule.severity
+
+
+def _status(outcome: Outcome) -> str:
+    if outcome.passed is None:
+        return NOT_EVALUATED
+    return PASS if outcome.passed else FAIL
+
+
+def run_rules(
+    snapshot: Snapshot,
+    policy: Policy,
+    context: RuleContext,
+    rules: list[catalogue.Rule] | None = None,
+) -> list[Check]:
+    """Every rule's checks, severities adjusted for the context's environment."""
+    rules = catalogue.all_rules() if rules is None else rules
+    checks = []
+    for rule in rules:
+        if rule.runtime and not context.runtime:
+            continue
+        severity = effective_severity(rule, context.environment)
+        for outcome in rule.function(snapshot, policy, context):
+            checks.append(
+                Check(
+                    rule=rule.id,
+                    category=rule.category,
+                    severity=severity,
+                    status=_status(outcome),
+                    object=outcome.object,
+                    message=outcome.message,
+                    remediation=rule.remediation_for(outcome.object.name),
+                )
+            )
+    return checks
+
+
+def apply_waivers(checks: list[Check], waivers: list[WaiverSpec]) -> list[Check]:
+    """Mark checks covered by an active waiver as waived (not-evaluated ones stay as they are)."""
+    if not waivers:
+        return checks
+    result = []
+    for item in checks:
+        waiver = next((w for w in waivers if w.matches(item)), None)
+        if waiver is not None and item.status in (PASS, FAIL):
+            item = replace(item, status=WAIVED, waiver_id=waiver.id)
+        result.append(item)
+    return result
+
+
+def evaluate(
+    snapshot: Snapshot,
+    policy: Policy,
+    context: RuleContext,
+    *,
+    waivers: list[WaiverSpec] = (),
+    rules: list[catalogue.Rule] | None = None,
+    cluster: str | None = None,
+    notes: list[str] = (),
+) -> Report:
+    """Run, waive and score: the whole evaluation of one snapshot."""
+    rules = catalogue.all_rules() if rules is None else rules
+    checks = apply_waivers(run_rules(snapshot, policy, context, rules), list(waivers))
+    categories = [
+        name
+        for name in catalogue.CATEGORIES
+        if any(r.category == name and (context.runtime or not r.runtime) for r in rules)
+    ]
+    return Report(
+        cluster=cluster,
+        environment=context.environment,
+        snapshot_at=snapshot.taken_at if context.runtime else None,
+        evaluated_at=context.now,
+        checks=checks,
+        score=score_checks(checks, categories),
+        notes=list(notes),
+    )

@@ -1,0 +1,136 @@
+"""Readiness: evaluations and their checks, waivers with their audit trail, cluster policies."""
+
+from django.conf import settings
+from django.db import models
+
+from clusters.models import Cluster
+
+
+class Evaluation(models.Model):
+    """One scoring of one snapshot of a cluster; kept for history."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="evaluations")
+    environment = models.CharField(max_length=16)
+    snapshot_at = models.DateTimeField()
+    evaluated_at = models.DateTimeField()
+    score = models.PositiveSmallIntegerField()
+    grade = models.CharField(max_length=1)
+    grade_capped = models.BooleanField(default=False)
+    categories = models.JSONField(default=dict)  # name -> {"score": int, "rules": int}
+    summary = models.JSONField(default=dict)  # critical, warning, info, waived, passed
+    rules = models.JSONField(default=list)  # the score's explanation, one entry per rule
+    new_failures = models.JSONField(default=list)  # [rule, object type, object name] since last
+    resolved_failures = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-evaluated_at", "-id"]
+        indexes = [models.Index(fields=["cluster", "-evaluated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} {self.evaluated_at:%Y-%m-%d %H:%M} {self.score} {self.grade}"
+
+
+class CheckResult(models.Model):
+    """One check of an evaluation (pass, fail, waived or not evaluated)."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="checks")
+    rule = models.CharField(max_length=64)
+    category = models.CharField(max_length=32)
+    severity = models.CharField(max_length=8)
+    status = models.CharField(max_length=16)
+    object_type = models.CharField(max_length=16)
+    object_id = models.CharField(max_length=128, blank=True, default="")
+    object_name = models.CharField(max_length=255)
+    message = models.TextField()
+    remediation = models.TextField(blank=True, default="")
+    waiver = models.ForeignKey(
+        "Waiver", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["evaluation", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.object_name}: {self.status}"
+
+
+class Waiver(models.Model):
+    """An accepted exception: a rule on a cluster, optionally only for some objects."""
+
+    MAX_DAYS = 180
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="waivers")
+    rule = models.CharField(max_length=64)
+    selector = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="empty = every object; an object name glob (web-*); or label=value",
+    )
+    reason = models.TextField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_waivers"
+    )
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expired_at = models.DateTimeField(null=True, blank=True)  # expiry handled (owner notified)
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(reason=""), name="waiver_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.cluster} ({self.selector or 'all'})"
+
+    def is_active(self, now) -> bool:
+        """Applies at NOW: not revoked and not yet expired."""
+        return self.revoked_at is None and self.expires_at > now
+
+
+class WaiverEvent(models.Model):
+    """The audit trail of waivers: who did what, when."""
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        REVOKED = "revoked"
+        EXPIRED = "expired"
+
+    waiver = models.ForeignKey(Waiver, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"waiver {self.waiver_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ClusterPolicy(models.Model):
+    """The cluster's readiness thresholds (readiness.policy.Policy as JSON; {} = defaults)."""
+
+    cluster = models.OneToOneField(
+        Cluster, on_delete=models.CASCADE, related_name="readiness_policy"
+    )
+    data = models.JSONField(default=dict)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"policy of {self.cluster}"

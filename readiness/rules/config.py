@@ -1,0 +1,157 @@
+"""Configuration: secrets out of the environment, volumes instead of host paths."""
+
+from __future__ import annotations
+
+from readiness.catalogue import rule
+from readiness.checks import Obj, check
+from readiness.rules._util import (
+    SENSITIVE_PATHS,
+    node_label_constraints,
+    normal_path,
+    secret_like_name,
+)
+
+
+@rule(
+    id="config.secret-in-env",
+    title="No secret values in environment variables",
+    target="S",
+    severity="critical",
+    seed="000, 003",
+    rationale="""Seed 000 says to use secrets and configs, and seed 003 shows why a secret in an
+    environment variable is not good enough: it ends up in `docker service inspect`, in logs and
+    in crash dumps. Mount it as a Swarm secret and point the application at the file
+    (`*_FILE`).""",
+    remediation="""`printf %s "$VALUE" | docker secret create {name}_password -` then
+    `docker service update --secret-add {name}_password --env-rm PASSWORD
+    --env-add PASSWORD_FILE=/run/secrets/{name}_password {name}` (Compose: a top-level
+    `secrets:` entry, `secrets: [..]` on the service and `PASSWORD_FILE: /run/secrets/..`).""",
+)
+def secret_in_env(snapshot, policy, context):
+    outcomes = []
+    for service in snapshot.services:
+        offending = sorted(
+            {
+                var.name
+                for var in service.env
+                if var.private_key
+                or (var.literal and (var.secret_like or secret_like_name(var.name)))
+            }
+        )
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                not offending,
+                f"service {service.name}: no secret value in {len(service.env)} env vars",
+                f"service {service.name}: literal secret values in env "
+                f"{', '.join(offending)} (values not shown)",
+            )
+        )
+    return outcomes
+
+
+@rule(
+    id="config.bind-mounts",
+    title="Volumes instead of bind mounts",
+    target="S",
+    severity="warning",
+    seed="000",
+    rationale="""Seed 000: switch from bind mounts to volumes. A bind mount ties the service to
+    whatever a particular host has at that path, so the task breaks or silently sees different
+    data when it is rescheduled to another node.""",
+    remediation="""Replace the bind mount by a named volume: `docker service update
+    --mount-rm <target> --mount-add type=volume,source=<volume>,target=<target> {name}` (Compose:
+    `volumes: ["<volume>:<target>"]` plus a top-level `volumes:` entry), or a config/secret for
+    files.""",
+)
+def bind_mounts(snapshot, policy, context):
+    outcomes = []
+    for service in snapshot.services:
+        binds = sorted({m.source for m in service.mounts if m.type == "bind"})
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                not binds,
+                f"service {service.name} has no bind mount",
+                f"service {service.name} bind-mounts {', '.join(binds)}",
+            )
+        )
+    return outcomes
+
+
+@rule(
+    id="config.sensitive-host-path",
+    title="No bind mount of sensitive host paths",
+    target="S",
+    severity="critical",
+    seed="000",
+    rationale="""Seed 000 moves production off bind mounts; mounting host system paths (`/`,
+    `/etc`, `/proc`, `/sys`, `/dev`, `/boot`, Docker's own state or socket) is the worst case:
+    a compromised container can then read or change the host itself. Only infrastructure
+    services (labelled `watchkeeper.role=infrastructure`) may do this.""",
+    remediation="""Remove the mount: `docker service update --mount-rm <target> {name}`. If the
+    service really is infrastructure (an agent), label it:
+    `docker service update --label-add watchkeeper.role=infrastructure {name}`.""",
+)
+def sensitive_host_path(snapshot, policy, context):
+    outcomes = []
+    for service in snapshot.services:
+        if service.is_infrastructure:
+            continue
+        paths = sorted(
+            {
+                normal_path(m.source)
+                for m in service.mounts
+                if m.type == "bind" and normal_path(m.source) in SENSITIVE_PATHS
+            }
+        )
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                not paths,
+                f"service {service.name} mounts no sensitive host path",
+                f"service {service.name} bind-mounts sensitive host path(s) {', '.join(paths)}",
+            )
+        )
+    return outcomes
+
+
+@rule(
+    id="config.stateful-pinned",
+    title="Stateful services pinned to a labelled node",
+    target="S",
+    severity="warning",
+    seed="000 (node.labels.database == true)",
+    rationale="""Seed 000 pins stateful services such as a database with a node label constraint
+    (`node.labels.database == true`). A local volume lives on one node: if the task is
+    rescheduled elsewhere it starts with an empty volume and the data seems lost.""",
+    remediation="""`docker node update --label-add database=true <node>` then
+    `docker service update --constraint-add 'node.labels.database==true' {name}` (Compose:
+    `deploy: placement: constraints: ["node.labels.database == true"]`).""",
+)
+def stateful_pinned(snapshot, policy, context):
+    outcomes = []
+    for service in snapshot.services:
+        local = sorted(
+            {
+                m.source or m.target
+                for m in service.mounts
+                if m.type == "volume" and (m.volume_driver in (None, "", "local"))
+            }
+        )
+        if not local:
+            continue
+        labels = node_label_constraints(service)
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                bool(labels),
+                f"service {service.name} with local volume(s) {', '.join(local)} is pinned by "
+                f"node.labels.{labels[0][0]}=={labels[0][1]}"
+                if labels
+                else "",
+                f"service {service.name} has local volume(s) {', '.join(local)} but no "
+                "node-label constraint",
+            )
+        )
+    return outcomes

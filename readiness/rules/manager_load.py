@@ -1,0 +1,140 @@
+"""Manager load: keep application tasks off the managers."""
+
+from __future__ import annotations
+
+from readiness.catalogue import rule
+from readiness.checks import Obj, check
+from readiness.rules._util import parse_constraint
+
+_INFRA_NOTE = "label the service watchkeeper.role=infrastructure if it must run there"
+
+
+@rule(
+    id="manager-load.no-app-tasks",
+    title="No application tasks on managers",
+    target="N",
+    severity="warning",
+    seed="000",
+    rationale="""Seed 000: leave the manager as free of tasks as possible, because it
+    orchestrates Docker and an overworked manager slows every deployment and can take the web
+    services down with it. Only infrastructure services (labelled
+    `watchkeeper.role=infrastructure`) may run there.""",
+    remediation="""Move application services off {name}: `docker service update
+    --constraint-add node.role!=manager <service>` (Compose: `deploy: placement: constraints:
+    [node.role != manager]`), or `docker node update --availability drain {name}`.""",
+)
+def no_app_tasks(snapshot, policy, context):
+    services = snapshot.service_by_id()
+    outcomes = []
+    for node in snapshot.nodes:
+        if not node.is_manager:
+            continue
+        names = sorted(
+            {
+                services[t.service_id].name
+                for t in snapshot.running_tasks()
+                if t.node_id == node.id
+                and t.service_id in services
+                and not services[t.service_id].is_infrastructure
+            }
+        )
+        outcomes.append(
+            check(
+                Obj.of_node(node),
+                not names,
+                f"manager {node.hostname} runs no application task",
+                f"manager {node.hostname} runs tasks of {', '.join(names)}",
+            )
+        )
+    return outcomes
+
+
+def _keeps_off_managers(constraint: str, managers) -> bool:
+    parsed = parse_constraint(constraint)
+    if parsed is None:
+        return False
+    key, operator, value = parsed
+    value = value.lower()
+    if key == "node.role":
+        return (operator == "!=" and value == "manager") or (operator == "==" and value == "worker")
+    if key.startswith("node.labels.") and operator == "==":
+        label = key.removeprefix("node.labels.")
+        return not any(m.labels.get(label, "").lower() == value for m in managers)
+    return False
+
+
+@rule(
+    id="manager-load.placement",
+    title="Services constrained off managers",
+    target="S",
+    severity="warning",
+    seed="000",
+    rationale="""Seed 000 recommends placement constraints such as `node.role != manager` so that
+    containers run on nodes other than the manager. A constraint keeps the manager free even
+    when workers are busy or rebooting; without one the scheduler may place tasks on it.""",
+    remediation="""`docker service update --constraint-add 'node.role!=manager' {name}`
+    (Compose: `deploy: placement: constraints: ["node.role != manager"]`).""",
+)
+def placement(snapshot, policy, context):
+    managers = [node for node in snapshot.nodes if node.is_manager]
+    outcomes = []
+    for service in snapshot.services:
+        if service.is_infrastructure:
+            continue
+        kept_off = [c for c in service.constraints if _keeps_off_managers(c, managers)]
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                bool(kept_off),
+                f"service {service.name} is kept off managers by {kept_off[0]!r}"
+                if kept_off
+                else "",
+                f"service {service.name} has no constraint keeping it off managers "
+                f"(constraints: {', '.join(service.constraints) or 'none'}); {_INFRA_NOTE}",
+            )
+        )
+    return outcomes
+
+
+@rule(
+    id="manager-load.unbounded-on-manager",
+    title="No task without a memory limit on a manager",
+    target="S",
+    severity="critical",
+    seed="000",
+    rationale="""Seed 000 explains that a manager whose resources are exhausted can no longer
+    orchestrate the swarm. A task on a manager with no memory limit can grow until it starves the
+    manager itself; that is the direct path to the failure the seed describes.""",
+    remediation="""`docker service update --limit-memory 512M {name}` (Compose: `deploy:
+    resources: limits: memory: 512M`), and keep it off managers with `--constraint-add
+    'node.role!=manager'`.""",
+    runtime=True,
+)
+def unbounded_on_manager(snapshot, policy, context):
+    managers = {node.id: node for node in snapshot.nodes if node.is_manager}
+    outcomes = []
+    for service in snapshot.services:
+        on_managers = [
+            t
+            for t in snapshot.running_tasks()
+            if t.service_id == service.id and t.node_id in managers
+        ]
+        if not on_managers:
+            continue
+        unbounded = sorted(
+            {
+                managers[t.node_id].hostname
+                for t in on_managers
+                if (t.memory_limit if t.memory_limit is not None else service.memory_limit) is None
+            }
+        )
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                not unbounded,
+                f"service {service.name} runs on managers with a memory limit",
+                f"service {service.name} runs without a memory limit on manager(s) "
+                f"{', '.join(unbounded)}",
+            )
+        )
+    return outcomes

@@ -1,0 +1,110 @@
+"""Score, category scores, grade and the critical cap, from a list of checks. Pure code.
+
+For rule r: p_r = passed / (passed + failed) over its non-waived checks; rules without such
+checks are left out. score = floor(100 * sum(w_r * p_r) / sum(w_r)), 100 when nothing is
+scored. Any failing, non-waived critical check caps the grade at C.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from readiness.checks import CRITICAL, FAIL, PASS, WEIGHTS, Check
+
+GRADES = (("A", 90), ("B", 80), ("C", 70), ("D", 60), ("F", 0))
+CAP = "C"
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    """How one rule contributes: the explanation of a score."""
+
+    rule: str
+    category: str
+    severity: str
+    weight: int
+    passed: int
+    failed: int
+
+    @property
+    def fraction(self) -> float:
+        return self.passed / (self.passed + self.failed)
+
+    def to_dict(self, total_weight: int) -> dict:
+        contribution = 100 * self.weight * self.fraction / total_weight if total_weight else 0
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity,
+            "weight": self.weight,
+            "passed": self.passed,
+            "failed": self.failed,
+            "fraction": round(self.fraction, 4),
+            "contribution": round(contribution, 2),
+            "max_contribution": round(100 * self.weight / total_weight, 2) if total_weight else 0,
+        }
+
+
+@dataclass(frozen=True)
+class Score:
+    score: int
+    grade: str
+    grade_capped: bool
+    categories: dict[str, dict[str, int]]
+    rules: list[RuleScore]
+
+    @property
+    def total_weight(self) -> int:
+        return sum(r.weight for r in self.rules)
+
+
+def rule_scores(checks: Iterable[Check]) -> list[RuleScore]:
+    """One RuleScore per rule with at least one pass or fail (waived checks left out)."""
+    tally: dict[str, list] = {}
+    for item in checks:
+        if item.status not in (PASS, FAIL):
+            continue
+        entry = tally.setdefault(item.rule, [item.category, item.severity, 0, 0])
+        entry[2 if item.status == PASS else 3] += 1
+    return [
+        RuleScore(rule, category, severity, WEIGHTS[severity], passed, failed)
+        for rule, (category, severity, passed, failed) in tally.items()
+    ]
+
+
+def score_of(rules: Iterable[RuleScore]) -> int:
+    """floor(100 * sum(w * p) / sum(w)) with exact fractions; 100 when nothing is scored."""
+    rules = list(rules)
+    total = sum(r.weight for r in rules)
+    if total == 0:
+        return 100
+    weighted = sum(Fraction(r.weight * r.passed, r.passed + r.failed) for r in rules)
+    return math.floor(100 * weighted / total)
+
+
+def grade_of(score: int) -> str:
+    return next(letter for letter, floor in GRADES if score >= floor)
+
+
+def has_failing_critical(checks: Iterable[Check]) -> bool:
+    return any(c.status == FAIL and c.severity == CRITICAL for c in checks)
+
+
+def score_checks(checks: Iterable[Check], categories: Iterable[str] = ()) -> Score:
+    """The full score of an evaluation; CATEGORIES lists the categories to report."""
+    checks = list(checks)
+    rules = rule_scores(checks)
+    score = score_of(rules)
+    grade = grade_of(score)
+    capped = has_failing_critical(checks)
+    if capped and grade in ("A", "B"):
+        grade = CAP
+    names = list(dict.fromkeys([*categories, *(c.category for c in checks)]))
+    per_category = {}
+    for name in names:
+        in_category = [r for r in rules if r.category == name]
+        per_category[name] = {"score": score_of(in_category), "rules": len(in_category)}
+    return Score(score, grade, capped, per_category, rules)

@@ -1,0 +1,198 @@
+"""Evaluations stored per poll, their diff, notifications, waivers, policies, the report command."""
+
+import json
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import CommandError, call_command
+
+from clusters.models import Cluster
+from readiness import selectors, services
+from readiness.models import CheckResult, Evaluation, WaiverEvent
+
+from .factories import NOW, facts, service, snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cluster(db):
+    return Cluster.objects.create(name="lab", url="unix:///var/run/docker.sock")
+
+
+@pytest.fixture
+def notify():
+    with mock.patch("maintenance.services.notification_enqueue", return_value=1) as patched:
+        yield patched
+
+
+@pytest.fixture(autouse=True)
+def operations():
+    with mock.patch("maintenance.selectors.operations_facts", return_value=facts()):
+        yield
+
+
+def good():
+    return snapshot(services=[service("web")])
+
+
+def bad():
+    return snapshot(services=[service("web"), service("api", image="api:latest")])
+
+
+def test_it_stores_checks_score_and_categories(cluster, notify):
+    evaluation = services.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
+    assert evaluation.checks.count() > 40
+    assert evaluation.categories["images"] == {"score": 100, "rules": 3}
+    assert evaluation.summary["critical"] == 0
+    assert selectors.latest_evaluation(cluster=cluster) == evaluation
+    assert not notify.called
+
+
+def test_it_records_new_and_resolved_failures_and_notifies(cluster, notify):
+    services.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
+    second = services.evaluation_run(
+        cluster=cluster, snapshot=bad(), now=NOW + timedelta(minutes=1)
+    )
+    assert ["images.tag-pinned", "service", "api"] in second.new_failures
+    assert second.grade == "C" and second.grade_capped
+    kinds = [call.kwargs["kind"] for call in notify.call_args_list]
+    assert kinds.count("critical_finding") == 1 and kinds.count("grade_drop") == 1
+    third = services.evaluation_run(
+        cluster=cluster, snapshot=good(), now=NOW + timedelta(minutes=2)
+    )
+    assert ["images.tag-pinned", "service", "api"] in third.resolved_failures
+    assert third.new_failures == []
+    history = selectors.score_history(cluster=cluster, since=NOW - timedelta(days=1))
+    assert [h["grade"] for h in history] == ["A", "C", "A"]
+
+
+def test_it_finds_the_latest_evaluations_without_n_plus_one(
+    cluster, notify, django_assert_num_queries
+):
+    other = Cluster.objects.create(name="other", url="ssh://ops@host")
+    for c in (cluster, other):
+        services.evaluation_run(cluster=c, snapshot=bad(), now=NOW)
+    with django_assert_num_queries(2):
+        latest = selectors.evaluations_for_clusters(clusters=[cluster, other])
+    assert set(latest) == {cluster.id, other.id}
+    failing = selectors.latest_failing_checks(clusters=[cluster, other])
+    assert {(c.evaluation.cluster.name, c.rule) for c in failing} >= {
+        ("lab", "images.tag-pinned"),
+        ("other", "images.tag-pinned"),
+    }
+
+
+def test_it_waives_until_expiry_then_notifies_the_owner(cluster, notify, operator):
+    waiver = services.waiver_create(
+        cluster=cluster,
+        rule="images.tag-pinned",
+        selector="api",
+        reason="vendor image, pinned next sprint",
+        owner=operator,
+        expires_at=NOW + timedelta(days=7),
+        created_by=operator,
+        now=NOW,
+    )
+    waived = services.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)
+    assert waived.summary["waived"] == 1 and not waived.grade_capped
+    assert CheckResult.objects.get(evaluation=waived, status="waived").waiver == waiver
+
+    later = NOW + timedelta(days=8)
+    with time_machine.travel(later, tick=False):
+        assert services.waivers_expire(now=later) == 1
+        assert services.waivers_expire(now=later) == 0
+    assert notify.call_args.kwargs["kind"] == "waiver_expired"
+    assert "otto" in notify.call_args.kwargs["body"]
+    expired = services.evaluation_run(cluster=cluster, snapshot=bad(), now=later)
+    assert expired.summary["waived"] == 0 and expired.grade_capped
+    assert list(WaiverEvent.objects.values_list("action", flat=True)) == ["created", "expired"]
+
+
+def test_it_revokes_with_an_audit_trail(cluster, operator):
+    waiver = services.waiver_create(
+        cluster=cluster,
+        rule="rollout.replicas",
+        reason="singleton",
+        owner=operator,
+        expires_at=NOW + timedelta(days=1),
+        created_by=operator,
+        now=NOW,
+    )
+    services.waiver_revoke(waiver=waiver, by=operator, now=NOW + timedelta(hours=1))
+    assert selectors.active_waivers(cluster=cluster, now=NOW + timedelta(hours=2)) == []
+    trail = selectors.waiver_trail(waiver=waiver)
+    assert [(e.action, e.actor) for e in trail] == [("created", operator), ("revoked", operator)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"reason": "  "}, "reason"),
+        ({"expires_at": NOW + timedelta(days=181)}, "expires_at"),
+        ({"expires_at": NOW - timedelta(minutes=1)}, "expires_at"),
+        ({"rule": "images.nope"}, "rule"),
+        ({"selector": "team="}, "selector"),
+    ],
+)
+def test_it_validates_waivers(cluster, operator, changes, field):
+    data = dict(
+        cluster=cluster,
+        rule="rollout.replicas",
+        reason="ok",
+        owner=operator,
+        expires_at=NOW + timedelta(days=1),
+        created_by=operator,
+        now=NOW,
+    )
+    with pytest.raises(ValidationError) as error:
+        services.waiver_create(**{**data, **changes})
+    assert field in error.value.message_dict
+
+
+def test_it_lets_only_operators_create_waivers(cluster, viewer):
+    with pytest.raises(PermissionDenied):
+        services.waiver_create(
+            cluster=cluster,
+            rule="rollout.replicas",
+            reason="x",
+            owner=viewer,
+            expires_at=NOW + timedelta(days=1),
+            created_by=viewer,
+            now=NOW,
+        )
+
+
+def test_it_validates_and_applies_policies(cluster, admin_user, notify):
+    with pytest.raises(ValidationError) as error:
+        services.policy_update(
+            cluster=cluster, data={"backup_interval_days": 120, "bogus": 1}, by=admin_user, now=NOW
+        )
+    assert set(error.value.message_dict) == {"backup_interval_days", "bogus"}
+    services.policy_update(cluster=cluster, data={"memory_floor_mib": 1024}, by=admin_user, now=NOW)
+    assert selectors.cluster_policy(cluster=cluster).memory_floor_mib == 1024
+    evaluation = services.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
+    assert evaluation.checks.get(rule="resources.memory-floor").status == "fail"
+
+
+def test_it_reports_a_cluster_and_exits_by_contract(cluster, capsys):
+    with mock.patch("clusters.selectors.latest_snapshot", return_value=bad()):
+        with pytest.raises(SystemExit) as exit_info:
+            call_command("readiness", "report", "lab", "--format", "json", "--fail-on-critical")
+        assert exit_info.value.code == 3
+        report = json.loads(capsys.readouterr().out)
+        assert report["cluster"] == "lab" and report["environment"] == "production"
+        assert report["snapshot_at"] == "2026-11-22T10:00:00Z"
+        assert report["grade"] == "C" and report["grade_capped"]
+        call_command("readiness", "report", "lab", "--format", "json", "--fail-below", "50")
+        assert Evaluation.objects.count() == 0  # a report does not store anything
+
+
+def test_it_says_when_there_is_no_snapshot(cluster):
+    with pytest.raises(CommandError, match="no snapshot yet, run `manage.py cluster poll lab`"):
+        call_command("readiness", "report", "lab")
+    with pytest.raises(CommandError, match="no cluster named"):
+        call_command("readiness", "report", "nope")
