@@ -42,7 +42,8 @@ NOT_VERIFIED_AFTER = timedelta(minutes=30)
 REFRESH_AFTER_END = timedelta(days=1)  # late observations still upgrade an occurrence
 STEP_REPEAT = timedelta(days=1)
 LEASE = timedelta(minutes=5)
-BATCH = 50
+BATCH = 20
+SEND_BUDGET = timedelta(seconds=45)  # a tick runs every minute
 MAX_ATTEMPTS = 8
 PROBE_EVERY = timedelta(minutes=15)
 
@@ -726,25 +727,39 @@ def reminder_send(*, reminder: Reminder, token: str, now: datetime) -> str:
 
 
 def reminders_send_due(
-    *, now: datetime, limit: int = BATCH, token: str | None = None, after_claim=None
+    *,
+    now: datetime,
+    limit: int = BATCH,
+    token: str | None = None,
+    after_claim=None,
+    budget: timedelta = SEND_BUDGET,
 ) -> SendResult:
-    """Claim due reminders and send them; AFTER_CLAIM(ids) is called between (tests, logs)."""
+    """Claim due reminders in batches and send them, until none is left or BUDGET is spent.
+
+    AFTER_CLAIM(ids) is called after each claim (logging, tests).
+    """
     token = token or secrets.token_hex(16)
     result = SendResult()
     started = monotonic_time.monotonic()
-    ids = reminders_claim(now=now, token=token, limit=limit)
-    result.claimed = len(ids)
-    if after_claim is not None:
-        after_claim(ids)
-    for reminder in Reminder.objects.filter(id__in=ids).order_by("next_attempt_at", "id"):
-        clock = now + timedelta(seconds=monotonic_time.monotonic() - started)
-        outcome = reminder_send(reminder=reminder, token=token, now=clock)
-        if outcome == "sent":
-            result.sent += 1
-        elif outcome == "retry":
-            result.retried += 1
-        elif outcome == "failed":
-            result.failed += 1
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=monotonic_time.monotonic() - started)
+
+    while clock() - now < budget:
+        ids = reminders_claim(now=clock(), token=token, limit=limit)
+        if not ids:
+            break
+        result.claimed += len(ids)
+        if after_claim is not None:
+            after_claim(ids)
+        for reminder in Reminder.objects.filter(id__in=ids).order_by("next_attempt_at", "id"):
+            outcome = reminder_send(reminder=reminder, token=token, now=clock())
+            if outcome == "sent":
+                result.sent += 1
+            elif outcome == "retry":
+                result.retried += 1
+            elif outcome == "failed":
+                result.failed += 1
     return result
 
 
