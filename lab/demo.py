@@ -48,7 +48,7 @@ def demo_services(docker_sock: str) -> list[ServiceSpec]:
             image=DEFAULT_IMAGE,
             labels=DEMO_LABEL | {"team": "ops"},
             constraints=["node.role==manager"],
-            mounts=[f"{docker_sock}:/var/run/docker.sock:rw", "/tmp:/host-tmp:rw"],
+            mounts=[f"{docker_sock}:/var/run/docker.sock:rw", "/tmp:/host-tmp:rw"],  # noqa: S108
             cap_add=["NET_ADMIN"],
         ),
         ServiceSpec(
