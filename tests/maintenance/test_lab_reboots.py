@@ -14,7 +14,6 @@ from clusters.selectors import Reboot
 from clusters.snapshot import Node, Snapshot, SwarmInfo
 from maintenance import services
 from maintenance.models import Reminder
-from tests.lab.fixtures import lab_host, swarm_lab  # noqa: F401 - the lab's pytest fixtures
 
 DOWN = {"down", "unknown", "disconnected"}
 
@@ -64,7 +63,7 @@ def snapshot_of(client) -> Snapshot:
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_a_worker_restarted_in_a_window_is_verified_the_other_nodes_are_not(
-    swarm_lab,  # noqa: F811
+    swarm_lab,
     cluster,
     monkeypatch,
     locmem,
