@@ -557,10 +557,18 @@ def reminder_enqueue(
     due_at: datetime,
     now: datetime,
     occurrence: Occurrence | None = None,
+    also_to: tuple[str, ...] = (),
 ) -> int:
-    """One row per recipient, deduplicated by (kind, subject, occurrence, recipient)."""
+    """One row per recipient (and ALSO_TO address), deduplicated by (kind, subject, occurrence,
+    recipient)."""
     rows = []
-    for address in recipients_of(cluster):
+    addresses = list(recipients_of(cluster))
+    known_addresses = {address.lower() for address in addresses}
+    for extra in also_to:
+        if extra and extra.lower() not in known_addresses:
+            addresses.append(extra)
+            known_addresses.add(extra.lower())
+    for address in addresses:
         key = f"{kind}|{subject_key}|{occurrence.pk if occurrence else '-'}|{address.lower()}"
         rows.append(
             Reminder(
@@ -588,9 +596,18 @@ def reminder_enqueue(
 
 
 def notification_enqueue(
-    *, cluster, kind: str, subject_key: str, title: str, body: str, now: datetime
+    *,
+    cluster,
+    kind: str,
+    subject_key: str,
+    title: str,
+    body: str,
+    now: datetime,
+    also_to: tuple[str, ...] = (),
 ) -> int:
     """Queue a notification for every recipient of CLUSTER, deduplicated by (kind, subject_key).
+
+    ALSO_TO adds addresses beyond the cluster's recipients (a waiver's owner, for example).
 
     Kinds used by other apps: "critical_finding", "grade_drop", "waiver_expired", "node_down".
     A node going down inside a maintenance window is expected and not notified.
@@ -608,6 +625,7 @@ def notification_enqueue(
         body=body,
         due_at=now,
         now=now,
+        also_to=also_to,
     )
 
 

@@ -220,6 +220,7 @@ def waivers_expire(*, now: datetime) -> int:
                 f"by {waiver.owner.get_username()} expired on {waiver.expires_at:%Y-%m-%d %H:%M} "
                 f"UTC; its checks count again. Reason given: {waiver.reason}",
                 now=now,
+                also_to=(waiver.owner.email,),
             )
             count += 1
     return count

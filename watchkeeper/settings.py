@@ -183,6 +183,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-polls": {"task": "clusters.tasks.enqueue_due_polls", "schedule": 10.0},
     "maintenance-tick": {"task": "maintenance.tasks.tick", "schedule": 60.0},
+    "expire-waivers": {"task": "readiness.tasks.expire_waivers", "schedule": 300.0},
 }
 
 # --- email -----------------------------------------------------------------

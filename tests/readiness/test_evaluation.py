@@ -196,3 +196,28 @@ def test_it_says_when_there_is_no_snapshot(cluster):
         call_command("readiness", "report", "lab")
     with pytest.raises(CommandError, match="no cluster named"):
         call_command("readiness", "report", "nope")
+
+
+def test_an_expired_waiver_reaches_its_owner_and_the_recipients(cluster, operator):
+    from clusters.models import Recipient
+    from maintenance.models import Reminder
+
+    Recipient.objects.create(cluster=cluster, email="oncall@example.org")
+    operator.email = "otto@example.org"
+    operator.save()
+    services.waiver_create(
+        cluster=cluster,
+        rule="images.tag-pinned",
+        reason="vendor image",
+        owner=operator,
+        expires_at=NOW + timedelta(days=1),
+        created_by=operator,
+        now=NOW,
+    )
+    later = NOW + timedelta(days=2)
+    assert services.waivers_expire(now=later) == 1
+    rows = Reminder.objects.filter(kind="waiver_expired")
+    assert sorted(rows.values_list("recipient", flat=True)) == [
+        "oncall@example.org",
+        "otto@example.org",
+    ]
