@@ -208,13 +208,15 @@ def node_transitions(*, previous: dict[str, str], snapshot: Snapshot) -> list[Tr
     out = []
     for node in snapshot.nodes:
         current = previous.get(node.id)
+        if current is None:
+            continue  # first sight of the node: its joining events are no transitions
         for event in by_node.get(node.id, []):
             new = event.attributes["state.new"]
             old = event.attributes.get("state.old") or current or "unknown"
             if new != old:
                 out.append(Transition(node.id, old, new, event.time, "event"))
             current = new
-        if current is not None and current != node.state:
+        if current != node.state:
             out.append(Transition(node.id, current, node.state, snapshot.taken_at, "poll"))
     return out
 
