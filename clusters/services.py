@@ -415,7 +415,7 @@ Fetcher = Callable[..., client.RawPoll]
 
 
 def cluster_poll(
-    *, cluster: Cluster, now: datetime | None = None, fetch: Fetcher = client.fetch
+    *, cluster: Cluster, now: datetime | None = None, fetch: Fetcher | None = None
 ) -> PollOutcome | None:
     """Claim, fetch, normalise, persist, score and notify; None if another poll holds it.
 
@@ -425,7 +425,7 @@ def cluster_poll(
     if not poll_claim(cluster_id=cluster.pk, now=started_at):
         return None
     try:
-        return _poll_claimed(cluster=cluster, started_at=started_at, fetch=fetch)
+        return _poll_claimed(cluster=cluster, started_at=started_at, fetch=fetch or client.fetch)
     finally:
         poll_release(cluster_id=cluster.pk, claimed_at=started_at, interval=cluster.poll_interval)
 
