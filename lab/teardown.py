@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.network import delete_net, host_link_name
-from lab.state import PREFIX_RE, RUN_ROOT, STATE_ROOT, LabState, load_state, recorded_prefixes
+from lab.spec import LabError
+from lab.state import (
+    PREFIX_RE,
+    RUN_ROOT,
+    STATE_ROOT,
+    LabState,
+    load_state,
+    recorded_prefixes,
+    registry_lock,
+)
 from lab.system import (
     kill_pids,
     netns_inode,
@@ -103,18 +112,21 @@ def orphan_prefixes(keep: set[str]) -> set[str]:
 def cleanup(*, detached: bool, force: bool = False) -> CleanupReport:
     """Destroy labs whose owner died (and detached ones, and live ones with force)."""
     report = CleanupReport()
-    recorded = set(recorded_prefixes())
-    for prefix in sorted(recorded):
-        state = load_state(prefix)
-        dead = state.owner_pid is not None and not state.owner_alive()
-        if dead or force or (detached and state.detached):
-            destroy(state)
+    with registry_lock():  # one cleaner at a time; owners tear down their own labs unlocked
+        for prefix in recorded_prefixes():
+            try:
+                state = load_state(prefix)
+            except LabError:
+                continue  # its owner removed it meanwhile
+            dead = state.owner_pid is not None and not state.owner_alive()
+            if dead or force or (detached and state.detached):
+                destroy(state)
+                report.removed.append(prefix)
+            else:
+                report.kept.append(prefix)
+        for prefix in sorted(orphan_prefixes(set(report.kept))):
+            destroy_orphan(prefix)
             report.removed.append(prefix)
-        else:
-            report.kept.append(prefix)
-    for prefix in sorted(orphan_prefixes(set(report.kept))):
-        destroy_orphan(prefix)
-        report.removed.append(prefix)
     return report
 
 

@@ -229,5 +229,5 @@ def test_it_removes_the_leftovers_of_a_crashed_owner(lab_host: None) -> None:
 
     report = cleanup(detached=False)
 
-    assert prefix in report.removed
+    assert prefix not in report.kept  # removed here, or by a concurrent session's cleanup
     assert no_traces(traces(prefix, dirs)), traces(prefix, dirs)
