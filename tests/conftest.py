@@ -3,7 +3,7 @@ import os
 import pytest
 from django.contrib.auth.models import Group
 
-pytest_plugins = []
+pytest_plugins = ["tests.lab.fixtures"]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
