@@ -1,5 +1,6 @@
 """Clusters: the swarms Watchkeeper watches."""
 
+import dataclasses
 import json
 import secrets
 import zlib
@@ -248,6 +249,19 @@ class PollRun(models.Model):
         return f"{self.cluster_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _encode(obj):
+    """json.dumps hook giving the same JSON as snapshot.to_dict, without the recursion cost."""
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
+    return {name: getattr(obj, name) for name in names}
+
+
 class PollSnapshot(models.Model):
     """The snapshot of a good poll, zlib-compressed JSON of clusters.snapshot.to_dict()."""
 
@@ -265,8 +279,8 @@ class PollSnapshot(models.Model):
 
     @staticmethod
     def compress(snap: snapshot_types.Snapshot) -> bytes:
-        """The stored form of a snapshot."""
-        return zlib.compress(json.dumps(snapshot_types.to_dict(snap)).encode(), 6)
+        """The stored form of a snapshot: zlib(json(to_dict(snap))), encoded in one pass."""
+        return zlib.compress(json.dumps(snap, default=_encode).encode(), 1)
 
     def load(self) -> snapshot_types.Snapshot:
         """The stored snapshot as dataclasses."""

@@ -221,6 +221,56 @@ def node_transitions(*, previous: dict[str, str], snapshot: Snapshot) -> list[Tr
     return out
 
 
+NODE_FIELDS = (
+    "hostname", "role", "state", "availability", "cpus", "memory_bytes", "engine_version",
+    "addr", "leader", "reachability", "labels", "removed_at",
+)  # fmt: skip
+SERVICE_FIELDS = (
+    "name", "image", "mode", "replicas", "running_tasks", "desired_tasks", "constraints",
+    "memory_limit", "memory_reservation", "cpu_limit", "cpu_reservation", "healthcheck",
+    "labels", "removed_at",
+)  # fmt: skip
+TASK_FIELDS = ("node_id", "service_id", "slot", "state")
+
+
+def _sync(model, *, cluster: Cluster, rows: dict[str, dict], fields: tuple, now: datetime):
+    """Upsert the ROWS (swarm id -> field values) that are new or changed; mark the missing.
+
+    Four statements whatever the size: read, upsert, mark removed (or delete), touch.
+    Returns swarm id -> primary key for every row.
+    """
+    existing = {
+        row[0]: row[1:]
+        for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
+    }
+    pks = {swarm_id: values[0] for swarm_id, values in existing.items()}
+    changed = [
+        model(cluster=cluster, swarm_id=swarm_id, **values)
+        for swarm_id, values in rows.items()
+        if existing.get(swarm_id, (None,))[1:] != tuple(values[f] for f in fields)
+    ]
+    timestamps = hasattr(model, "last_seen_at")
+    if timestamps:
+        for obj in changed:
+            obj.first_seen_at = obj.last_seen_at = now
+    created = model.objects.bulk_create(
+        changed,
+        update_conflicts=True,
+        unique_fields=["cluster", "swarm_id"],
+        update_fields=[*fields, "last_seen_at"] if timestamps else list(fields),
+    )
+    pks.update({obj.swarm_id: obj.pk for obj in created})
+    gone = [swarm_id for swarm_id in existing if swarm_id not in rows]
+    if timestamps:
+        model.objects.filter(cluster=cluster, swarm_id__in=gone, removed_at__isnull=True).update(
+            removed_at=now
+        )
+        model.objects.filter(cluster=cluster, removed_at__isnull=True).update(last_seen_at=now)
+    else:
+        model.objects.filter(cluster=cluster, swarm_id__in=gone).delete()
+    return pks
+
+
 def poll_persist(
     *,
     cluster: Cluster,
@@ -229,7 +279,11 @@ def poll_persist(
     duration_ms: int,
     events_until: datetime | None,
 ) -> tuple[PollRun, list[Transition]]:
-    """Store one good poll in one transaction with bulk writes (statement count is constant)."""
+    """Store one good poll in one transaction with bulk writes (statement count is constant).
+
+    Only new or changed nodes, services and tasks are written; removed nodes and services
+    are marked removed (history kept), tasks no longer running are deleted.
+    """
     now = snapshot.taken_at
     with transaction.atomic():
         previous = dict(
@@ -237,110 +291,69 @@ def poll_persist(
                 "swarm_id", "state"
             )
         )
-        nodes = Node.objects.bulk_create(
-            [
-                Node(
-                    cluster=cluster,
-                    swarm_id=n.id,
-                    hostname=n.hostname,
-                    role=n.role,
-                    state=n.state,
-                    availability=n.availability,
-                    cpus=n.cpus,
-                    memory_bytes=n.memory_bytes,
-                    engine_version=n.engine_version,
-                    addr=n.addr,
-                    leader=n.leader,
-                    reachability=n.reachability or "",
-                    labels=n.labels,
-                    first_seen_at=now,
-                    last_seen_at=now,
-                    removed_at=None,
-                )
+        node_pk = _sync(
+            Node,
+            cluster=cluster,
+            now=now,
+            fields=NODE_FIELDS,
+            rows={
+                n.id: {
+                    "hostname": n.hostname,
+                    "role": n.role,
+                    "state": n.state,
+                    "availability": n.availability,
+                    "cpus": n.cpus,
+                    "memory_bytes": n.memory_bytes,
+                    "engine_version": n.engine_version,
+                    "addr": n.addr,
+                    "leader": n.leader,
+                    "reachability": n.reachability or "",
+                    "labels": n.labels,
+                    "removed_at": None,
+                }  # fmt: skip
                 for n in snapshot.nodes
-            ],
-            update_conflicts=True,
-            unique_fields=["cluster", "swarm_id"],
-            update_fields=[
-                "hostname",
-                "role",
-                "state",
-                "availability",
-                "cpus",
-                "memory_bytes",
-                "engine_version",
-                "addr",
-                "leader",
-                "reachability",
-                "labels",
-                "last_seen_at",
-                "removed_at",
-            ],  # fmt: skip
+            },
         )
-        Node.objects.filter(cluster=cluster, removed_at__isnull=True).exclude(
-            swarm_id__in=[n.id for n in snapshot.nodes]
-        ).update(removed_at=now)
-        services = Service.objects.bulk_create(
-            [
-                Service(
-                    cluster=cluster,
-                    swarm_id=s.id,
-                    name=s.name,
-                    image=s.image,
-                    mode=s.mode,
-                    replicas=s.replicas,
-                    running_tasks=s.running_tasks,
-                    desired_tasks=s.desired_tasks,
-                    constraints=s.constraints,
-                    memory_limit=s.memory_limit,
-                    memory_reservation=s.memory_reservation,
-                    cpu_limit=s.cpu_limit,
-                    cpu_reservation=s.cpu_reservation,
-                    healthcheck=s.healthcheck,
-                    labels=s.labels,
-                    first_seen_at=now,
-                    last_seen_at=now,
-                    removed_at=None,
-                )
+        service_pk = _sync(
+            Service,
+            cluster=cluster,
+            now=now,
+            fields=SERVICE_FIELDS,
+            rows={
+                s.id: {
+                    "name": s.name,
+                    "image": s.image,
+                    "mode": s.mode,
+                    "replicas": s.replicas,
+                    "running_tasks": s.running_tasks,
+                    "desired_tasks": s.desired_tasks,
+                    "constraints": s.constraints,
+                    "memory_limit": s.memory_limit,
+                    "memory_reservation": s.memory_reservation,
+                    "cpu_limit": s.cpu_limit,
+                    "cpu_reservation": s.cpu_reservation,
+                    "healthcheck": s.healthcheck,
+                    "labels": s.labels,
+                    "removed_at": None,
+                }  # fmt: skip
                 for s in snapshot.services
-            ],
-            update_conflicts=True,
-            unique_fields=["cluster", "swarm_id"],
-            update_fields=[
-                "name",
-                "image",
-                "mode",
-                "replicas",
-                "running_tasks",
-                "desired_tasks",
-                "constraints",
-                "memory_limit",
-                "memory_reservation",
-                "cpu_limit",
-                "cpu_reservation",
-                "healthcheck",
-                "labels",
-                "last_seen_at",
-                "removed_at",
-            ],  # fmt: skip
+            },
         )
-        Service.objects.filter(cluster=cluster, removed_at__isnull=True).exclude(
-            swarm_id__in=[s.id for s in snapshot.services]
-        ).update(removed_at=now)
-        node_pk = {n.swarm_id: n.pk for n in nodes}
-        service_pk = {s.swarm_id: s.pk for s in services}
-        RunningTask.objects.filter(cluster=cluster).delete()
-        RunningTask.objects.bulk_create(
-            RunningTask(
-                cluster=cluster,
-                node_id=node_pk.get(t.node_id or ""),
-                service_id=service_pk.get(t.service_id),
-                swarm_id=t.id,
-                slot=t.slot,
-                state=t.state,
-            )
-            for t in snapshot.tasks
-            if t.desired_state == "running"
+        _sync(
+            RunningTask,
+            cluster=cluster,
+            now=now,
+            fields=TASK_FIELDS,
+            rows={
+                t.id: {
+                    "node_id": node_pk.get(t.node_id or ""),
+                    "service_id": service_pk.get(t.service_id),
+                    "slot": t.slot,
+                    "state": t.state,
+                }
+                for t in snapshot.tasks
+                if t.desired_state == "running"
+            },
         )
         transitions = node_transitions(previous=previous, snapshot=snapshot)
         NodeTransition.objects.bulk_create(

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection
 import time_machine
+from django.db import connection
 
 from clusters import services, tasks
 from clusters.client import PollFailed
