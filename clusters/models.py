@@ -1,12 +1,20 @@
 """Clusters: the swarms Watchkeeper watches."""
 
+import dataclasses
+import json
 import secrets
+import zlib
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from clusters import snapshot as snapshot_types
 from watchkeeper import crypto
+
+STALE_AFTER_INTERVALS = 3
+POLL_CLAIM_TIMEOUT = timedelta(minutes=5)
 
 
 def new_calendar_token() -> str:
@@ -50,6 +58,16 @@ class Cluster(models.Model):
     dns_server = models.CharField(max_length=255, blank=True, default="")
     ingress_addresses = models.CharField(max_length=1024, blank=True, default="")
     calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
+    policy = models.JSONField(
+        default=dict, blank=True, help_text="Readiness policy overrides (readiness validates)."
+    )
+    # Polling: a claim (conditional UPDATE) keeps two polls of one cluster from overlapping.
+    poll_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_poll_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_poll_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_poll_ok = models.BooleanField(null=True, editable=False)
+    last_poll_error = models.CharField(max_length=500, blank=True, default="", editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -70,6 +88,16 @@ class Cluster(models.Model):
     @property
     def has_credentials(self) -> bool:
         return bool(self.credentials_encrypted)
+
+    def is_stale(self, now: datetime) -> bool:
+        """No good poll within three poll intervals (or never one, once three have passed)."""
+        reference = self.last_success_at or self.created_at
+        return now - reference > timedelta(seconds=STALE_AFTER_INTERVALS * self.poll_interval)
+
+    def is_due(self, now: datetime) -> bool:
+        """Enabled, not being polled (or the claim timed out), and its next poll time passed."""
+        claimed = self.poll_claimed_at and now - self.poll_claimed_at < POLL_CLAIM_TIMEOUT
+        return self.enabled and not claimed and (not self.next_poll_at or self.next_poll_at <= now)
 
 
 class Recipient(models.Model):
@@ -106,3 +134,181 @@ class Recipient(models.Model):
     def address(self) -> str:
         """The email address messages go to."""
         return self.email or (self.user.email if self.user else "")
+
+
+class Node(models.Model):
+    """A swarm node as last reported; kept (marked removed) after it leaves the swarm."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="nodes")
+    swarm_id = models.CharField(max_length=64)
+    hostname = models.CharField(max_length=255)
+    role = models.CharField(max_length=16)
+    state = models.CharField(max_length=16)
+    availability = models.CharField(max_length=16)
+    cpus = models.FloatField(default=0)
+    memory_bytes = models.BigIntegerField(default=0)
+    engine_version = models.CharField(max_length=64, blank=True, default="")
+    addr = models.CharField(max_length=255, blank=True, default="")
+    leader = models.BooleanField(default=False)
+    reachability = models.CharField(max_length=16, blank=True, default="")
+    labels = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["hostname"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "swarm_id"], name="node_unique_swarm_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == "ready"
+
+
+class Service(models.Model):
+    """A swarm service as last reported; kept (marked removed) after it is removed."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="services")
+    swarm_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    image = models.CharField(max_length=1024)
+    mode = models.CharField(max_length=16)
+    replicas = models.PositiveIntegerField(null=True, blank=True)
+    running_tasks = models.PositiveIntegerField(default=0)
+    desired_tasks = models.PositiveIntegerField(default=0)
+    constraints = models.JSONField(default=list, blank=True)
+    memory_limit = models.BigIntegerField(null=True, blank=True)
+    memory_reservation = models.BigIntegerField(null=True, blank=True)
+    cpu_limit = models.FloatField(null=True, blank=True)
+    cpu_reservation = models.FloatField(null=True, blank=True)
+    healthcheck = models.JSONField(null=True, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "swarm_id"], name="service_unique_swarm_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunningTask(models.Model):
+    """A task the swarm wants running, as of the last good poll (compact; replaced each poll)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="running_tasks")
+    node = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    swarm_id = models.CharField(max_length=64)
+    slot = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "swarm_id"], name="task_unique_swarm_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.swarm_id
+
+
+class PollRun(models.Model):
+    """One poll of a cluster: when, how long, what it saw, and how it ended."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="poll_runs")
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    ok = models.BooleanField(default=False)
+    error_kind = models.CharField(max_length=32, blank=True, default="")
+    error = models.CharField(max_length=500, blank=True, default="")
+    nodes = models.PositiveIntegerField(default=0)
+    services = models.PositiveIntegerField(default=0)
+    tasks = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    events_until = models.DateTimeField(null=True, blank=True)
+    events_truncated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["cluster", "-started_at"], name="pollrun_cluster_started")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _encode(obj):
+    """json.dumps hook giving the same JSON as snapshot.to_dict, without the recursion cost."""
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
+    return {name: getattr(obj, name) for name in names}
+
+
+class PollSnapshot(models.Model):
+    """The snapshot of a good poll, zlib-compressed JSON of clusters.snapshot.to_dict()."""
+
+    poll_run = models.OneToOneField(PollRun, on_delete=models.CASCADE, related_name="snapshot")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["cluster", "-taken_at"], name="snapshot_cluster_taken")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} @ {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+    @staticmethod
+    def compress(snap: snapshot_types.Snapshot) -> bytes:
+        """The stored form of a snapshot: zlib(json(to_dict(snap))), encoded in one pass."""
+        return zlib.compress(json.dumps(snap, default=_encode).encode(), 1)
+
+    def load(self) -> snapshot_types.Snapshot:
+        """The stored snapshot as dataclasses."""
+        return snapshot_types.from_dict(json.loads(zlib.decompress(bytes(self.data))))
+
+
+class NodeTransition(models.Model):
+    """A node changing state (ready -> down, down -> ready, ...), seen in an event or a poll."""
+
+    class Source(models.TextChoices):
+        EVENT = "event"
+        POLL = "poll"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="transitions")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=Source.choices)
+
+    class Meta:
+        ordering = ["at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["node", "at", "to_state"], name="transition_unique_moment"
+            )
+        ]
+        indexes = [models.Index(fields=["cluster", "at"], name="transition_cluster_at")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}: {self.from_state} -> {self.to_state} @ {self.at}"

@@ -1,7 +1,17 @@
-"""Reads of the clusters app for other apps (interface stub; the clusters issue fills it)."""
+"""Reads of the clusters app for other apps."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q
+
+from clusters.client import display_url
+from clusters.models import Cluster, NodeTransition, PollSnapshot
+
+DOWN_STATES = ("down", "unknown", "disconnected")
 
 
 @dataclass(frozen=True)
@@ -16,9 +26,70 @@ class Reboot:
 
 def latest_snapshot(*, cluster):
     """The last good clusters.snapshot.Snapshot of CLUSTER, or None."""
-    return None
+    stored = PollSnapshot.objects.filter(cluster=cluster).order_by("-taken_at").first()
+    return stored.load() if stored else None
 
 
 def node_reboots(*, cluster, since: datetime, until: datetime) -> list[Reboot]:
     """Reboots observed on CLUSTER whose return to ready falls in [since, until)."""
-    return []
+    ready_nodes = NodeTransition.objects.filter(
+        cluster=cluster, to_state="ready", from_state__in=DOWN_STATES, at__gte=since, at__lt=until
+    ).values("node_id")
+    transitions = (
+        NodeTransition.objects.filter(cluster=cluster, node_id__in=ready_nodes, at__lt=until)
+        .select_related("node")
+        .order_by("node_id", "at", "pk")
+    )
+    reboots = []
+    down: dict[int, datetime] = {}
+    for t in transitions:
+        if t.to_state in DOWN_STATES:
+            down.setdefault(t.node_id, t.at)
+        elif t.to_state == "ready":
+            went_down = down.pop(t.node_id, None)
+            if went_down is not None and since <= t.at < until:
+                reboots.append(Reboot(t.node.swarm_id, t.node.hostname, went_down, t.at))
+    return sorted(reboots, key=lambda r: r.ready_at)
+
+
+def _evaluation(cluster: Cluster) -> tuple[Any, Any]:
+    """Score and grade of the latest readiness evaluation, if the readiness app offers one."""
+    try:
+        from readiness import selectors as readiness_selectors
+    except ImportError:
+        return None, None
+    latest = getattr(readiness_selectors, "latest_evaluation", None)
+    if latest is None:
+        return None, None
+    evaluation = latest(cluster=cluster)
+    if evaluation is None:
+        return None, None
+    return getattr(evaluation, "score", None), getattr(evaluation, "grade", None)
+
+
+def cluster_summaries() -> list[dict[str, Any]]:
+    """One JSON-able entry per cluster for `cluster list` (no credentials, ever)."""
+    clusters = Cluster.objects.annotate(
+        node_count=Count("nodes", filter=Q(nodes__removed_at__isnull=True), distinct=True),
+        service_count=Count("services", filter=Q(services__removed_at__isnull=True), distinct=True),
+    ).order_by("name")
+    out = []
+    for cluster in clusters:
+        score, grade = _evaluation(cluster)
+        out.append(
+            {
+                "name": cluster.name,
+                "environment": cluster.environment,
+                "url": display_url(cluster.url),
+                "nodes": cluster.node_count,
+                "services": cluster.service_count,
+                "last_poll": {
+                    "at": cluster.last_poll_at.isoformat() if cluster.last_poll_at else None,
+                    "ok": cluster.last_poll_ok,
+                    "error": cluster.last_poll_error or None,
+                },
+                "score": score,
+                "grade": grade,
+            }
+        )
+    return out

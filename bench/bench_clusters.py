@@ -1,0 +1,235 @@
+"""Poll a synthetic swarm (500 nodes, 2,000 services, 10,000 running tasks) through the client.
+
+A local http.server serves the Engine API endpoints the client uses; the poll goes through
+clusters.services.cluster_poll with the real client.fetch on tcp://127.0.0.1:PORT (plain HTTP,
+bench only). Reported: fetch, normalise, persist and score seconds, peak memory, SQL statements.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+NODES, SERVICES, TASKS = 500, 2_000, 10_000
+
+
+def _ts(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+
+
+def synthetic_swarm(now: datetime) -> dict[str, bytes]:
+    """Engine API JSON bodies by endpoint name."""
+    created = _ts(now - timedelta(days=30))
+    nodes = []
+    for i in range(NODES):
+        manager = i < 3
+        node = {
+            "ID": f"node{i:05d}",
+            "CreatedAt": created,
+            "Spec": {"Role": "manager" if manager else "worker", "Availability": "active",
+                     "Labels": {"zone": f"z{i % 3}"}},
+            "Description": {
+                "Hostname": f"node-{i:04d}",
+                "Platform": {"OS": "linux", "Architecture": "x86_64"},
+                "Resources": {"NanoCPUs": 8_000_000_000, "MemoryBytes": 32 * 1024**3},
+                "Engine": {"EngineVersion": "27.3.1", "Labels": {}},
+            },
+            "Status": {"State": "ready" if i % 97 else "down",
+                       "Addr": f"10.0.{i // 250}.{i % 250}"},
+        }  # fmt: skip
+        if manager:
+            node["ManagerStatus"] = {"Leader": i == 0, "Reachability": "reachable",
+                                     "Addr": f"10.0.0.{i}:2377"}  # fmt: skip
+        nodes.append(node)
+    services = []
+    for i in range(SERVICES):
+        services.append({
+            "ID": f"svc{i:05d}",
+            "CreatedAt": created,
+            "UpdatedAt": created,
+            "Spec": {
+                "Name": f"stack{i // 20}_svc{i}",
+                "Labels": {"com.docker.stack.namespace": f"stack{i // 20}"},
+                "Mode": {"Replicated": {"Replicas": 5}},
+                "TaskTemplate": {
+                    "ContainerSpec": {
+                        "Image": f"registry.example.net/app{i % 50}:1.{i % 7}@sha256:{i:064x}",
+                        "Env": ["LOG_LEVEL=info", "DB_PASSWORD=bench", "API_TOKEN_FILE=/run/s"],
+                        "Healthcheck": {"Test": ["CMD", "true"]} if i % 3 else None,
+                        "Mounts": [{"Type": "volume", "Source": f"data{i}", "Target": "/data"}],
+                    },
+                    "Resources": {"Limits": {"MemoryBytes": 256 * 1024**2,
+                                             "NanoCPUs": 500_000_000}},
+                    "Placement": {"Constraints": ["node.role==worker"]},
+                    "RestartPolicy": {"Condition": "on-failure"},
+                    "Networks": [{"Target": "net0"}],
+                },
+                "UpdateConfig": {"Parallelism": 1, "FailureAction": "rollback",
+                                 "Order": "start-first"},
+            },
+            "ServiceStatus": {"RunningTasks": 5, "DesiredTasks": 5, "CompletedTasks": 0},
+        })  # fmt: skip
+    tasks = []
+    for i in range(TASKS):
+        svc = i % SERVICES
+        tasks.append({
+            "ID": f"task{i:06d}",
+            "ServiceID": f"svc{svc:05d}",
+            "NodeID": f"node{3 + i % (NODES - 3):05d}",
+            "Slot": i // SERVICES + 1,
+            "DesiredState": "running",
+            "Spec": {"ContainerSpec": {"Image": f"registry.example.net/app{svc % 50}:1"},
+                     "Resources": {"Limits": {"MemoryBytes": 256 * 1024**2}}},
+            "Status": {"State": "running", "Timestamp": created, "Message": "started"},
+        })  # fmt: skip
+    networks = [
+        {"Id": "net0", "Name": "app", "Driver": "overlay", "Scope": "swarm", "Options": {}},
+        {"Id": "ingress", "Name": "ingress", "Driver": "overlay", "Scope": "swarm",
+         "Ingress": True},
+    ]  # fmt: skip
+    info = {
+        "ServerVersion": "27.3.1",
+        "LoggingDriver": "json-file",
+        "SystemTime": _ts(now),
+        "Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "Managers": 3,
+                  "Nodes": NODES, "Cluster": {"ID": "benchswarm", "CreatedAt": created,
+                                              "Spec": {"CAConfig": {}}}},
+    }  # fmt: skip
+    events = "".join(
+        json.dumps({"Type": "node", "Action": "update", "Actor": {"ID": f"node{i:05d}",
+                    "Attributes": {"name": f"node-{i:04d}"}},
+                    "time": int(now.timestamp()) - 5, "timeNano": int(now.timestamp() * 1e9) - 5})
+        + "\n"
+        for i in range(20)
+    )  # fmt: skip
+    secrets = [{"ID": f"sec{i}", "Spec": {"Name": f"secret{i}"}, "CreatedAt": created}
+               for i in range(50)]  # fmt: skip
+    return {
+        "version": json.dumps({"ApiVersion": "1.47", "Version": "27.3.1"}).encode(),
+        "info": json.dumps(info).encode(),
+        "nodes": json.dumps(nodes).encode(),
+        "services": json.dumps(services).encode(),
+        "tasks_running": json.dumps(tasks).encode(),
+        "tasks_other": b"[]",
+        "networks": json.dumps(networks).encode(),
+        "secrets": json.dumps(secrets).encode(),
+        "configs": b"[]",
+        "events": events.encode(),
+    }
+
+
+def serve(bodies: dict[str, bytes]) -> ThreadingHTTPServer:
+    """Start the fake Engine API on 127.0.0.1 (a free port) in a daemon thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            parts = urlsplit(self.path)
+            endpoint = parts.path.rstrip("/").rsplit("/", 1)[-1]
+            if endpoint == "tasks":
+                filters = parse_qs(parts.query).get("filters", ["{}"])[0]
+                running = "running" in json.loads(filters).get("desired-state", [])
+                endpoint = "tasks_running" if running else "tasks_other"
+            body = bodies.get(endpoint)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _poll_once(cluster, now):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clusters import client, services
+
+    fetch_time = {}
+
+    def timed_fetch(**kwargs):
+        start = time.perf_counter()
+        raw = client.fetch(**kwargs)
+        fetch_time["fetch"] = time.perf_counter() - start
+        return raw
+
+    start = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        outcome = services.cluster_poll(cluster=cluster, now=now, fetch=timed_fetch)
+    total = time.perf_counter() - start
+    if outcome is None or not outcome.run.ok:
+        raise SystemExit(f"bench poll failed: {outcome and outcome.run.error}")
+    timings = dict(outcome.timings, fetch=fetch_time["fetch"], total=total)
+    return timings, len(queries)
+
+
+def run() -> dict:
+    from django.utils import timezone
+
+    from clusters.models import Cluster
+
+    now = timezone.now().astimezone(UTC)
+    server = serve(synthetic_swarm(now))
+    try:
+        url = f"tcp://127.0.0.1:{server.server_port}"
+        Cluster.objects.filter(name="bench").delete()
+        cluster = Cluster.objects.create(name="bench", url=url)
+        first, first_statements = _poll_once(cluster, now)  # inserts everything
+        steady, statements = _poll_once(cluster, now + timedelta(minutes=1))  # upserts
+        tracemalloc.start()
+        _poll_once(cluster, now + timedelta(minutes=2))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        cluster.delete()
+    finally:
+        server.shutdown()
+    processing = steady["normalize"] + steady["persist"] + steady["score"]
+    return {
+        "swarm": {"nodes": NODES, "services": SERVICES, "running_tasks": TASKS},
+        "first_poll": {k: round(v, 3) for k, v in first.items()} | {"sql": first_statements},
+        "fetch_s": round(steady["fetch"], 3),
+        "normalize_s": round(steady["normalize"], 3),
+        "persist_s": round(steady["persist"], 3),
+        "score_s": round(steady["score"], 3),
+        "processing_s": round(processing, 3),
+        "total_s": round(steady["total"], 3),
+        "peak_memory_mib": round(peak / 1024**2, 1),
+        "sql_statements": statements,
+        "targets": {
+            "processing no slower than the fetch": processing <= steady["fetch"],
+            "whole poll under 5 s": steady["total"] < 5.0,
+            "SQL statements independent of size (<= 20)": statements <= 20,
+        },
+    }
+
+
+def table(result: dict) -> str:
+    swarm = result["swarm"]
+    rows = [
+        ("swarm", f"{swarm['nodes']} nodes, {swarm['services']} services, "
+                  f"{swarm['running_tasks']} running tasks"),
+        ("fetch", f"{result['fetch_s']:.3f} s"),
+        ("normalise", f"{result['normalize_s']:.3f} s"),
+        ("persist", f"{result['persist_s']:.3f} s"),
+        ("score", f"{result['score_s']:.3f} s"),
+        ("processing", f"{result['processing_s']:.3f} s"),
+        ("total poll", f"{result['total_s']:.3f} s"),
+        ("peak memory", f"{result['peak_memory_mib']} MiB (tracemalloc)"),
+        ("SQL statements", str(result["sql_statements"])),
+    ]  # fmt: skip
+    return "\n".join(f"  {name:15} {value}" for name, value in rows)

@@ -1,0 +1,319 @@
+"""Engine API JSON -> Snapshot. Pure code: no Django, no I/O, `now` passed in.
+
+Every reader of a poll goes through these functions, so they are defensive about missing keys
+(older engines omit many) and strict about what they drop: env values, secret and config data
+and join tokens never reach the snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clusters.snapshot import (
+    EnvVar,
+    Event,
+    Mount,
+    Network,
+    Node,
+    SecretMeta,
+    Service,
+    Snapshot,
+    SwarmInfo,
+    Task,
+    UpdatePolicy,
+)
+
+EVENT_BUFFER = 256  # the engine keeps only its last 256 events
+FAILED_TASK_WINDOW = timedelta(hours=1)
+SECRET_NAME = re.compile(
+    r"password|passwd|secret|token|bearer|api_?key|access_?key|private_?key", re.IGNORECASE
+)
+NANO = 1_000_000_000
+
+
+class MalformedResponse(ValueError):
+    """The Engine API answered with JSON that does not have the expected shape."""
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An Engine API timestamp (RFC 3339 with nanoseconds) as an aware UTC datetime."""
+    if not value or not isinstance(value, str) or value.startswith("0001-01-01"):
+        return None
+    text = value.rstrip("Z")
+    offset = "+00:00"
+    match = re.search(r"([+-]\d\d:\d\d)$", text)
+    if match and "T" in text:
+        offset = match.group(1)
+        text = text[: match.start()]
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    try:
+        return datetime.fromisoformat(text + offset).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def env_var(item: str) -> EnvVar:
+    """One `NAME=value` entry kept by name only, with flags computed from the value."""
+    name, sep, value = item.partition("=")
+    literal = bool(sep) and value != "" and not value.startswith(("$", "{{"))
+    secret_like = bool(SECRET_NAME.search(name)) and not name.upper().endswith("_FILE")
+    return EnvVar(
+        name=name,
+        secret_like=secret_like,
+        literal=literal,
+        private_key="PRIVATE KEY-----" in value,
+    )
+
+
+def _cpus(nano: Any) -> float | None:
+    return nano / NANO if nano else None
+
+
+def _policy(raw: dict | None) -> UpdatePolicy | None:
+    if not raw:
+        return None
+    ratio = raw.get("MaxFailureRatio")
+    return UpdatePolicy(
+        parallelism=raw.get("Parallelism"),
+        delay_ns=raw.get("Delay"),
+        failure_action=raw.get("FailureAction"),
+        order=raw.get("Order"),
+        monitor_ns=raw.get("Monitor"),
+        max_failure_ratio=float(ratio) if ratio is not None else None,
+    )
+
+
+def _mount(raw: dict) -> Mount:
+    driver = (raw.get("VolumeOptions") or {}).get("DriverConfig") or {}
+    return Mount(
+        type=raw.get("Type") or "volume",
+        source=raw.get("Source") or "",
+        target=raw.get("Target") or "",
+        read_only=bool(raw.get("ReadOnly")),
+        volume_driver=driver.get("Name") or None,
+    )
+
+
+def _labels(raw: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (raw or {}).items()}
+
+
+def node(raw: dict) -> Node:
+    """One entry of GET /nodes."""
+    spec, desc = raw.get("Spec") or {}, raw.get("Description") or {}
+    status = raw.get("Status") or {}
+    resources, manager = desc.get("Resources") or {}, raw.get("ManagerStatus") or {}
+    platform, engine = desc.get("Platform") or {}, desc.get("Engine") or {}
+    role = spec.get("Role") or ("manager" if manager else "worker")
+    return Node(
+        id=raw["ID"],
+        hostname=desc.get("Hostname") or "",
+        role=role,
+        state=status.get("State") or "unknown",
+        availability=spec.get("Availability") or "active",
+        cpus=(resources.get("NanoCPUs") or 0) / NANO,
+        memory_bytes=int(resources.get("MemoryBytes") or 0),
+        engine_version=engine.get("EngineVersion") or "",
+        addr=status.get("Addr") or "",
+        labels=_labels(spec.get("Labels")),
+        engine_labels=_labels(engine.get("Labels")),
+        leader=bool(manager.get("Leader")),
+        reachability=manager.get("Reachability") if role == "manager" else None,
+        manager_addr=manager.get("Addr"),
+        os=platform.get("OS") or "",
+        arch=platform.get("Architecture") or "",
+    )
+
+
+def service(raw: dict, running_by_service: dict[str, int]) -> Service:
+    """One entry of GET /services?status=true."""
+    spec = raw.get("Spec") or {}
+    template = spec.get("TaskTemplate") or {}
+    container = template.get("ContainerSpec") or {}
+    resources = template.get("Resources") or {}
+    limits, reservations = resources.get("Limits") or {}, resources.get("Reservations") or {}
+    mode_raw = spec.get("Mode") or {}
+    mode = next(
+        (
+            name
+            for key, name in (
+                ("Replicated", "replicated"),
+                ("Global", "global"),
+                ("ReplicatedJob", "replicated-job"),
+                ("GlobalJob", "global-job"),
+            )
+            if key in mode_raw
+        ),
+        "replicated",
+    )
+    replicas = (mode_raw.get("Replicated") or {}).get("Replicas") if mode == "replicated" else None
+    status = raw.get("ServiceStatus") or {}
+    running = status.get("RunningTasks")
+    desired = status.get("DesiredTasks")
+    update_status = raw.get("UpdateStatus") or {}
+    health = container.get("Healthcheck")
+    log_driver = (template.get("LogDriver") or {}).get("Name")
+    endpoint = raw.get("Endpoint") or {}
+    ports = (endpoint.get("Spec") or {}).get("Ports") or endpoint.get("Ports") or []
+    return Service(
+        id=raw["ID"],
+        name=spec.get("Name") or "",
+        image=container.get("Image") or "",
+        mode=mode,
+        replicas=replicas,
+        running_tasks=running if running is not None else running_by_service.get(raw["ID"], 0),
+        desired_tasks=desired if desired is not None else (replicas or 0),
+        labels=_labels(spec.get("Labels")),
+        container_labels=_labels(container.get("Labels")),
+        constraints=list((template.get("Placement") or {}).get("Constraints") or []),
+        memory_limit=limits.get("MemoryBytes") or None,
+        memory_reservation=reservations.get("MemoryBytes") or None,
+        cpu_limit=_cpus(limits.get("NanoCPUs")),
+        cpu_reservation=_cpus(reservations.get("NanoCPUs")),
+        healthcheck=list(health["Test"]) if health and health.get("Test") else None,
+        env=[env_var(item) for item in container.get("Env") or []],
+        mounts=[_mount(m) for m in container.get("Mounts") or []],
+        cap_add=list(container.get("CapabilityAdd") or []),
+        update_config=_policy(spec.get("UpdateConfig")),
+        rollback_config=_policy(spec.get("RollbackConfig")),
+        restart_condition=(template.get("RestartPolicy") or {}).get("Condition"),
+        update_state=update_status.get("State"),
+        update_message=update_status.get("Message") or "",
+        networks=[n["Target"] for n in template.get("Networks") or spec.get("Networks") or []],
+        log_driver=log_driver,
+        secrets=[s.get("SecretName") or "" for s in container.get("Secrets") or []],
+        configs=[c.get("ConfigName") or "" for c in container.get("Configs") or []],
+        published_ports=sorted(
+            {p["PublishedPort"] for p in ports if p.get("PublishedPort") is not None}
+        ),
+        created_at=parse_time(raw.get("CreatedAt")),
+        updated_at=parse_time(raw.get("UpdatedAt")),
+    )
+
+
+def task(raw: dict) -> Task:
+    """One entry of GET /tasks; only what the rules read (no env, no container details)."""
+    spec, status = raw.get("Spec") or {}, raw.get("Status") or {}
+    container = spec.get("ContainerSpec") or {}
+    resources = spec.get("Resources") or {}
+    limits, reservations = resources.get("Limits") or {}, resources.get("Reservations") or {}
+    return Task(
+        id=raw["ID"],
+        service_id=raw.get("ServiceID") or "",
+        node_id=raw.get("NodeID") or None,
+        state=status.get("State") or "unknown",
+        desired_state=raw.get("DesiredState") or "",
+        image=container.get("Image") or "",
+        slot=raw.get("Slot"),
+        memory_limit=limits.get("MemoryBytes") or None,
+        memory_reservation=reservations.get("MemoryBytes") or None,
+        cpu_limit=_cpus(limits.get("NanoCPUs")),
+        cpu_reservation=_cpus(reservations.get("NanoCPUs")),
+        timestamp=parse_time(status.get("Timestamp")),
+        error=status.get("Err") or "",
+    )
+
+
+def network(raw: dict) -> Network:
+    """One entry of GET /networks."""
+    options = raw.get("Options") or {}
+    return Network(
+        id=raw.get("Id") or raw.get("ID") or "",
+        name=raw.get("Name") or "",
+        driver=raw.get("Driver") or "",
+        scope=raw.get("Scope") or "",
+        encrypted="encrypted" in options,
+        ingress=bool(raw.get("Ingress")),
+        internal=bool(raw.get("Internal")),
+        attachable=bool(raw.get("Attachable")),
+        labels=_labels(raw.get("Labels")),
+    )
+
+
+def secret_meta(raw: dict) -> SecretMeta:
+    """Secret or config metadata; Spec.Data is never read."""
+    spec = raw.get("Spec") or {}
+    return SecretMeta(
+        id=raw.get("ID") or "",
+        name=spec.get("Name") or "",
+        created_at=parse_time(raw.get("CreatedAt")),
+        updated_at=parse_time(raw.get("UpdatedAt")),
+        labels=_labels(spec.get("Labels")),
+    )
+
+
+def event(raw: dict) -> Event:
+    """One node or service event."""
+    nano = raw.get("timeNano")
+    seconds = nano / NANO if nano else raw.get("time") or 0
+    actor = raw.get("Actor") or {}
+    return Event(
+        type=raw.get("Type") or "",
+        action=raw.get("Action") or "",
+        actor_id=actor.get("ID") or raw.get("id") or "",
+        time=datetime.fromtimestamp(seconds, tz=UTC),
+        attributes=_labels(actor.get("Attributes")),
+    )
+
+
+def swarm_info(info: dict, version: dict | None = None) -> SwarmInfo:
+    """The Swarm section of GET /info (its Cluster part carries no join tokens)."""
+    swarm = info.get("Swarm") or {}
+    cluster = swarm.get("Cluster") or {}
+    spec = cluster.get("Spec") or {}
+    return SwarmInfo(
+        cluster_id=cluster.get("ID") or "",
+        created_at=parse_time(cluster.get("CreatedAt")),
+        autolock=bool((spec.get("EncryptionConfig") or {}).get("AutoLockManagers")),
+        node_cert_expiry_ns=(spec.get("CAConfig") or {}).get("NodeCertExpiry"),
+        default_log_driver=info.get("LoggingDriver") or "",
+        server_version=info.get("ServerVersion") or (version or {}).get("Version") or "",
+        managers=int(swarm.get("Managers") or 0),
+        nodes=int(swarm.get("Nodes") or 0),
+        control_available=bool(swarm.get("ControlAvailable")),
+    )
+
+
+def snapshot(raw: dict[str, Any], *, now: datetime) -> Snapshot:
+    """Build the Snapshot from one poll's raw JSON.
+
+    RAW has the keys info, version (optional), nodes, services, tasks_running, tasks_shutdown,
+    networks, secrets, configs, events (all event types: the count tells whether the engine's
+    buffer may have dropped some) and events_since (datetime or None).
+    """
+    try:
+        running = [task(t) for t in raw.get("tasks_running") or []]
+        recent = now - FAILED_TASK_WINDOW
+        failed = [
+            t
+            for t in (task(t) for t in raw.get("tasks_shutdown") or [])
+            if t.state in ("failed", "rejected") and t.timestamp and t.timestamp >= recent
+        ]
+        counts: dict[str, int] = {}
+        for t in running:
+            if t.state == "running":
+                counts[t.service_id] = counts.get(t.service_id, 0) + 1
+        all_events = raw.get("events") or []
+        return Snapshot(
+            taken_at=now,
+            swarm=swarm_info(raw.get("info") or {}, raw.get("version")),
+            nodes=sorted((node(n) for n in raw.get("nodes") or []), key=lambda n: n.hostname),
+            services=sorted(
+                (service(s, counts) for s in raw.get("services") or []), key=lambda s: s.name
+            ),
+            tasks=running + failed,
+            networks=[network(n) for n in raw.get("networks") or []],
+            secrets=[secret_meta(s) for s in raw.get("secrets") or []],
+            configs=[secret_meta(c) for c in raw.get("configs") or []],
+            events=sorted(
+                (event(e) for e in all_events if e.get("Type") in ("node", "service")),
+                key=lambda e: e.time,
+            ),
+            events_truncated=len(all_events) >= EVENT_BUFFER,
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise MalformedResponse(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,546 @@
+"""Writes of the clusters app: registering clusters, claiming and running polls, persisting."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clusters import client, normalize
+from clusters.models import (
+    POLL_CLAIM_TIMEOUT,
+    Cluster,
+    Node,
+    NodeTransition,
+    PollRun,
+    PollSnapshot,
+    Recipient,
+    RunningTask,
+    Service,
+)
+from clusters.snapshot import Snapshot
+from watchkeeper import crypto
+
+log = logging.getLogger(__name__)
+
+DOWN_STATES = ("down", "unknown", "disconnected")
+PEM_MARKERS = {
+    "ca": "-----BEGIN CERTIFICATE-----",
+    "cert": "-----BEGIN CERTIFICATE-----",
+    "key": "PRIVATE KEY-----",
+}
+
+
+class ClusterInputError(ValueError):
+    """Bad input for a cluster command; the message says what to fix."""
+
+
+# --- registering ------------------------------------------------------------------------
+
+
+def read_pem(path: str | Path, kind: str) -> str:
+    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable or not PEM."""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClusterInputError(
+            f"--tls-{kind}: cannot read {path} ({exc.strerror or 'not text'})."
+        ) from None
+    if PEM_MARKERS[kind] not in text:
+        what = "a PEM private key" if kind == "key" else "a PEM certificate"
+        raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.")
+    return text
+
+
+def cluster_add(
+    *,
+    name: str,
+    url: str,
+    environment: str = Cluster.Environment.PRODUCTION,
+    tls: dict[str, str] | None = None,
+    notify: Iterable[str] = (),
+) -> Cluster:
+    """Register a cluster; TLS is {"ca", "cert", "key"} PEM text. Stores nothing on bad input."""
+    problem = client.validate_url(url)
+    if problem:
+        raise ClusterInputError(f"--url: {problem}.")
+    scheme = url.split("://", 1)[0]
+    tls = {k: v for k, v in (tls or {}).items() if v}
+    if tls and scheme != "tcp":
+        raise ClusterInputError("TLS files only go with a tcp:// URL.")
+    if scheme == "tcp" and set(tls) != {"ca", "cert", "key"}:
+        raise ClusterInputError("a tcp:// URL needs --tls-ca, --tls-cert and --tls-key.")
+    for kind, text in tls.items():
+        if PEM_MARKERS[kind] not in text:
+            raise ClusterInputError(f"--tls-{kind} is not PEM.")
+    if environment not in Cluster.Environment.values:
+        raise ClusterInputError(
+            f"--environment must be one of {', '.join(Cluster.Environment.values)}."
+        )
+    emails = list(dict.fromkeys(notify))
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ClusterInputError(f"--notify: {email!r} is not an email address.") from None
+    cluster = Cluster(name=name, url=url, environment=environment)
+    if tls:
+        cluster.set_credentials(json.dumps(tls))
+    try:
+        cluster.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        raise ClusterInputError(messages) from None
+    with transaction.atomic():
+        if Cluster.objects.select_for_update().filter(name=name).exists():
+            raise ClusterInputError(f"a cluster named {name!r} already exists.")
+        cluster.save()
+        Recipient.objects.bulk_create(Recipient(cluster=cluster, email=e) for e in emails)
+    return cluster
+
+
+def cluster_notify(*, cluster: Cluster, add: str | None = None, remove: str | None = None) -> bool:
+    """Add or remove a notification address; returns whether anything changed."""
+    if add:
+        try:
+            validate_email(add)
+        except ValidationError:
+            raise ClusterInputError(f"--add: {add!r} is not an email address.") from None
+        _, created = Recipient.objects.get_or_create(cluster=cluster, email=add)
+        return created
+    if remove:
+        deleted, _ = Recipient.objects.filter(cluster=cluster, email=remove).delete()
+        if not deleted:
+            raise ClusterInputError(f"{remove} is not a recipient of {cluster.name}.")
+        return True
+    raise ClusterInputError("give --add EMAIL or --remove EMAIL.")
+
+
+def cluster_credentials(cluster: Cluster) -> dict[str, str] | None:
+    """The decrypted TLS material of CLUSTER (only the poller calls this)."""
+    text = cluster.get_credentials()
+    return json.loads(text) if text else None
+
+
+def clusters_rotate_keys() -> int:
+    """Re-encrypt every cluster's credentials with the first WATCHKEEPER_ENCRYPTION_KEYS key."""
+    rotated = 0
+    with transaction.atomic():
+        for cluster in Cluster.objects.select_for_update().exclude(credentials_encrypted=""):
+            cluster.credentials_encrypted = crypto.rotate(cluster.credentials_encrypted)
+            cluster.save(update_fields=["credentials_encrypted", "updated_at"])
+            rotated += 1
+    return rotated
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(poll_claimed_at__isnull=True) | Q(poll_claimed_at__lt=now - POLL_CLAIM_TIMEOUT)
+
+
+def polls_due(*, now: datetime) -> list[int]:
+    """Claim the next-poll slot of every due cluster (conditional UPDATE); return their ids."""
+    due = (
+        Cluster.objects.filter(enabled=True)
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .filter(_claimable(now))
+        .values_list("pk", "poll_interval", "next_poll_at")
+    )
+    claimed = []
+    for pk, interval, next_poll_at in due:
+        # Only the scheduler that moves next_poll_at from the value it read enqueues it.
+        changed = Cluster.objects.filter(pk=pk, next_poll_at=next_poll_at).update(
+            next_poll_at=now + timedelta(seconds=interval)
+        )
+        if changed == 1:
+            claimed.append(pk)
+    return claimed
+
+
+def poll_claim(*, cluster_id: int, now: datetime) -> bool:
+    """Claim CLUSTER for one poll; False when another poll holds a fresh claim."""
+    return (
+        Cluster.objects.filter(pk=cluster_id).filter(_claimable(now)).update(poll_claimed_at=now)
+        == 1
+    )
+
+
+def poll_release(*, cluster_id: int, claimed_at: datetime, interval: int) -> None:
+    """Give up our claim (if it is still ours) and schedule the next poll."""
+    Cluster.objects.filter(pk=cluster_id, poll_claimed_at=claimed_at).update(
+        poll_claimed_at=None, next_poll_at=claimed_at + timedelta(seconds=interval)
+    )
+
+
+# --- persisting -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transition:
+    node_id: str
+    from_state: str
+    to_state: str
+    at: datetime
+    source: str
+
+
+def node_transitions(*, previous: dict[str, str], snapshot: Snapshot) -> list[Transition]:
+    """State changes of known nodes: from node events, then from the state seen across polls.
+
+    Pure: PREVIOUS maps node id -> state at the last good poll.
+    """
+    by_node: dict[str, list] = {}
+    for event in snapshot.events:
+        if event.type == "node" and "state.new" in event.attributes:
+            by_node.setdefault(event.actor_id, []).append(event)
+    out = []
+    for node in snapshot.nodes:
+        current = previous.get(node.id)
+        if current is None:
+            continue  # first sight of the node: its joining events are no transitions
+        for event in by_node.get(node.id, []):
+            new = event.attributes["state.new"]
+            old = event.attributes.get("state.old") or current or "unknown"
+            if new != old:
+                out.append(Transition(node.id, old, new, event.time, "event"))
+            current = new
+        if current != node.state:
+            out.append(Transition(node.id, current, node.state, snapshot.taken_at, "poll"))
+    return out
+
+
+NODE_FIELDS = (
+    "hostname", "role", "state", "availability", "cpus", "memory_bytes", "engine_version",
+    "addr", "leader", "reachability", "labels", "removed_at",
+)  # fmt: skip
+SERVICE_FIELDS = (
+    "name", "image", "mode", "replicas", "running_tasks", "desired_tasks", "constraints",
+    "memory_limit", "memory_reservation", "cpu_limit", "cpu_reservation", "healthcheck",
+    "labels", "removed_at",
+)  # fmt: skip
+TASK_FIELDS = ("node_id", "service_id", "slot", "state")
+
+
+def _sync(model, *, cluster: Cluster, rows: dict[str, dict], fields: tuple, now: datetime):
+    """Upsert the ROWS (swarm id -> field values) that are new or changed; mark the missing.
+
+    Four statements whatever the size: read, upsert, mark removed (or delete), touch.
+    Returns swarm id -> primary key for every row.
+    """
+    existing = {
+        row[0]: row[1:]
+        for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
+    }
+    pks = {swarm_id: values[0] for swarm_id, values in existing.items()}
+    changed = [
+        model(cluster=cluster, swarm_id=swarm_id, **values)
+        for swarm_id, values in rows.items()
+        if existing.get(swarm_id, (None,))[1:] != tuple(values[f] for f in fields)
+    ]
+    timestamps = hasattr(model, "last_seen_at")
+    if timestamps:
+        for obj in changed:
+            obj.first_seen_at = obj.last_seen_at = now
+    created = model.objects.bulk_create(
+        changed,
+        update_conflicts=True,
+        unique_fields=["cluster", "swarm_id"],
+        update_fields=[*fields, "last_seen_at"] if timestamps else list(fields),
+    )
+    pks.update({obj.swarm_id: obj.pk for obj in created})
+    gone = [swarm_id for swarm_id in existing if swarm_id not in rows]
+    if timestamps:
+        model.objects.filter(cluster=cluster, swarm_id__in=gone, removed_at__isnull=True).update(
+            removed_at=now
+        )
+        model.objects.filter(cluster=cluster, removed_at__isnull=True).update(last_seen_at=now)
+    else:
+        model.objects.filter(cluster=cluster, swarm_id__in=gone).delete()
+    return pks
+
+
+def poll_persist(
+    *,
+    cluster: Cluster,
+    snapshot: Snapshot,
+    started_at: datetime,
+    duration_ms: int,
+    events_until: datetime | None,
+) -> tuple[PollRun, list[Transition]]:
+    """Store one good poll in one transaction with bulk writes (statement count is constant).
+
+    Only new or changed nodes, services and tasks are written; removed nodes and services
+    are marked removed (history kept), tasks no longer running are deleted.
+    """
+    now = snapshot.taken_at
+    with transaction.atomic():
+        previous = dict(
+            Node.objects.filter(cluster=cluster, removed_at__isnull=True).values_list(
+                "swarm_id", "state"
+            )
+        )
+        node_pk = _sync(
+            Node,
+            cluster=cluster,
+            now=now,
+            fields=NODE_FIELDS,
+            rows={
+                n.id: {
+                    "hostname": n.hostname,
+                    "role": n.role,
+                    "state": n.state,
+                    "availability": n.availability,
+                    "cpus": n.cpus,
+                    "memory_bytes": n.memory_bytes,
+                    "engine_version": n.engine_version,
+                    "addr": n.addr,
+                    "leader": n.leader,
+                    "reachability": n.reachability or "",
+                    "labels": n.labels,
+                    "removed_at": None,
+                }  # fmt: skip
+                for n in snapshot.nodes
+            },
+        )
+        service_pk = _sync(
+            Service,
+            cluster=cluster,
+            now=now,
+            fields=SERVICE_FIELDS,
+            rows={
+                s.id: {
+                    "name": s.name,
+                    "image": s.image,
+                    "mode": s.mode,
+                    "replicas": s.replicas,
+                    "running_tasks": s.running_tasks,
+                    "desired_tasks": s.desired_tasks,
+                    "constraints": s.constraints,
+                    "memory_limit": s.memory_limit,
+                    "memory_reservation": s.memory_reservation,
+                    "cpu_limit": s.cpu_limit,
+                    "cpu_reservation": s.cpu_reservation,
+                    "healthcheck": s.healthcheck,
+                    "labels": s.labels,
+                    "removed_at": None,
+                }  # fmt: skip
+                for s in snapshot.services
+            },
+        )
+        _sync(
+            RunningTask,
+            cluster=cluster,
+            now=now,
+            fields=TASK_FIELDS,
+            rows={
+                t.id: {
+                    "node_id": node_pk.get(t.node_id or ""),
+                    "service_id": service_pk.get(t.service_id),
+                    "slot": t.slot,
+                    "state": t.state,
+                }
+                for t in snapshot.tasks
+                if t.desired_state == "running"
+            },
+        )
+        transitions = node_transitions(previous=previous, snapshot=snapshot)
+        NodeTransition.objects.bulk_create(
+            [
+                NodeTransition(
+                    cluster=cluster,
+                    node_id=node_pk[t.node_id],
+                    from_state=t.from_state,
+                    to_state=t.to_state,
+                    at=t.at,
+                    source=t.source,
+                )
+                for t in transitions
+            ],
+            ignore_conflicts=True,
+        )
+        run = PollRun.objects.create(
+            cluster=cluster,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            ok=True,
+            nodes=len(snapshot.nodes),
+            services=len(snapshot.services),
+            tasks=len(snapshot.running_tasks()),
+            events=len(snapshot.events),
+            events_until=events_until,
+            events_truncated=snapshot.events_truncated,
+        )
+        PollSnapshot.objects.create(
+            poll_run=run,
+            cluster=cluster,
+            taken_at=snapshot.taken_at,
+            data=PollSnapshot.compress(snapshot),
+        )
+        Cluster.objects.filter(pk=cluster.pk).update(
+            last_poll_at=started_at, last_poll_ok=True, last_poll_error="", last_success_at=now
+        )
+    return run, transitions
+
+
+def poll_failure_record(
+    *, cluster: Cluster, started_at: datetime, duration_ms: int, failure: client.PollFailed
+) -> PollRun:
+    """Record a failed poll; the last good snapshot and nodes stay as they were."""
+    message = failure.message[:500]
+    with transaction.atomic():
+        run = PollRun.objects.create(
+            cluster=cluster,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            ok=False,
+            error_kind=failure.kind,
+            error=message,
+        )
+        Cluster.objects.filter(pk=cluster.pk).update(
+            last_poll_at=started_at, last_poll_ok=False, last_poll_error=message
+        )
+    return run
+
+
+# --- a poll ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PollOutcome:
+    run: PollRun
+    snapshot: Snapshot | None = None
+    timings: dict[str, float] | None = None
+
+
+Fetcher = Callable[..., client.RawPoll]
+
+
+def cluster_poll(
+    *, cluster: Cluster, now: datetime | None = None, fetch: Fetcher | None = None
+) -> PollOutcome | None:
+    """Claim, fetch, normalise, persist, score and notify; None if another poll holds it.
+
+    Failures of the cluster are recorded on the PollRun; nothing is raised for them.
+    """
+    started_at = now or timezone.now()
+    if not poll_claim(cluster_id=cluster.pk, now=started_at):
+        return None
+    try:
+        return _poll_claimed(cluster=cluster, started_at=started_at, fetch=fetch or client.fetch)
+    finally:
+        poll_release(cluster_id=cluster.pk, claimed_at=started_at, interval=cluster.poll_interval)
+
+
+def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> PollOutcome:
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+    last_ok = (
+        PollRun.objects.filter(cluster=cluster, ok=True, events_until__isnull=False)
+        .values_list("events_until", flat=True)
+        .first()
+    )
+    try:
+        credentials = cluster_credentials(cluster)
+    except crypto.SecretUnreadable as exc:
+        failure = client.PollFailed("credentials", str(exc))
+        return PollOutcome(run=_failed(cluster, started_at, clock, failure))
+    try:
+        raw = fetch(
+            url=cluster.url,
+            credentials=credentials,
+            events_since=last_ok,
+            default_lookback_s=cluster.poll_interval,
+        )
+        timings["fetch"] = time.perf_counter() - clock
+        mark = time.perf_counter()
+        snapshot = normalize.snapshot(raw.as_dict(), now=started_at)
+        timings["normalize"] = time.perf_counter() - mark
+    except client.PollFailed as failure:
+        return PollOutcome(run=_failed(cluster, started_at, clock, failure))
+    except normalize.MalformedResponse:
+        failure = client.PollFailed(
+            "malformed", f"{client.display_url(cluster.url)} sent data Watchkeeper cannot read."
+        )
+        log.warning("malformed response from cluster %s", cluster.pk, exc_info=True)
+        return PollOutcome(run=_failed(cluster, started_at, clock, failure))
+    mark = time.perf_counter()
+    run, transitions = poll_persist(
+        cluster=cluster,
+        snapshot=snapshot,
+        started_at=started_at,
+        duration_ms=int((time.perf_counter() - clock) * 1000),
+        events_until=raw.engine_time,
+    )
+    timings["persist"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    _score(cluster=cluster, snapshot=snapshot, now=started_at)
+    timings["score"] = time.perf_counter() - mark
+    _notify_nodes_down(cluster=cluster, snapshot=snapshot, transitions=transitions, now=started_at)
+    return PollOutcome(run=run, snapshot=snapshot, timings=timings)
+
+
+def _failed(
+    cluster: Cluster, started_at: datetime, clock: float, failure: client.PollFailed
+) -> PollRun:
+    duration_ms = int((time.perf_counter() - clock) * 1000)
+    log.info("poll of cluster %s failed: %s", cluster.pk, failure.kind)
+    return poll_failure_record(
+        cluster=cluster, started_at=started_at, duration_ms=duration_ms, failure=failure
+    )
+
+
+def _score(*, cluster: Cluster, snapshot: Snapshot, now: datetime) -> None:
+    from readiness import services as readiness_services
+
+    try:
+        readiness_services.evaluation_run(cluster=cluster, snapshot=snapshot, now=now)
+    except Exception:  # noqa: BLE001 - recorded; a scoring bug must not lose the poll
+        log.exception("scoring cluster %s failed", cluster.pk)
+
+
+def _notify_nodes_down(
+    *, cluster: Cluster, snapshot: Snapshot, transitions: list[Transition], now: datetime
+) -> None:
+    """Hand "node down outside a maintenance window" to the notifications."""
+    by_id = snapshot.node_by_id()
+    down = [
+        t
+        for t in transitions
+        if t.to_state in DOWN_STATES and by_id[t.node_id].state in DOWN_STATES
+    ]
+    if not down:
+        return
+    from maintenance import selectors as maintenance_selectors
+    from maintenance import services as maintenance_services
+
+    try:
+        facts = maintenance_selectors.operations_facts(cluster=cluster, now=now)
+        if facts is not None and facts.in_window_now:
+            return
+        for t in down:
+            node = by_id[t.node_id]
+            maintenance_services.notification_enqueue(
+                cluster=cluster,
+                kind="node_down",
+                subject_key=f"{node.id}:{t.at.isoformat()}",
+                title=f"Node {node.hostname} is {node.state}",
+                body=(
+                    f"Node {node.hostname} ({node.role}) of {cluster.name} went {t.to_state} "
+                    f"at {t.at:%Y-%m-%d %H:%M:%S} UTC, outside a maintenance window."
+                ),
+                now=now,
+            )
+    except Exception:  # noqa: BLE001 - recorded; notifications must not lose the poll
+        log.exception("node-down notification for cluster %s failed", cluster.pk)

@@ -1,0 +1,149 @@
+"""`manage.py cluster ...`."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from clusters import services
+from clusters.models import Cluster, Recipient
+from tests.clusters.conftest import fetcher
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE-secret-key-material\n-----END PRIVATE KEY-----\n"
+
+
+def run(*args):
+    out = StringIO()
+    call_command("cluster", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def pems(tmp_path):
+    (tmp_path / "ca.pem").write_text(PEM_CERT)
+    (tmp_path / "cert.pem").write_text(PEM_CERT)
+    (tmp_path / "key.pem").write_text(PEM_KEY)
+    return tmp_path
+
+
+@pytest.mark.django_db
+def test_it_adds_a_tls_cluster_with_encrypted_material(pems):
+    run(
+        "add", "prod", "--url", "tcp://manager.example.net:2376", "--environment", "staging",
+        "--tls-ca", str(pems / "ca.pem"), "--tls-cert", str(pems / "cert.pem"),
+        "--tls-key", str(pems / "key.pem"), "--notify", "ops@example.com",
+    )  # fmt: skip
+    cluster = Cluster.objects.get(name="prod")
+    assert cluster.environment == "staging"
+    assert "secret-key-material" not in cluster.credentials_encrypted
+    assert services.cluster_credentials(cluster)["key"] == PEM_KEY
+    assert list(cluster.recipients.values_list("email", flat=True)) == ["ops@example.com"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "x", "--url", "http://h:2375"], "unix://, tcp:// or ssh://"),
+        (["add", "x", "--url", "unix://relative.sock"], "unix:///absolute"),
+        (["add", "x", "--url", "tcp://h"], "needs a port"),
+        (["add", "x", "--url", "tcp://h:2376"], "needs --tls-ca"),
+        (
+            [
+                "add",
+                "x",
+                "--url",
+                "tcp://h:2376",
+                "--tls-ca",
+                "/nope",
+                "--tls-cert",
+                "/nope",
+                "--tls-key",
+                "/nope",
+            ],
+            "cannot read /nope",
+        ),  # fmt: skip
+        (["add", "bad name", "--url", "unix:///x.sock"], "name"),
+        (["add", "x", "--url", "unix:///x.sock", "--notify", "not-an-address"], "--notify"),
+        (["add", "dup", "--url", "unix:///x.sock"], "already exists"),
+    ],
+)
+def test_it_refuses_bad_input_storing_nothing(args, message):
+    Cluster.objects.create(name="dup", url="unix:///y.sock")
+    with pytest.raises(CommandError, match=message) as caught:
+        run(*args)
+    assert caught.value.returncode == 2
+    assert list(Cluster.objects.values_list("name", flat=True)) == ["dup"]
+    assert Recipient.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_key_that_is_not_pem(pems):
+    (pems / "key.pem").write_text("garbage")
+    with pytest.raises(CommandError, match="not a PEM private key") as caught:
+        run(
+            "add", "x", "--url", "tcp://h:2376", "--tls-ca", str(pems / "ca.pem"),
+            "--tls-cert", str(pems / "cert.pem"), "--tls-key", str(pems / "key.pem"),
+        )  # fmt: skip
+    assert caught.value.returncode == 2 and not Cluster.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_adds_and_removes_recipients(cluster):
+    run("notify", "lab", "--add", "a@example.com")
+    assert list(cluster.recipients.values_list("email", flat=True)) == ["a@example.com"]
+    run("notify", "lab", "--remove", "a@example.com")
+    assert not cluster.recipients.exists()
+    with pytest.raises(CommandError) as caught:
+        run("notify", "lab", "--remove", "a@example.com")
+    assert caught.value.returncode == 2
+
+
+@pytest.mark.django_db
+def test_it_lists_clusters_as_json_without_credentials(cluster, poll1, pems):
+    services.cluster_poll(cluster=cluster, fetch=fetcher(poll1))
+    Cluster.objects.create(name="ssh", url="ssh://deploy@manager.example.net")
+    entries = json.loads(run("list", "--format", "json"))
+    assert [e["name"] for e in entries] == ["lab", "ssh"]
+    lab = entries[0]
+    assert set(lab) == {
+        "name", "environment", "url", "nodes", "services", "last_poll", "score", "grade"
+    }  # fmt: skip
+    assert (lab["nodes"], lab["services"], lab["last_poll"]["ok"]) == (3, 5, True)
+    assert lab["last_poll"]["error"] is None and lab["score"] is None
+    assert entries[1]["url"] == "ssh://deploy@manager.example.net"
+    assert entries[1]["last_poll"] == {"at": None, "ok": None, "error": None}
+    assert "lab" in run("list")
+
+
+@pytest.mark.django_db
+def test_it_polls_and_prints_a_summary(cluster, poll1, monkeypatch):
+    monkeypatch.setattr("clusters.client.fetch", fetcher(poll1))
+    assert "lab: 3 nodes, 5 services, 5 running tasks" in run("poll", "lab")
+
+
+@pytest.mark.django_db
+def test_it_exits_non_zero_when_the_poll_fails(cluster):
+    with pytest.raises(CommandError, match="does not exist.*last good snapshot is kept"):
+        run("poll", "lab")
+
+
+@pytest.mark.django_db
+def test_it_rotates_keys(cluster, settings):
+    from cryptography.fernet import Fernet
+
+    cluster.set_credentials('{"ca": "x"}')
+    cluster.save()
+    old = cluster.credentials_encrypted
+    settings.WATCHKEEPER_ENCRYPTION_KEYS = [
+        Fernet.generate_key().decode(),
+        *settings.WATCHKEEPER_ENCRYPTION_KEYS,
+    ]
+    assert "1 cluster" in run("rotate-keys")
+    cluster.refresh_from_db()
+    assert cluster.credentials_encrypted != old
+    settings.WATCHKEEPER_ENCRYPTION_KEYS = settings.WATCHKEEPER_ENCRYPTION_KEYS[:1]
+    assert cluster.get_credentials() == '{"ca": "x"}'

@@ -1,0 +1,92 @@
+"""Client failures mapped to clear messages (no lab needed)."""
+
+import http.server
+import socket
+import threading
+
+import pytest
+
+from clusters import client
+
+
+def test_it_says_when_the_socket_does_not_exist(tmp_path):
+    with pytest.raises(client.PollFailed) as caught:
+        client.fetch(url=f"unix://{tmp_path}/docker.sock")
+    assert caught.value.kind == "socket_missing"
+    assert f"{tmp_path}/docker.sock does not exist" in caught.value.message
+
+
+def test_it_says_when_the_connection_is_refused():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(client.PollFailed) as caught:
+        client.fetch(url=f"tcp://127.0.0.1:{port}")
+    assert caught.value.kind == "refused"
+    assert f"Connection refused by tcp://127.0.0.1:{port}" in caught.value.message
+
+
+def test_it_times_out():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)  # accepts the connection, never answers
+        port = sock.getsockname()[1]
+        with pytest.raises(client.PollFailed) as caught:
+            client.fetch(url=f"tcp://127.0.0.1:{port}", timeout=0.2)
+    assert caught.value.kind == "timeout"
+    assert "did not answer within" in caught.value.message
+
+
+class Junk(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"ApiVersion": "1.41"}' if self.path.endswith("/version") else b"<html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_it_says_when_the_response_is_malformed():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Junk)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(client.PollFailed) as caught:
+            client.fetch(url=f"tcp://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert caught.value.kind == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("swarm", "message"),
+    [
+        ({"LocalNodeState": "inactive", "ControlAvailable": False}, "not part of a swarm"),
+        ({"LocalNodeState": "active", "ControlAvailable": False}, "a swarm worker, not a manager"),
+    ],
+)
+def test_it_refuses_what_is_not_a_swarm_manager(swarm, message):
+    with pytest.raises(client.PollFailed, match=message) as caught:
+        client.check_manager({"Swarm": swarm}, "unix:///var/run/docker.sock")
+    assert caught.value.kind == "not_manager"
+    client.check_manager({"Swarm": {"LocalNodeState": "active", "ControlAvailable": True}}, "x")
+
+
+def test_it_never_shows_credentials_in_the_url():
+    assert client.display_url("ssh://deploy@host:22") == "ssh://deploy@host:22"
+    assert client.display_url("tcp://u:pw@host:2376/x?y=1") == "tcp://u@host:2376"
+    assert client.validate_url("tcp://u:pw@host:2376") == "do not put a password in the URL"
+
+
+def test_it_writes_tls_material_to_private_files_removed_afterwards():
+    with client._tls_files({"ca": "A", "cert": "B", "key": "C"}) as files:
+        import os
+        import stat
+
+        assert {stat.S_IMODE(os.stat(p).st_mode) for p in files.values()} == {0o600}
+        paths = list(files.values())
+    assert not any(os.path.exists(p) for p in paths)

@@ -1,0 +1,158 @@
+"""A poll: claim, failure handling, scheduling, concurrency."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+import time_machine
+from django.db import connection
+
+from clusters import services, tasks
+from clusters.client import PollFailed
+from clusters.models import Cluster, Node, PollRun, PollSnapshot
+from tests.clusters.conftest import fetcher
+
+NOW = datetime(2026, 11, 22, 3, 30, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_it_polls_scores_and_schedules_the_next_poll(cluster, poll1):
+    with mock.patch("readiness.services.evaluation_run") as evaluation_run:
+        outcome = services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    assert outcome.run.ok and outcome.snapshot.taken_at == NOW
+    evaluation_run.assert_called_once_with(cluster=cluster, snapshot=outcome.snapshot, now=NOW)
+    cluster.refresh_from_db()
+    assert cluster.poll_claimed_at is None
+    assert cluster.next_poll_at == NOW + timedelta(seconds=cluster.poll_interval)
+    assert (cluster.last_poll_ok, cluster.last_success_at) == (True, NOW)
+
+
+@pytest.mark.django_db
+def test_it_asks_for_events_since_the_previous_poll(cluster, poll1, poll2):
+    fetch = fetcher(poll1, poll2)
+    first = services.cluster_poll(cluster=cluster, now=NOW, fetch=fetch)
+    services.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetch)
+    assert fetch.calls[0]["events_since"] is None
+    assert fetch.calls[1]["events_since"] == first.run.events_until
+
+
+@pytest.mark.django_db
+def test_it_records_a_failure_and_keeps_the_last_good_snapshot(cluster, poll1):
+    services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+
+    def broken(**kwargs):
+        raise PollFailed("refused", "Connection refused by tcp://m:2376")
+
+    later = NOW + timedelta(minutes=1)
+    outcome = services.cluster_poll(cluster=cluster, now=later, fetch=broken)
+    assert not outcome.run.ok and outcome.run.error_kind == "refused"
+    assert outcome.run.error == "Connection refused by tcp://m:2376"
+    cluster.refresh_from_db()
+    assert (cluster.last_poll_ok, cluster.last_success_at) == (False, NOW)
+    assert cluster.poll_claimed_at is None
+    assert PollSnapshot.objects.count() == 1
+    assert Node.objects.filter(removed_at__isnull=True).count() == 3
+
+
+@pytest.mark.django_db
+def test_it_records_malformed_json_as_a_failure(cluster, poll1):
+    poll1["services"] = [{"Spec": {}}]
+    outcome = services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    assert outcome.run.error_kind == "malformed"
+    assert "cannot read" in outcome.run.error
+
+
+@pytest.mark.django_db
+def test_it_survives_a_crashing_scorer(cluster, poll1):
+    with mock.patch("readiness.services.evaluation_run", side_effect=RuntimeError("bug")):
+        outcome = services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    assert outcome.run.ok
+
+
+@pytest.mark.django_db
+def test_it_notifies_a_node_down_outside_a_window(cluster, poll1):
+    services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    poll1["events"] = []
+    poll1["nodes"][1]["Status"]["State"] = "down"
+    with mock.patch("maintenance.services.notification_enqueue") as enqueue:
+        services.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetcher(poll1))
+    assert enqueue.call_count == 1
+    assert enqueue.call_args.kwargs["kind"] == "node_down"
+    assert "wk-worker-1" in enqueue.call_args.kwargs["title"]
+
+
+@pytest.mark.django_db
+def test_it_does_not_poll_a_cluster_another_poll_holds(cluster, poll1):
+    Cluster.objects.filter(pk=cluster.pk).update(poll_claimed_at=NOW - timedelta(minutes=1))
+    assert services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1)) is None
+    assert PollRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_releases_a_stuck_claim_after_the_timeout(cluster, poll1):
+    Cluster.objects.filter(pk=cluster.pk).update(poll_claimed_at=NOW - timedelta(minutes=6))
+    assert services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1)).run.ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_one_poll_when_two_start_at_once(poll1):
+    cluster = Cluster.objects.create(name="c", url="unix:///x.sock")
+    inside = threading.Event()
+    release = threading.Event()
+    slow_fetch = fetcher(poll1)
+
+    def blocking(**kwargs):
+        inside.set()
+        release.wait(10)
+        return slow_fetch(**kwargs)
+
+    results = {}
+
+    def first():
+        try:
+            results["first"] = services.cluster_poll(cluster=cluster, now=NOW, fetch=blocking)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inside.wait(10)
+    results["second"] = services.cluster_poll(
+        cluster=Cluster.objects.get(pk=cluster.pk), now=NOW, fetch=fetcher(poll1)
+    )
+    release.set()
+    thread.join(10)
+    assert results["second"] is None and results["first"].run.ok
+    assert PollRun.objects.filter(cluster=cluster).count() == 1
+
+
+@pytest.mark.django_db
+def test_it_enqueues_due_clusters_once_each(cluster, django_capture_on_commit_callbacks):
+    Cluster.objects.create(name="later", url="unix:///x", next_poll_at=NOW + timedelta(hours=1))
+    Cluster.objects.create(name="off", url="unix:///x", enabled=False)
+    with (
+        time_machine.travel(NOW, tick=False),
+        mock.patch.object(tasks.poll_cluster, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert tasks.enqueue_due_polls() == 1
+        assert tasks.enqueue_due_polls() == 0
+    delay.assert_called_once_with(cluster.pk)
+    cluster.refresh_from_db()
+    assert cluster.next_poll_at == NOW + timedelta(seconds=cluster.poll_interval)
+
+
+@pytest.mark.django_db
+def test_it_polls_from_the_task_without_raising(cluster):
+    with mock.patch("clusters.client.fetch", side_effect=PollFailed("timeout", "no answer")):
+        run_id = tasks.poll_cluster.run(cluster.pk)
+    assert PollRun.objects.get(pk=run_id).error == "no answer"
+    assert tasks.poll_cluster.run(999999) is None
+
+
+@pytest.mark.django_db
+def test_it_is_stale_after_three_missed_intervals(cluster):
+    cluster.last_success_at = NOW
+    assert not cluster.is_stale(NOW + timedelta(seconds=3 * cluster.poll_interval))
+    assert cluster.is_stale(NOW + timedelta(seconds=3 * cluster.poll_interval + 1))
