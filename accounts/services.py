@@ -19,7 +19,7 @@ def user_set_role(*, user, role: str | None) -> None:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     if role is not None:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     user.is_staff = user.is_superuser = role == ADMIN
     user.save(update_fields=["is_staff", "is_superuser"])
     user.__dict__.pop("_watchkeeper_role", None)

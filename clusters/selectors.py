@@ -52,30 +52,20 @@ def node_reboots(*, cluster, since: datetime, until: datetime) -> list[Reboot]:
     return sorted(reboots, key=lambda r: r.ready_at)
 
 
-def _evaluation(cluster: Cluster) -> tuple[Any, Any]:
-    """Score and grade of the latest readiness evaluation, if the readiness app offers one."""
-    try:
-        from readiness import selectors as readiness_selectors
-    except ImportError:
-        return None, None
-    latest = getattr(readiness_selectors, "latest_evaluation", None)
-    if latest is None:
-        return None, None
-    evaluation = latest(cluster=cluster)
-    if evaluation is None:
-        return None, None
-    return getattr(evaluation, "score", None), getattr(evaluation, "grade", None)
-
-
 def cluster_summaries() -> list[dict[str, Any]]:
     """One JSON-able entry per cluster for `cluster list` (no credentials, ever)."""
     clusters = Cluster.objects.annotate(
         node_count=Count("nodes", filter=Q(nodes__removed_at__isnull=True), distinct=True),
         service_count=Count("services", filter=Q(services__removed_at__isnull=True), distinct=True),
     ).order_by("name")
+    from readiness.selectors import evaluations_for_clusters
+
+    clusters = list(clusters)
+    evaluations = evaluations_for_clusters(clusters=clusters)
     out = []
     for cluster in clusters:
-        score, grade = _evaluation(cluster)
+        evaluation = evaluations.get(cluster.pk)
+        score, grade = (evaluation.score, evaluation.grade) if evaluation else (None, None)
         out.append(
             {
                 "name": cluster.name,

@@ -113,7 +113,9 @@ def test_it_lists_clusters_as_json_without_credentials(cluster, poll1, pems):
         "name", "environment", "url", "nodes", "services", "last_poll", "score", "grade"
     }  # fmt: skip
     assert (lab["nodes"], lab["services"], lab["last_poll"]["ok"]) == (3, 5, True)
-    assert lab["last_poll"]["error"] is None and lab["score"] is None
+    assert lab["last_poll"]["error"] is None
+    assert isinstance(lab["score"], int) and lab["grade"] in {"A", "B", "C", "D", "F"}
+    assert (entries[1]["score"], entries[1]["grade"]) == (None, None)
     assert entries[1]["url"] == "ssh://deploy@manager.example.net"
     assert entries[1]["last_poll"] == {"at": None, "ok": None, "error": None}
     assert "lab" in run("list")

@@ -72,14 +72,16 @@ def test_it_survives_a_crashing_scorer(cluster, poll1):
 
 @pytest.mark.django_db
 def test_it_notifies_a_node_down_outside_a_window(cluster, poll1):
+    from maintenance.models import Reminder
+
+    cluster.recipients.create(email="oncall@example.org")
     services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
     poll1["events"] = []
     poll1["nodes"][1]["Status"]["State"] = "down"
-    with mock.patch("maintenance.services.notification_enqueue") as enqueue:
-        services.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetcher(poll1))
-    assert enqueue.call_count == 1
-    assert enqueue.call_args.kwargs["kind"] == "node_down"
-    assert "wk-worker-1" in enqueue.call_args.kwargs["title"]
+    services.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetcher(poll1))
+    alert = Reminder.objects.get(kind="node_down")
+    assert alert.recipient == "oncall@example.org"
+    assert "wk-worker-1" in alert.title
 
 
 @pytest.mark.django_db

@@ -99,7 +99,7 @@ def test_it_suppresses_node_down_inside_a_window(cluster, recipients):
     assert services.notification_enqueue(subject_key="node:w-1:b", now=T, **args) == 2
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_four_concurrent_ticks_deliver_every_reminder_exactly_once(cluster, recipients, smtp):
     assert enqueue(cluster, 60) == 120
@@ -118,7 +118,7 @@ def test_four_concurrent_ticks_deliver_every_reminder_exactly_once(cluster, reci
     assert sum(claimed) == 120
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_a_tick_killed_after_claiming_loses_nothing(cluster, recipients, smtp):
     enqueue(cluster, 10)
@@ -204,7 +204,7 @@ def test_backoff_doubles_and_is_capped():
     assert services.backoff(30) == timedelta(hours=6)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_command_exits_2_on_bad_input(cluster):
     proc = subprocess.run(
         [sys.executable, "manage.py", "maintenance", "window", "add", "prod", "--weekday",
