@@ -3,8 +3,8 @@
 set -eu
 case "${1:-web}" in
   web)
-    # Concurrent replicas may race here on a first deploy; the loser exits and is restarted.
-    python manage.py migrate --no-input
+    # Replicas starting together take turns (a PostgreSQL advisory lock).
+    python -m watchkeeper.migrate
     exec gunicorn watchkeeper.wsgi:application --bind 0.0.0.0:8000 \
       --workers "${WEB_CONCURRENCY:-2}" --access-logfile - \
       --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
