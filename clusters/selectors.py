@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 
 from clusters.client import display_url
 from clusters.models import Cluster, NodeTransition, PollSnapshot
+from watchkeeper.timefmt import iso_utc
 
 DOWN_STATES = ("down", "unknown", "disconnected")
 
@@ -74,7 +75,7 @@ def cluster_summaries() -> list[dict[str, Any]]:
                 "nodes": cluster.node_count,
                 "services": cluster.service_count,
                 "last_poll": {
-                    "at": cluster.last_poll_at.isoformat() if cluster.last_poll_at else None,
+                    "at": iso_utc(cluster.last_poll_at),
                     "ok": cluster.last_poll_ok,
                     "error": cluster.last_poll_error or None,
                 },

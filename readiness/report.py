@@ -7,14 +7,9 @@ from xml.etree import ElementTree as ET
 
 from readiness.checks import FAIL, NOT_EVALUATED, WAIVED
 from readiness.engine import Report
+from watchkeeper.timefmt import iso_utc
 
 FORMATS = ("text", "json", "junit")
-
-
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _checks(report: Report, only_failed: bool):
@@ -28,8 +23,8 @@ def to_dict(report: Report, *, only_failed: bool = False) -> dict:
     return {
         "cluster": report.cluster,
         "environment": report.environment,
-        "snapshot_at": _iso(report.snapshot_at),
-        "evaluated_at": _iso(report.evaluated_at),
+        "snapshot_at": iso_utc(report.snapshot_at),
+        "evaluated_at": iso_utc(report.evaluated_at),
         "score": score.score,
         "grade": score.grade,
         "grade_capped": score.grade_capped,

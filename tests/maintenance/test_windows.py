@@ -111,15 +111,15 @@ def test_cli_adds_a_window_and_lists_occurrences_as_json(cluster):
     assert rows == [
         {
             "window": "nightly",
-            "start": "2027-03-28T01:30:00+00:00",
-            "end": "2027-03-28T03:30:00+00:00",
+            "start": "2027-03-28T01:30:00Z",
+            "end": "2027-03-28T03:30:00Z",
             "local_start": "2027-03-28T03:30:00+02:00",
             "status": "scheduled",
         },
         {
             "window": "nightly",
-            "start": "2027-03-31T00:30:00+00:00",
-            "end": "2027-03-31T02:30:00+00:00",
+            "start": "2027-03-31T00:30:00Z",
+            "end": "2027-03-31T02:30:00Z",
             "local_start": "2027-03-31T02:30:00+02:00",
             "status": "scheduled",
         },
@@ -134,8 +134,8 @@ def test_cli_lists_the_fold_day(cluster):
         out, _ = run("occurrences", "prod", "--from", "2026-10-25", "--to", "2026-10-25",
                      "--format", "json")  # fmt: skip
     (row,) = json.loads(out)
-    assert row["start"] == "2026-10-25T00:30:00+00:00"
-    assert row["end"] == "2026-10-25T01:30:00+00:00"
+    assert row["start"] == "2026-10-25T00:30:00Z"
+    assert row["end"] == "2026-10-25T01:30:00Z"
 
 
 @pytest.mark.django_db

@@ -18,6 +18,7 @@ from django.utils import timezone
 from clusters.models import Cluster
 from maintenance import checklists, selectors, services
 from maintenance.models import Backup
+from watchkeeper.timefmt import iso_utc
 
 MAX_RANGE_DAYS = 400
 
@@ -174,8 +175,8 @@ class Command(BaseCommand):
         rows = [
             {
                 "window": occurrence.window.name,
-                "start": _iso_utc(occurrence.start),
-                "end": _iso_utc(occurrence.end),
+                "start": iso_utc(occurrence.start),
+                "end": iso_utc(occurrence.end),
                 "local_start": occurrence.local_start,
                 "status": occurrence.status,
             }
@@ -252,15 +253,11 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise invalid(exc) from None
-        self.stdout.write(f"{run.title} for {cluster.name}, target {_iso_utc(run.target_at)}:")
+        self.stdout.write(f"{run.title} for {cluster.name}, target {iso_utc(run.target_at)}:")
         for step in run.steps.all():
-            self.stdout.write(f"  {step.offset_label:<6} {_iso_utc(step.due_at)}  {step.title}")
+            self.stdout.write(f"  {step.offset_label:<6} {iso_utc(step.due_at)}  {step.title}")
 
     def tick(self, options):
         now = parse_instant(options["now"], "--now") if options["now"] else timezone.now()
         result = services.tick(now=now)
-        self.stdout.write(f"tick {_iso_utc(now)}: {result.summary()}")
-
-
-def _iso_utc(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
+        self.stdout.write(f"tick {iso_utc(now)}: {result.summary()}")
