@@ -117,3 +117,9 @@ def secret_like_name(name: str) -> bool:
 
 def normal_path(path: str) -> str:
     return "/" + "/".join(part for part in path.split("/") if part)
+
+
+def bind_sources_in(service, paths) -> list[str]:
+    """The service's bind-mount sources (normalised) that are among PATHS, sorted."""
+    sources = (normal_path(m.source) for m in service.mounts if m.type == "bind")
+    return sorted({source for source in sources if source in paths})

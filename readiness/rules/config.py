@@ -6,8 +6,8 @@ from readiness.catalogue import rule
 from readiness.checks import Obj, check
 from readiness.rules._util import (
     SENSITIVE_PATHS,
+    bind_sources_in,
     node_label_constraints,
-    normal_path,
     secret_like_name,
 )
 
@@ -98,13 +98,7 @@ def sensitive_host_path(snapshot, policy, context):
     for service in snapshot.services:
         if service.is_infrastructure:
             continue
-        paths = sorted(
-            {
-                normal_path(m.source)
-                for m in service.mounts
-                if m.type == "bind" and normal_path(m.source) in SENSITIVE_PATHS
-            }
-        )
+        paths = bind_sources_in(service, SENSITIVE_PATHS)
         outcomes.append(
             check(
                 Obj.of_service(service),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from readiness.catalogue import rule
 from readiness.checks import Obj, check
-from readiness.rules._util import normal_path
+from readiness.rules._util import bind_sources_in
 
 NS_PER_DAY = 86_400 * 10**9
 SOCKETS = {"/var/run/docker.sock", "/run/docker.sock"}
@@ -143,13 +143,7 @@ def docker_socket(snapshot, policy, context):
     for service in snapshot.services:
         if service.is_infrastructure:
             continue
-        sockets = sorted(
-            {
-                normal_path(m.source)
-                for m in service.mounts
-                if m.type == "bind" and normal_path(m.source) in SOCKETS
-            }
-        )
+        sockets = bind_sources_in(service, SOCKETS)
         outcomes.append(
             check(
                 Obj.of_service(service),
