@@ -329,3 +329,17 @@ def fetch(
                     "malformed", f"{display_url(url)} sent a malformed /{key.split('_')[0]}."
                 )
         return raw
+
+
+def set_node_availability(
+    *,
+    url: str,
+    credentials: dict[str, str] | None,
+    node_id: str,
+    availability: str,
+    timeout: float = READ_TIMEOUT,
+) -> None:
+    """Set NODE_ID's availability through the manager at URL; raise PollFailed on failure."""
+    with connect(url=url, credentials=credentials, timeout=timeout) as client:
+        node = client.nodes.get(node_id)
+        node.update(dict(node.attrs["Spec"], Availability=availability))

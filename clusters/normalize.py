@@ -7,6 +7,7 @@ and join tokens never reach the snapshot.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -278,6 +279,24 @@ def swarm_info(info: dict, version: dict | None = None) -> SwarmInfo:
     )
 
 
+def _replace_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_replace_nul(k): _replace_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_nul(v) for v in value]
+    return value
+
+
+def without_nul(raw: dict[str, Any]) -> dict[str, Any]:
+    """RAW with NUL characters replaced by U+FFFD: Docker accepts them in labels, env, paths,
+    PostgreSQL text and jsonb do not (one would make every poll of the cluster fail)."""
+    if "\\u0000" not in json.dumps(raw, default=str):  # the usual case, checked at C speed
+        return raw
+    return _replace_nul(raw)
+
+
 def snapshot(raw: dict[str, Any], *, now: datetime) -> Snapshot:
     """Build the Snapshot from one poll's raw JSON.
 
@@ -285,6 +304,7 @@ def snapshot(raw: dict[str, Any], *, now: datetime) -> Snapshot:
     networks, secrets, configs, events (all event types: the count tells whether the engine's
     buffer may have dropped some) and events_since (datetime or None).
     """
+    raw = without_nul(raw)
     try:
         running = [task(t) for t in raw.get("tasks_running") or []]
         recent = now - FAILED_TASK_WINDOW

@@ -132,6 +132,24 @@ def cluster_credentials(cluster: Cluster) -> dict[str, str] | None:
     return json.loads(text) if text else None
 
 
+NODE_AVAILABILITIES = ("active", "pause", "drain")
+
+
+def node_availability_set(*, cluster: Cluster, node_id: str, availability: str) -> None:
+    """Set a node's availability through CLUSTER's Engine API (its TLS credentials decrypted
+    for the call only). Raises client.PollFailed when the API cannot be reached or refuses;
+    the next poll records the change."""
+    if availability not in NODE_AVAILABILITIES:
+        raise ValueError(f"unsupported availability {availability!r}")
+    try:
+        credentials = cluster_credentials(cluster)
+    except crypto.SecretUnreadable as exc:
+        raise client.PollFailed("credentials", str(exc)) from None
+    client.set_node_availability(
+        url=cluster.url, credentials=credentials, node_id=node_id, availability=availability
+    )
+
+
 def clusters_rotate_keys() -> int:
     """Re-encrypt every cluster's credentials with the first WATCHKEEPER_ENCRYPTION_KEYS key."""
     rotated = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from xml.etree import ElementTree as ET
 
 from readiness.checks import FAIL, NOT_EVALUATED, WAIVED
@@ -10,6 +11,24 @@ from readiness.engine import Report
 from watchkeeper.timefmt import iso_utc
 
 FORMATS = ("text", "json", "junit")
+# Control characters (a cluster's labels, env var names and paths may carry them): the text
+# report shows them escaped so they cannot drive the terminal; JUnit XML cannot hold most.
+TERMINAL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def _escape(match: re.Match) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def printable(text: str) -> str:
+    """TEXT for a terminal: every control character shown as \\xNN (newlines too)."""
+    return TERMINAL_CONTROL.sub(_escape, text)
+
+
+def xml_safe(text: str) -> str:
+    """TEXT as XML 1.0 can carry it: invalid characters shown as \\xNN."""
+    return XML_INVALID.sub(_escape, text)
 
 
 def _checks(report: Report, only_failed: bool):
@@ -43,7 +62,7 @@ def render_json(report: Report, *, only_failed: bool = False) -> str:
 def render_text(report: Report, *, only_failed: bool = False) -> str:
     score = report.score
     summary = report.summary
-    title = report.cluster if report.cluster is not None else "compose file"
+    title = printable(report.cluster) if report.cluster is not None else "compose file"
     lines = [
         f"Readiness of {title} ({report.environment}): {score.score}/100, grade {score.grade}",
     ]
@@ -58,16 +77,16 @@ def render_text(report: Report, *, only_failed: bool = False) -> str:
     for name, data in score.categories.items():
         lines.append(f"  {name:<14} {data['score']:>3}  ({data['rules']} rules scored)")
     for note in report.notes:
-        lines.append(f"Note: {note}")
+        lines.append(f"Note: {printable(note)}")
     lines.append("")
     marks = {"pass": "PASS", "fail": "FAIL", WAIVED: "WAIVED", NOT_EVALUATED: "NOT EVALUATED"}
     for item in _checks(report, only_failed):
         lines.append(
             f"[{marks[item.status]}] {item.severity:<8} {item.rule} "
-            f"({item.object.type} {item.object.name}): {item.message}"
+            f"({item.object.type} {printable(item.object.name)}): {printable(item.message)}"
         )
         if item.status == FAIL:
-            lines.append(f"    fix: {' '.join(item.remediation.split())}")
+            lines.append(f"    fix: {printable(' '.join(item.remediation.split()))}")
     return "\n".join(lines) + "\n"
 
 
@@ -76,7 +95,7 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
     checks = _checks(report, only_failed)
     root = ET.Element(
         "testsuites",
-        name=f"readiness {report.cluster or 'lint'}",
+        name=xml_safe(f"readiness {report.cluster or 'lint'}"),
         tests=str(len(checks)),
         failures=str(sum(1 for c in checks if c.status == FAIL)),
         skipped=str(sum(1 for c in checks if c.status in (WAIVED, NOT_EVALUATED))),
@@ -99,13 +118,14 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
                 suite,
                 "testcase",
                 classname=item.rule,
-                name=f"{item.object.type} {item.object.name}",
+                name=xml_safe(f"{item.object.type} {item.object.name}"),
             )
+            message = xml_safe(item.message)
             if item.status == FAIL:
-                failure = ET.SubElement(case, "failure", message=item.message, type=item.severity)
-                failure.text = item.remediation
+                failure = ET.SubElement(case, "failure", message=message, type=item.severity)
+                failure.text = xml_safe(item.remediation)
             elif item.status in (WAIVED, NOT_EVALUATED):
-                ET.SubElement(case, "skipped", message=f"{item.status}: {item.message}")
+                ET.SubElement(case, "skipped", message=f"{item.status}: {message}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 

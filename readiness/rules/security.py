@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from readiness.catalogue import rule
 from readiness.checks import Obj, check
-from readiness.rules._util import bind_sources_in
+from readiness.rules._util import normal_path
 
 NS_PER_DAY = 86_400 * 10**9
 SOCKETS = {"/var/run/docker.sock", "/run/docker.sock"}
@@ -125,6 +125,20 @@ def overlay_encrypted(snapshot, policy, context):
     return outcomes
 
 
+def is_docker_socket(mount) -> bool:
+    """A bind mount of a Docker daemon's socket: a standard path, a socket named docker.sock
+    anywhere (rootless Docker: $XDG_RUNTIME_DIR/docker.sock, a non-default --host), or any
+    socket the container sees at the standard path."""
+    if mount.type != "bind":
+        return False
+    source = normal_path(mount.source)
+    return (
+        source in SOCKETS
+        or source.rsplit("/", 1)[-1] == "docker.sock"
+        or normal_path(mount.target) in SOCKETS
+    )
+
+
 @rule(
     id="security.docker-socket",
     title="No Docker socket in application services",
@@ -143,7 +157,7 @@ def docker_socket(snapshot, policy, context):
     for service in snapshot.services:
         if service.is_infrastructure:
             continue
-        sockets = bind_sources_in(service, SOCKETS)
+        sockets = sorted({normal_path(m.source) for m in service.mounts if is_docker_socket(m)})
         outcomes.append(
             check(
                 Obj.of_service(service),

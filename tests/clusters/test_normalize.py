@@ -160,3 +160,13 @@ def test_it_rejects_malformed_json(poll1):
     poll1["nodes"] = [{"no": "id"}]
     with pytest.raises(normalize.MalformedResponse):
         snap(poll1)
+
+
+def test_it_replaces_nul_characters_that_postgresql_cannot_store(poll1):
+    raw = json.loads(json.dumps(poll1))
+    raw["nodes"][0]["Spec"]["Labels"] = {"note\x00": "a\x00b"}
+    raw["services"][0]["Spec"]["Labels"] = {"ctl": "\x1b[2J\x00"}
+    labels = {n.hostname: n.labels for n in snap(raw).nodes}
+    assert labels[raw["nodes"][0]["Description"]["Hostname"]] == {"note\ufffd": "a\ufffdb"}
+    assert "\x00" not in json.dumps(to_dict(snap(raw)))
+    assert normalize.without_nul(poll1) is poll1  # nothing to replace: nothing copied

@@ -1,94 +1,47 @@
-"""Against the Swarm lab: a window in which a worker is restarted.
+"""Against the Swarm lab, through the real poller: a window in which a worker is restarted.
 
-clusters.selectors.node_reboots is still the interface stub on this branch, so the test
-derives reboots from the Engine API's node events (what the poller records) with a small
-helper, and builds the node list for latest_snapshot from the manager's /nodes.
+The clusters app polls the lab before and after the restart (cluster_poll records the node's
+transitions); maintenance reads them through clusters.selectors.node_reboots and
+latest_snapshot, as in production.
 """
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from clusters import services as cluster_services
 from clusters.models import Recipient
-from clusters.selectors import Reboot
-from clusters.snapshot import Node, Snapshot, SwarmInfo
 from maintenance import services
 from maintenance.models import Reminder
 
-DOWN = {"down", "unknown", "disconnected"}
 
-
-def reboots_from_events(client, *, since: datetime, until: datetime) -> list[Reboot]:
-    """Node transitions ready -> down/unknown/disconnected -> ready from /events."""
-    until = min(until, datetime.now(UTC))
-    if until <= since:
-        return []
-    events = client.events(
-        since=int(since.timestamp()),
-        until=int(until.timestamp()) + 1,
-        filters={"type": "node"},
-        decode=True,
-    )
-    went_down: dict[str, datetime] = {}
-    found = []
-    for event in events:
-        attrs = event["Actor"].get("Attributes", {})
-        node_id = event["Actor"]["ID"]
-        at = datetime.fromtimestamp(event["timeNano"] / 1e9, UTC)
-        new = attrs.get("state.new")
-        if new in DOWN:
-            went_down.setdefault(node_id, at)
-        elif new == "ready" and node_id in went_down:
-            found.append(Reboot(node_id, attrs.get("name", ""), went_down.pop(node_id), at))
-    return [r for r in found if since <= r.ready_at < until]
-
-
-def snapshot_of(client) -> Snapshot:
-    nodes = [
-        Node(
-            id=n.id,
-            hostname=n.attrs["Description"]["Hostname"],
-            role=n.attrs["Spec"]["Role"],
-            state=n.attrs["Status"]["State"],
-            availability=n.attrs["Spec"]["Availability"],
-            cpus=n.attrs["Description"]["Resources"]["NanoCPUs"] / 1e9,
-            memory_bytes=n.attrs["Description"]["Resources"]["MemoryBytes"],
-        )
-        for n in client.nodes.list()
-    ]
-    return Snapshot(taken_at=datetime.now(UTC), swarm=SwarmInfo(nodes=len(nodes)), nodes=nodes)
+def poll(cluster):
+    outcome = cluster_services.cluster_poll(cluster=cluster)
+    assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
+    return outcome
 
 
 @pytest.mark.lab
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_a_worker_restarted_in_a_window_is_verified_the_other_nodes_are_not(
-    swarm_lab,
-    cluster,
-    monkeypatch,
-    locmem,
-):
+def test_a_worker_restarted_in_a_window_is_verified_the_other_nodes_are_not(swarm_lab, locmem):
+    cluster = cluster_services.cluster_add(name="lab", url=swarm_lab.docker_host)
     Recipient.objects.create(cluster=cluster, email="ops@example.org")
-    client = swarm_lab.client()
-    monkeypatch.setattr(
-        "clusters.selectors.latest_snapshot", lambda *, cluster: snapshot_of(client)
-    )
-    monkeypatch.setattr(
-        "clusters.selectors.node_reboots",
-        lambda *, cluster, since, until: reboots_from_events(client, since=since, until=until),
-    )
     opened = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     window = services.window_create(
         cluster=cluster, weekdays=opened.strftime("%a").lower(), start_time=opened.time(),
         duration_minutes=30, tz="UTC", now=opened, name="lab window",
     )  # fmt: skip
     occurrence = window.occurrences.get(local_date=opened.date())
+    poll(cluster)
     services.tick(now=datetime.now(UTC))
     occurrence.refresh_from_db()
     assert occurrence.status == "in_progress"
     assert set(occurrence.expected_nodes.values()) == set(swarm_lab.hostnames)
+    assert not occurrence.verifications.exists()
 
     swarm_lab.restart_node("wk-worker-1")
+    poll(cluster)
 
     services.tick(now=datetime.now(UTC))
     occurrence.refresh_from_db()
@@ -104,3 +57,5 @@ def test_a_worker_restarted_in_a_window_is_verified_the_other_nodes_are_not(
     (message,) = [m for m in locmem if "not verified" in m.subject]
     assert "wk-manager-1" in message.body and "wk-worker-2" in message.body
     assert "wk-worker-1" not in message.body
+    # The restart happened inside the window: no "node down" alert went out for it.
+    assert not Reminder.objects.filter(kind="node_down").exists()

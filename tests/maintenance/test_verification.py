@@ -160,6 +160,22 @@ def test_drain_assist_drains_one_node_at_a_time_and_never_reboots(
 
 
 @pytest.mark.django_db
+def test_drain_assist_records_why_the_docker_api_refused(swarm, occurrence, cluster):
+    web = service("web", replicas=2)
+    swarm["snapshot"] = snapshot(
+        [node("m-1", "manager"), node("w-1"), node("w-2")], [web], tasks(web, "w-1", "w-2")
+    )
+    cluster.drain_assist = True
+    cluster.save()
+    result = services.tick(now=occurrence.start + timedelta(minutes=1))
+    assert result.drain_actions == []
+    occurrence.refresh_from_db()
+    assert occurrence.drain_state["error"].startswith(
+        "PollFailed: The socket /nonexistent.sock does not exist"
+    )
+
+
+@pytest.mark.django_db
 def test_the_calendar_feed_is_valid_icalendar_behind_a_rotatable_token(client, cluster, occurrence):
     services.window_create(
         cluster=cluster, weekdays="wed", start_time=time(2, 30), duration_minutes=90,

@@ -489,3 +489,17 @@ def test_it_applies_the_memory_tolerance_to_tiers():
 def test_it_flags_private_keys_in_any_variable():
     snap = svc(env=[EnvVar("TLS_CONFIG", literal=True, private_key=True)])
     assert run("config.secret-in-env", snap) == [("fail", "web")]
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "status"),
+    [
+        ("/run/user/1000/docker.sock", "/var/run/docker.sock", "fail"),  # rootless Docker
+        ("/srv/engine/docker.sock", "/engine.sock", "fail"),  # a daemon's non-default --host
+        ("/srv/engine/api.sock", "/run/docker.sock", "fail"),  # seen where clients look
+        ("/srv/app/app.sock", "/app.sock", "pass"),
+    ],
+)
+def test_it_finds_the_docker_socket_wherever_it_lives(source, target, status):
+    snap = svc(mounts=[Mount("bind", source, target)])
+    assert run("security.docker-socket", snap) == [(status, "web")]
