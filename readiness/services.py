@@ -122,33 +122,35 @@ def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:
             resolved_failures=[before[k] for k in resolved_keys],
         )
         _store_checks(evaluation, report.checks)
-        for key in new_keys:
-            item = after[key]
-            if item.severity != CRITICAL:
-                continue
-            maintenance_services.notification_enqueue(
-                cluster=cluster,
+        notifications = [
+            maintenance_services.Notification(
                 kind="critical_finding",
                 subject_key=key,
                 title=f"{cluster.name}: {item.rule} fails on {item.object.type} {item.object.name}",
                 body=f"{item.message}\n\nHow to fix: {item.remediation}",
-                now=now,
             )
+            for key in new_keys
+            if (item := after[key]).severity == CRITICAL
+        ]
         if previous is not None and GRADE_RANK[score.grade] > GRADE_RANK[previous.grade]:
-            maintenance_services.notification_enqueue(
-                cluster=cluster,
-                kind="grade_drop",
-                subject_key=f"grade|{previous.id}|{evaluation.id}",
-                title=f"{cluster.name}: readiness grade dropped from {previous.grade} to "
-                f"{score.grade}",
-                body=f"Score {previous.score} -> {score.score}."
-                + (
-                    " A critical check fails: the grade is capped at C."
-                    if score.grade_capped
-                    else ""
+            notifications.append(
+                maintenance_services.Notification(
+                    kind="grade_drop",
+                    subject_key=f"grade|{previous.id}|{evaluation.id}",
+                    title=f"{cluster.name}: readiness grade dropped from {previous.grade} to "
+                    f"{score.grade}",
+                    body=f"Score {previous.score} -> {score.score}."
+                    + (
+                        " A critical check fails: the grade is capped at C."
+                        if score.grade_capped
+                        else ""
+                    )
+                    + f"\nNew failures: {len(new_keys)}; resolved: {len(resolved_keys)}.",
                 )
-                + f"\nNew failures: {len(new_keys)}; resolved: {len(resolved_keys)}.",
-                now=now,
+            )
+        if notifications:
+            maintenance_services.notifications_enqueue(
+                cluster=cluster, notifications=notifications, now=now
             )
     return evaluation
 

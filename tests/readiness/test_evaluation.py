@@ -25,7 +25,24 @@ def cluster(db):
 
 @pytest.fixture
 def notify():
-    with mock.patch("maintenance.services.notification_enqueue", return_value=1) as patched:
+    """Every notification as one call of the mock, whether enqueued alone or in a batch."""
+
+    def each(*, cluster, notifications, now):
+        for item in notifications:
+            patched(
+                cluster=cluster,
+                kind=item.kind,
+                subject_key=item.subject_key,
+                title=item.title,
+                body=item.body,
+                now=now,
+            )
+        return len(notifications)
+
+    with (
+        mock.patch("maintenance.services.notification_enqueue", return_value=1) as patched,
+        mock.patch("maintenance.services.notifications_enqueue", side_effect=each),
+    ):
         yield patched
 
 
