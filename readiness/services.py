@@ -85,7 +85,9 @@ def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:
     from maintenance import services as maintenance_services
     from readiness import selectors
 
-    report = selectors.report_for_cluster(cluster=cluster, snapshot=snapshot, now=now)
+    report = selectors.report_for_cluster(
+        cluster=cluster, snapshot=snapshot, now=now, keep_passes=False
+    )
     previous = selectors.latest_evaluation(cluster=cluster)
     before = {}
     if previous is not None:
