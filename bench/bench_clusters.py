@@ -2,7 +2,8 @@
 
 A local http.server serves the Engine API endpoints the client uses; the poll goes through
 clusters.services.cluster_poll with the real client.fetch on tcp://127.0.0.1:PORT (plain HTTP,
-bench only). Reported: fetch, normalise, persist and score seconds, peak memory, SQL statements.
+bench only). Reported: fetch, normalise, persist and score seconds, peak memory, SQL statements
+(steady state and first poll; the statement counts are compared with a swarm a tenth the size).
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ def _ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
 
 
-def synthetic_swarm(now: datetime) -> dict[str, bytes]:
+def synthetic_swarm(
+    now: datetime,
+    nodes_count: int = NODES,
+    services_count: int = SERVICES,
+    tasks_count: int = TASKS,
+) -> dict[str, bytes]:
     """Engine API JSON bodies by endpoint name."""
     created = _ts(now - timedelta(days=30))
     nodes = []
-    for i in range(NODES):
+    for i in range(nodes_count):
         manager = i < 3
         node = {
             "ID": f"node{i:05d}",
@@ -47,7 +53,7 @@ def synthetic_swarm(now: datetime) -> dict[str, bytes]:
                                      "Addr": f"10.0.0.{i}:2377"}  # fmt: skip
         nodes.append(node)
     services = []
-    for i in range(SERVICES):
+    for i in range(services_count):
         services.append({
             "ID": f"svc{i:05d}",
             "CreatedAt": created,
@@ -75,12 +81,12 @@ def synthetic_swarm(now: datetime) -> dict[str, bytes]:
             "ServiceStatus": {"RunningTasks": 5, "DesiredTasks": 5, "CompletedTasks": 0},
         })  # fmt: skip
     tasks = []
-    for i in range(TASKS):
-        svc = i % SERVICES
+    for i in range(tasks_count):
+        svc = i % services_count
         tasks.append({
             "ID": f"task{i:06d}",
             "ServiceID": f"svc{svc:05d}",
-            "NodeID": f"node{3 + i % (NODES - 3):05d}",
+            "NodeID": f"node{3 + i % (nodes_count - 3):05d}",
             "Slot": i // SERVICES + 1,
             "DesiredState": "running",
             "Spec": {"ContainerSpec": {"Image": f"registry.example.net/app{svc % 50}:1"},
@@ -97,7 +103,7 @@ def synthetic_swarm(now: datetime) -> dict[str, bytes]:
         "LoggingDriver": "json-file",
         "SystemTime": _ts(now),
         "Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "Managers": 3,
-                  "Nodes": NODES, "Cluster": {"ID": "benchswarm", "CreatedAt": created,
+                  "Nodes": nodes_count, "Cluster": {"ID": "benchswarm", "CreatedAt": created,
                                               "Spec": {"CAConfig": {}}}},
     }  # fmt: skip
     events = "".join(
@@ -178,6 +184,24 @@ def _poll_once(cluster, now):
     return timings, len(queries)
 
 
+def _statements_at_size(now: datetime, divisor: int) -> tuple[int, int]:
+    """First-poll and steady-state statement counts of a swarm DIVISOR times smaller."""
+    from clusters.models import Cluster
+
+    bodies = synthetic_swarm(now, NODES // divisor, SERVICES // divisor, TASKS // divisor)
+    server = serve(bodies)
+    try:
+        Cluster.objects.filter(name="bench-small").delete()
+        url = f"tcp://127.0.0.1:{server.server_port}"
+        cluster = Cluster.objects.create(name="bench-small", url=url)
+        _, first = _poll_once(cluster, now)
+        _, steady = _poll_once(cluster, now + timedelta(minutes=1))
+        cluster.delete()
+    finally:
+        server.shutdown()
+    return first, steady
+
+
 def run() -> dict:
     from django.utils import timezone
 
@@ -198,10 +222,13 @@ def run() -> dict:
         cluster.delete()
     finally:
         server.shutdown()
+    small_first, small_steady = _statements_at_size(now, 10)
     processing = steady["normalize"] + steady["persist"] + steady["score"]
+    first_processing = first["normalize"] + first["persist"] + first["score"]
     return {
         "swarm": {"nodes": NODES, "services": SERVICES, "running_tasks": TASKS},
-        "first_poll": {k: round(v, 3) for k, v in first.items()} | {"sql": first_statements},
+        "first_poll": {k: round(v, 3) for k, v in first.items()}
+        | {"processing": round(first_processing, 3), "sql": first_statements},
         "fetch_s": round(steady["fetch"], 3),
         "normalize_s": round(steady["normalize"], 3),
         "persist_s": round(steady["persist"], 3),
@@ -210,16 +237,19 @@ def run() -> dict:
         "total_s": round(steady["total"], 3),
         "peak_memory_mib": round(peak / 1024**2, 1),
         "sql_statements": statements,
+        "sql_statements_tenth_size": {"first_poll": small_first, "steady": small_steady},
         "targets": {
             "processing no slower than the fetch": processing <= steady["fetch"],
             "whole poll under 5 s": steady["total"] < 5.0,
-            "SQL statements independent of size (<= 20)": statements <= 20,
+            "SQL statements independent of size (same count at a tenth of the size)": (
+                statements == small_steady and first_statements == small_first
+            ),
         },
     }
 
 
 def table(result: dict) -> str:
-    swarm = result["swarm"]
+    swarm, first, small = result["swarm"], result["first_poll"], result["sql_statements_tenth_size"]
     rows = [
         ("swarm", f"{swarm['nodes']} nodes, {swarm['services']} services, "
                   f"{swarm['running_tasks']} running tasks"),
@@ -230,6 +260,11 @@ def table(result: dict) -> str:
         ("processing", f"{result['processing_s']:.3f} s"),
         ("total poll", f"{result['total_s']:.3f} s"),
         ("peak memory", f"{result['peak_memory_mib']} MiB (tracemalloc)"),
-        ("SQL statements", str(result["sql_statements"])),
+        ("SQL statements", f"{result['sql_statements']} "
+                           f"(a tenth of the size: {small['steady']})"),
+        ("first poll", f"fetch {first['fetch']:.3f} s, normalise {first['normalize']:.3f} s, "
+                       f"persist {first['persist']:.3f} s, score {first['score']:.3f} s, "
+                       f"total {first['total']:.3f} s, {first['sql']} statements "
+                       f"(a tenth of the size: {small['first_poll']})"),
     ]  # fmt: skip
     return "\n".join(f"  {name:15} {value}" for name, value in rows)

@@ -251,16 +251,27 @@ SERVICE_FIELDS = (
 TASK_FIELDS = ("node_id", "service_id", "slot", "state")
 
 
-def _sync(model, *, cluster: Cluster, rows: dict[str, dict], fields: tuple, now: datetime):
+def _sync(
+    model,
+    *,
+    cluster: Cluster,
+    rows: dict[str, dict],
+    fields: tuple,
+    now: datetime,
+    existing: dict | None = None,
+):
     """Upsert the ROWS (swarm id -> field values) that are new or changed; mark the missing.
 
     Four statements whatever the size: read, upsert, mark removed (or delete), touch.
-    Returns swarm id -> primary key for every row.
+    Returns swarm id -> primary key for every row; EXISTING (a dict) receives the rows as they
+    were (swarm id -> (pk, *fields)).
     """
-    existing = {
-        row[0]: row[1:]
+    if existing is None:
+        existing = {}
+    existing.update(
+        (row[0], row[1:])
         for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
-    }
+    )
     pks = {swarm_id: values[0] for swarm_id, values in existing.items()}
     changed = [
         model(cluster=cluster, swarm_id=swarm_id, **values)
@@ -304,16 +315,13 @@ def poll_persist(
     """
     now = snapshot.taken_at
     with transaction.atomic():
-        previous = dict(
-            Node.objects.filter(cluster=cluster, removed_at__isnull=True).values_list(
-                "swarm_id", "state"
-            )
-        )
+        known_nodes: dict[str, tuple] = {}
         node_pk = _sync(
             Node,
             cluster=cluster,
             now=now,
             fields=NODE_FIELDS,
+            existing=known_nodes,
             rows={
                 n.id: {
                     "hostname": n.hostname,
@@ -373,6 +381,12 @@ def poll_persist(
                 if t.desired_state == "running"
             },
         )
+        state, removed_at = 1 + NODE_FIELDS.index("state"), 1 + NODE_FIELDS.index("removed_at")
+        previous = {
+            swarm_id: values[state]
+            for swarm_id, values in known_nodes.items()
+            if values[removed_at] is None
+        }  # node id -> state at the last good poll (nodes not marked removed)
         transitions = node_transitions(previous=previous, snapshot=snapshot)
         NodeTransition.objects.bulk_create(
             [

@@ -197,7 +197,41 @@ class Snapshot:
     events_truncated: bool = False  # the engine's event buffer (256) may have dropped some
 
     def running_tasks(self) -> list[Task]:
-        return [task for task in self.tasks if task.state == "running"]
+        return list(self._task_index()[0])
+
+    def tasks_of_service(self, service_id: str) -> list[Task]:
+        """Every task of the service (any state), in snapshot order."""
+        return self._task_index()[1].get(service_id, [])
+
+    def running_tasks_of_service(self, service_id: str) -> list[Task]:
+        """The service's running tasks, in snapshot order."""
+        return self._task_index()[2].get(service_id, [])
+
+    def running_tasks_on_node(self, node_id: str | None) -> list[Task]:
+        """The running tasks placed on the node, in snapshot order."""
+        return self._task_index()[3].get(node_id, [])
+
+    def _task_index(self) -> tuple:
+        """Tasks indexed once per snapshot (rules ask per service and per node).
+
+        Rebuilt if the task list was replaced or grew (snapshots are built, then only read).
+        """
+        cached = self.__dict__.get("_tasks_indexed")
+        if cached is not None and cached[0] is self.tasks and cached[1] == len(self.tasks):
+            return cached[2]
+        running: list[Task] = []
+        by_service: dict[str, list[Task]] = {}
+        running_by_service: dict[str, list[Task]] = {}
+        running_by_node: dict[str | None, list[Task]] = {}
+        for task in self.tasks:
+            by_service.setdefault(task.service_id, []).append(task)
+            if task.state == "running":
+                running.append(task)
+                running_by_service.setdefault(task.service_id, []).append(task)
+                running_by_node.setdefault(task.node_id, []).append(task)
+        index = (running, by_service, running_by_service, running_by_node)
+        self.__dict__["_tasks_indexed"] = (self.tasks, len(self.tasks), index)
+        return index
 
     def node_by_id(self) -> dict[str, Node]:
         return {node.id: node for node in self.nodes}

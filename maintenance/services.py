@@ -8,6 +8,7 @@ import logging
 import secrets
 import smtplib
 import time as monotonic_time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -561,31 +562,57 @@ def reminder_enqueue(
 ) -> int:
     """One row per recipient (and ALSO_TO address), deduplicated by (kind, subject, occurrence,
     recipient)."""
-    rows = []
+    return _reminders_enqueue(
+        cluster=cluster,
+        notifications=[Notification(kind, subject_key, title, body)],
+        due_at=due_at,
+        now=now,
+        occurrence=occurrence,
+        also_to=also_to,
+    )
+
+
+def _reminders_enqueue(
+    *,
+    cluster: Cluster,
+    notifications: list[Notification],
+    due_at: datetime,
+    now: datetime,
+    occurrence: Occurrence | None = None,
+    also_to: tuple[str, ...] = (),
+) -> int:
+    """Rows for every notification and address in three statements, however many there are."""
+    if not notifications:
+        return 0
     addresses = list(recipients_of(cluster))
     known_addresses = {address.lower() for address in addresses}
     for extra in also_to:
         if extra and extra.lower() not in known_addresses:
             addresses.append(extra)
             known_addresses.add(extra.lower())
-    for address in addresses:
-        key = f"{kind}|{subject_key}|{occurrence.pk if occurrence else '-'}|{address.lower()}"
-        rows.append(
-            Reminder(
-                cluster=cluster,
-                kind=kind,
-                subject_key=subject_key,
-                occurrence=occurrence,
-                recipient=address,
-                title=title[:255],
-                body=body,
-                due_at=due_at,
-                next_attempt_at=due_at,
-                dedup_key=key,
-                message_id=message_id_for(key),
-                created_at=now,
+    rows = []
+    for item in notifications:
+        for address in addresses:
+            key = (
+                f"{item.kind}|{item.subject_key}|{occurrence.pk if occurrence else '-'}|"
+                f"{address.lower()}"
             )
-        )
+            rows.append(
+                Reminder(
+                    cluster=cluster,
+                    kind=item.kind,
+                    subject_key=item.subject_key,
+                    occurrence=occurrence,
+                    recipient=address,
+                    title=item.title[:255],
+                    body=item.body,
+                    due_at=due_at,
+                    next_attempt_at=due_at,
+                    dedup_key=key,
+                    message_id=message_id_for(key),
+                    created_at=now,
+                )
+            )
     if not rows:
         return 0
     keys = [row.dedup_key for row in rows]
@@ -593,6 +620,16 @@ def reminder_enqueue(
     fresh = [row for row in rows if row.dedup_key not in known]
     Reminder.objects.bulk_create(fresh, ignore_conflicts=True)
     return len(fresh)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One thing to tell a cluster's recipients (see notification_enqueue for the kinds)."""
+
+    kind: str
+    subject_key: str
+    title: str
+    body: str
 
 
 def notification_enqueue(
@@ -613,19 +650,33 @@ def notification_enqueue(
     A node going down inside a maintenance window is expected and not notified.
     Returns how many reminder rows were created.
     """
-    if kind not in Reminder.Kind.values:
-        raise ValueError(f"unknown notification kind {kind!r}")
-    if kind == Reminder.Kind.NODE_DOWN and in_window(cluster=cluster, now=now):
-        return 0
-    return reminder_enqueue(
+    return notifications_enqueue(
         cluster=cluster,
-        kind=kind,
-        subject_key=subject_key,
-        title=title,
-        body=body,
-        due_at=now,
+        notifications=[Notification(kind, subject_key, title, body)],
         now=now,
         also_to=also_to,
+    )
+
+
+def notifications_enqueue(
+    *,
+    cluster,
+    notifications: Iterable[Notification],
+    now: datetime,
+    also_to: tuple[str, ...] = (),
+) -> int:
+    """notification_enqueue for many notifications at once (an evaluation's new critical
+    findings): a constant number of statements, however many there are."""
+    notifications = list(notifications)
+    for item in notifications:
+        if item.kind not in Reminder.Kind.values:
+            raise ValueError(f"unknown notification kind {item.kind!r}")
+    if any(item.kind == Reminder.Kind.NODE_DOWN for item in notifications) and in_window(
+        cluster=cluster, now=now
+    ):
+        notifications = [item for item in notifications if item.kind != Reminder.Kind.NODE_DOWN]
+    return _reminders_enqueue(
+        cluster=cluster, notifications=notifications, due_at=now, now=now, also_to=also_to
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PASS = "pass"
@@ -15,6 +16,21 @@ WARNING = "warning"
 INFO = "info"
 SEVERITIES = (CRITICAL, WARNING, INFO)
 WEIGHTS = {CRITICAL: 3, WARNING: 1, INFO: 0}
+
+
+def _once(source, make: Callable[[], Obj]) -> Obj:
+    """The Obj of a snapshot node or service, made once: some fifty rules ask for each.
+
+    Snapshots are read-only once built, so it is kept beside the source's fields (not a field:
+    equality and serialisation of the snapshot do not see it).
+    """
+    store = getattr(source, "__dict__", None)
+    if store is None:
+        return make()
+    made = store.get("_check_obj")
+    if made is None:
+        made = store["_check_obj"] = make()
+    return made
 
 
 @dataclass(frozen=True)
@@ -32,11 +48,13 @@ class Obj:
 
     @classmethod
     def of_node(cls, node) -> Obj:
-        return cls("node", node.id, node.hostname, dict(node.labels))
+        return _once(node, lambda: cls("node", node.id, node.hostname, dict(node.labels)))
 
     @classmethod
     def of_service(cls, service) -> Obj:
-        return cls("service", service.id, service.name, dict(service.labels))
+        return _once(
+            service, lambda: cls("service", service.id, service.name, dict(service.labels))
+        )
 
     @classmethod
     def of_network(cls, network) -> Obj:

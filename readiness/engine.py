@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -61,6 +62,9 @@ class Report:
     checks: list[Check]
     score: Score
     notes: list[str] = field(default_factory=list)
+    # evaluate(keep_passes=False): passing checks left out of ``checks``, counted per rule
+    # (rule id -> [category, severity, count]); they are in the summary and the score.
+    counted_passes: dict[str, list] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -71,7 +75,7 @@ class Report:
             "warning": failed[WARNING],
             "info": failed[INFO],
             "waived": statuses[WAIVED],
-            "passed": statuses[PASS],
+            "passed": statuses[PASS] + sum(entry[2] for entry in self.counted_passes.values()),
         }
 
     @property
@@ -100,15 +104,31 @@ def run_rules(
     policy: Policy,
     context: RuleContext,
     rules: list[catalogue.Rule] | None = None,
+    *,
+    count_passes: dict[str, list] | None = None,
+    keep_passes_of: Collection[str] = (),
 ) -> list[Check]:
-    """Every rule's checks, severities adjusted for the context's environment."""
+    """Every rule's checks, severities adjusted for the context's environment.
+
+    With COUNT_PASSES (a dict), passing checks are only counted there (rule id -> [category,
+    severity, count], every rule run listed in order) instead of returned, except for the
+    rules in KEEP_PASSES_OF (those a waiver names: a waived pass is shown).
+    """
     rules = catalogue.all_rules() if rules is None else rules
     checks = []
     for rule in rules:
         if rule.runtime and not context.runtime:
             continue
         severity = effective_severity(rule, context.environment)
+        tally = None
+        if count_passes is not None:
+            tally = count_passes.setdefault(rule.id, [rule.category, severity, 0])
+            if rule.id in keep_passes_of:
+                tally = None
         for outcome in rule.function(snapshot, policy, context):
+            if tally is not None and outcome.passed:
+                tally[2] += 1
+                continue
             checks.append(
                 Check(
                     rule=rule.id,
@@ -145,10 +165,32 @@ def evaluate(
     rules: list[catalogue.Rule] | None = None,
     cluster: str | None = None,
     notes: list[str] = (),
+    keep_passes: bool = True,
 ) -> Report:
-    """Run, waive and score: the whole evaluation of one snapshot."""
+    """Run, waive and score: the whole evaluation of one snapshot.
+
+    keep_passes=False leaves passing checks out of the report's checks and only counts them
+    (what is stored per poll): same score, summary and other checks, much less to build.
+    """
     rules = catalogue.all_rules() if rules is None else rules
-    checks = apply_waivers(run_rules(snapshot, policy, context, rules), list(waivers))
+    waivers = list(waivers)
+    counted = None if keep_passes else {}
+    checks = apply_waivers(
+        run_rules(
+            snapshot,
+            policy,
+            context,
+            rules,
+            count_passes=counted,
+            keep_passes_of={w.rule for w in waivers},
+        ),
+        waivers,
+    )
+    if counted is not None and waivers:  # passes the waivers left as they were: count them too
+        for item in checks:
+            if item.status == PASS:
+                counted[item.rule][2] += 1
+        checks = [item for item in checks if item.status != PASS]
     categories = [
         name
         for name in catalogue.CATEGORIES
@@ -160,6 +202,7 @@ def evaluate(
         snapshot_at=snapshot.taken_at if context.runtime else None,
         evaluated_at=context.now,
         checks=checks,
-        score=score_checks(checks, categories),
+        score=score_checks(checks, categories, counted_passes=counted),
         notes=list(notes),
+        counted_passes=counted or {},
     )

@@ -61,9 +61,18 @@ class Score:
         return sum(r.weight for r in self.rules)
 
 
-def rule_scores(checks: Iterable[Check]) -> list[RuleScore]:
-    """One RuleScore per rule with at least one pass or fail (waived checks left out)."""
-    tally: dict[str, list] = {}
+def rule_scores(
+    checks: Iterable[Check], counted_passes: dict[str, list] | None = None
+) -> list[RuleScore]:
+    """One RuleScore per rule with at least one pass or fail (waived checks left out).
+
+    COUNTED_PASSES (rule id -> [category, severity, count], in rule order) adds passes that
+    are not among CHECKS; see engine.run_rules.
+    """
+    tally: dict[str, list] = {
+        rule: [category, severity, count, 0]
+        for rule, (category, severity, count) in (counted_passes or {}).items()
+    }
     for item in checks:
         if item.status not in (PASS, FAIL):
             continue
@@ -72,6 +81,7 @@ def rule_scores(checks: Iterable[Check]) -> list[RuleScore]:
     return [
         RuleScore(rule, category, severity, WEIGHTS[severity], passed, failed)
         for rule, (category, severity, passed, failed) in tally.items()
+        if passed or failed
     ]
 
 
@@ -93,16 +103,25 @@ def has_failing_critical(checks: Iterable[Check]) -> bool:
     return any(c.status == FAIL and c.severity == CRITICAL for c in checks)
 
 
-def score_checks(checks: Iterable[Check], categories: Iterable[str] = ()) -> Score:
-    """The full score of an evaluation; CATEGORIES lists the categories to report."""
+def score_checks(
+    checks: Iterable[Check],
+    categories: Iterable[str] = (),
+    *,
+    counted_passes: dict[str, list] | None = None,
+) -> Score:
+    """The full score of an evaluation; CATEGORIES lists the categories to report.
+
+    COUNTED_PASSES: passes counted instead of listed in CHECKS (see rule_scores).
+    """
     checks = list(checks)
-    rules = rule_scores(checks)
+    rules = rule_scores(checks, counted_passes)
     score = score_of(rules)
     grade = grade_of(score)
     capped = has_failing_critical(checks)
     if capped and grade in ("A", "B"):
         grade = CAP
-    names = list(dict.fromkeys([*categories, *(c.category for c in checks)]))
+    counted = (entry[0] for entry in (counted_passes or {}).values() if entry[2])
+    names = list(dict.fromkeys([*categories, *counted, *(c.category for c in checks)]))
     per_category = {}
     for name in names:
         in_category = [r for r in rules if r.category == name]

@@ -37,8 +37,12 @@ def rule_context(*, cluster, now: datetime) -> RuleContext:
     )
 
 
-def report_for_cluster(*, cluster, snapshot: Snapshot, now: datetime) -> Report:
-    """Evaluate SNAPSHOT with the cluster's policy and active waivers, without storing it."""
+def report_for_cluster(
+    *, cluster, snapshot: Snapshot, now: datetime, keep_passes: bool = True
+) -> Report:
+    """Evaluate SNAPSHOT with the cluster's policy and active waivers, without storing it.
+
+    keep_passes=False only counts the passing checks (see engine.evaluate)."""
     waivers = [
         WaiverSpec(w.id, w.rule, w.selector) for w in active_waivers(cluster=cluster, now=now)
     ]
@@ -48,6 +52,7 @@ def report_for_cluster(*, cluster, snapshot: Snapshot, now: datetime) -> Report:
         rule_context(cluster=cluster, now=now),
         waivers=waivers,
         cluster=cluster.name,
+        keep_passes=keep_passes,
     )
 
 

@@ -98,10 +98,8 @@ def flapping(snapshot, policy, context):
             continue
         failures = sum(
             1
-            for t in snapshot.tasks
-            if t.service_id == service.id
-            and t.state in ("failed", "rejected")
-            and (t.timestamp is None or t.timestamp >= since)
+            for t in snapshot.tasks_of_service(service.id)
+            if t.state in ("failed", "rejected") and (t.timestamp is None or t.timestamp >= since)
         )
         message = f"service {service.name}: {failures} failed/rejected tasks in the last hour"
         outcomes.append(

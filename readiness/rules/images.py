@@ -85,7 +85,7 @@ def digest_pinned(snapshot, policy, context):
 def consistent(snapshot, policy, context):
     outcomes = []
     for service in snapshot.services:
-        images = {t.image for t in snapshot.running_tasks() if t.service_id == service.id}
+        images = {t.image for t in snapshot.running_tasks_of_service(service.id)}
         if not images:
             continue
         listed = ", ".join(sorted(images))

@@ -32,10 +32,8 @@ def no_app_tasks(snapshot, policy, context):
         names = sorted(
             {
                 services[t.service_id].name
-                for t in snapshot.running_tasks()
-                if t.node_id == node.id
-                and t.service_id in services
-                and not services[t.service_id].is_infrastructure
+                for t in snapshot.running_tasks_on_node(node.id)
+                if t.service_id in services and not services[t.service_id].is_infrastructure
             }
         )
         outcomes.append(
@@ -115,9 +113,7 @@ def unbounded_on_manager(snapshot, policy, context):
     outcomes = []
     for service in snapshot.services:
         on_managers = [
-            t
-            for t in snapshot.running_tasks()
-            if t.service_id == service.id and t.node_id in managers
+            t for t in snapshot.running_tasks_of_service(service.id) if t.node_id in managers
         ]
         if not on_managers:
             continue

@@ -48,7 +48,7 @@ def replicas(snapshot, policy, context):
 def spread(snapshot, policy, context):
     outcomes = []
     for service in snapshot.services:
-        running = [t for t in snapshot.running_tasks() if t.service_id == service.id]
+        running = snapshot.running_tasks_of_service(service.id)
         if len(running) < 2:
             continue
         nodes = {t.node_id for t in running}

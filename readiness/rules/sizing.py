@@ -91,13 +91,12 @@ def _reservations(tasks, services) -> tuple[float, int]:
 )
 def reservation_pressure(snapshot, policy, context):
     services = snapshot.service_by_id()
-    running = snapshot.running_tasks()
     limit = policy.reservation_max_percent
     outcomes = []
     for node in snapshot.nodes:
         if node.state != "ready" or node.cpus <= 0 or node.memory_bytes <= 0:
             continue
-        cpu, memory = _reservations([t for t in running if t.node_id == node.id], services)
+        cpu, memory = _reservations(snapshot.running_tasks_on_node(node.id), services)
         cpu_pct = 100 * cpu / node.cpus
         memory_pct = 100 * memory / node.memory_bytes
         observed = f"reservations use {cpu_pct:.0f}% CPU and {memory_pct:.0f}% memory"

@@ -132,5 +132,5 @@ def test_it_uses_a_constant_number_of_statements(
 ):
     raw = synthetic(poll1, *size)
     persist(cluster, raw)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(13):
         persist(cluster, raw, recorded_now(poll1) + timedelta(minutes=1))

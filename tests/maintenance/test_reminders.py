@@ -86,6 +86,29 @@ def test_it_deduplicates_rows_and_derives_a_stable_message_id(cluster, recipient
 
 
 @pytest.mark.django_db
+def test_it_enqueues_a_batch_in_constant_statements(
+    cluster, recipients, django_assert_max_num_queries
+):
+    def batch(first, count):
+        return [
+            services.Notification("critical_finding", f"finding:{n}", f"finding {n}", "body")
+            for n in range(first, first + count)
+        ]
+
+    assert enqueue(cluster, 2) == 4
+    with django_assert_max_num_queries(3):
+        created = services.notifications_enqueue(
+            cluster=cluster, notifications=batch(0, 300), now=T
+        )
+    assert created == 596  # findings 0 and 1 were already queued for both recipients
+    assert Reminder.objects.count() == 600
+    with pytest.raises(ValueError, match="unknown notification kind"):
+        services.notifications_enqueue(
+            cluster=cluster, notifications=[services.Notification("bogus", "k", "t", "b")], now=T
+        )
+
+
+@pytest.mark.django_db
 def test_it_suppresses_node_down_inside_a_window(cluster, recipients):
     from datetime import time
 

@@ -25,7 +25,24 @@ def cluster(db):
 
 @pytest.fixture
 def notify():
-    with mock.patch("maintenance.services.notification_enqueue", return_value=1) as patched:
+    """Every notification as one call of the mock, whether enqueued alone or in a batch."""
+
+    def each(*, cluster, notifications, now):
+        for item in notifications:
+            patched(
+                cluster=cluster,
+                kind=item.kind,
+                subject_key=item.subject_key,
+                title=item.title,
+                body=item.body,
+                now=now,
+            )
+        return len(notifications)
+
+    with (
+        mock.patch("maintenance.services.notification_enqueue", return_value=1) as patched,
+        mock.patch("maintenance.services.notifications_enqueue", side_effect=each),
+    ):
         yield patched
 
 
@@ -45,11 +62,32 @@ def bad():
 
 def test_it_stores_checks_score_and_categories(cluster, notify):
     evaluation = services.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
-    assert evaluation.checks.count() > 40
+    # Every scored check is counted in the score's explanation; passes are only counted,
+    # the other checks (fail, waived, not evaluated) are stored as rows.
+    assert sum(r["passed"] + r["failed"] for r in evaluation.rules) > 40
+    assert evaluation.summary["passed"] == sum(r["passed"] for r in evaluation.rules)
+    fresh = selectors.report_for_cluster(cluster=cluster, snapshot=good(), now=NOW)
+    assert sorted(
+        evaluation.checks.values_list("rule", "object_type", "object_name", "status", "message")
+    ) == sorted(
+        (c.rule, c.object.type, c.object.name, c.status, c.message)
+        for c in fresh.checks
+        if c.status != "pass"
+    )
+    assert evaluation.checks.exists() and not evaluation.checks.filter(status="pass").exists()
     assert evaluation.categories["images"] == {"score": 100, "rules": 3}
     assert evaluation.summary["critical"] == 0
     assert selectors.latest_evaluation(cluster=cluster) == evaluation
     assert not notify.called
+
+
+def test_it_stores_failing_checks_text_verbatim(cluster, notify):
+    odd = "api\\x\t\\N\r\nend"
+    broken = snapshot(services=[service(odd, image="api:latest")])
+    evaluation = services.evaluation_run(cluster=cluster, snapshot=broken, now=NOW)
+    stored = evaluation.checks.get(rule="images.tag-pinned")
+    assert stored.object_name == odd and odd in stored.message and odd in stored.remediation
+    assert stored.object_id == f"id-{odd}" and stored.waiver is None
 
 
 def test_it_records_new_and_resolved_failures_and_notifies(cluster, notify):

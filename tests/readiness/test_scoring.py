@@ -188,3 +188,23 @@ def test_it_evaluates_a_compliant_cluster_to_a_clean_a():
         "config.stateful-pinned",  # no local volume
         "security.overlay-encrypted",  # no overlay network
     }
+
+
+@pytest.mark.parametrize("environment", ["production", "staging", "development"])
+def test_it_scores_the_same_when_passes_are_only_counted(environment):
+    snap = snapshot(
+        services=[service("web"), service("api", memory_limit=None), bad_service()],
+    )
+    waivers = [
+        WaiverSpec(9, "resources.memory-limit", "api"),  # waives a failure
+        WaiverSpec(8, "images.tag-pinned", "api"),  # waives a pass
+    ]
+    ctx = context(environment=environment, operations=facts())
+    full = evaluate(snap, Policy(), ctx, waivers=waivers)
+    compact = evaluate(snap, Policy(), ctx, waivers=waivers, keep_passes=False)
+    assert compact.checks == [c for c in full.checks if c.status != "pass"]
+    assert compact.score == full.score
+    assert compact.summary == full.summary and full.summary["passed"] > 20
+    assert compact.summary["waived"] == 2
+    assert [r.rule for r in compact.score.rules] == [r.rule for r in full.score.rules]
+    assert full.counted_passes == {}
