@@ -576,3 +576,39 @@ def _notify_nodes_down(
             )
     except Exception:  # noqa: BLE001 - recorded; notifications must not lose the poll
         log.exception("node-down notification for cluster %s failed", cluster.pk)
+
+
+def history_prune(*, now: datetime) -> dict[str, int]:
+    """Thin old snapshots to one per day and drop old snapshot-less poll runs.
+
+    The latest snapshot of each cluster always stays (it is what re-scoring reads).
+    """
+    from django.conf import settings
+    from django.db.models import Max
+
+    from watchkeeper.retention import to_prune
+
+    detail = timedelta(hours=settings.WATCHKEEPER_DETAIL_HOURS)
+    latest = set(
+        PollSnapshot.objects.values("cluster_id")
+        .annotate(last=Max("id"))
+        .values_list("last", flat=True)
+    )
+    doomed: list[int] = []
+    for cluster_id in Cluster.objects.values_list("pk", flat=True):
+        rows = PollSnapshot.objects.filter(cluster_id=cluster_id, taken_at__lt=now - detail)
+        doomed += to_prune(
+            rows.values_list("id", "taken_at"),
+            now=now,
+            detail=detail,
+            days=settings.WATCHKEEPER_HISTORY_DAYS,
+        )
+    doomed = [pk for pk in doomed if pk not in latest]
+    snapshots = 0
+    for start in range(0, len(doomed), 500):
+        snapshots += PollSnapshot.objects.filter(pk__in=doomed[start : start + 500]).delete()[0]
+    runs, _ = PollRun.objects.filter(
+        started_at__lt=now - timedelta(days=settings.WATCHKEEPER_POLL_RUN_DAYS),
+        snapshot__isnull=True,
+    ).delete()
+    return {"snapshots": snapshots, "poll_runs": runs}

@@ -28,3 +28,9 @@ def poll_cluster(cluster_id: int) -> int | None:
         return None
     outcome = services.cluster_poll(cluster=cluster)
     return outcome.run.pk if outcome else None
+
+
+@shared_task(ignore_result=True)
+def prune_history() -> dict[str, int]:
+    """Thin old snapshots and poll runs (hourly)."""
+    return services.history_prune(now=timezone.now())

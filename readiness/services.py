@@ -286,3 +286,43 @@ def policy_update(*, cluster, data: dict, by, now: datetime) -> ClusterPolicy:
         cluster=cluster, defaults={"data": policy.to_dict(), "updated_by": by, "updated_at": now}
     )
     return stored
+
+
+def evaluations_prune(*, now: datetime) -> dict[str, int]:
+    """Thin old evaluations to one per day; drop the checks of all but recent ones.
+
+    Each cluster's latest two evaluations keep their checks (the next diff reads them).
+    """
+    from django.conf import settings
+    from django.db.models import OuterRef, Subquery
+
+    from clusters.models import Cluster
+    from watchkeeper.retention import to_prune
+
+    detail = timedelta(hours=settings.WATCHKEEPER_DETAIL_HOURS)
+    cutoff = now - detail
+    recent = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
+    keep: set[int] = set()
+    for offset in (0, 1):
+        ids = Cluster.objects.annotate(
+            kept=Subquery(recent.values("id")[offset : offset + 1])
+        ).values_list("kept", flat=True)
+        keep |= {pk for pk in ids if pk is not None}
+    doomed: list[int] = []
+    for cluster_id in Cluster.objects.values_list("pk", flat=True):
+        rows = Evaluation.objects.filter(cluster_id=cluster_id, evaluated_at__lt=cutoff)
+        doomed += to_prune(
+            rows.values_list("id", "evaluated_at"),
+            now=now,
+            detail=detail,
+            days=settings.WATCHKEEPER_HISTORY_DAYS,
+        )
+    doomed = [pk for pk in doomed if pk not in keep]
+    checks = CheckResult.objects.filter(evaluation__evaluated_at__lt=cutoff).exclude(
+        evaluation_id__in=keep
+    )
+    removed_checks, _ = checks.delete()
+    evaluations = 0
+    for start in range(0, len(doomed), 500):
+        evaluations += Evaluation.objects.filter(pk__in=doomed[start : start + 500]).delete()[0]
+    return {"evaluations": evaluations, "checks": removed_checks}

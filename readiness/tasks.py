@@ -10,3 +10,11 @@ def expire_waivers() -> int:
     from readiness.services import waivers_expire
 
     return waivers_expire(now=timezone.now())
+
+
+@shared_task(ignore_result=True)
+def prune_history() -> dict[str, int]:
+    """Thin old evaluations and their checks (hourly)."""
+    from readiness.services import evaluations_prune
+
+    return evaluations_prune(now=timezone.now())

@@ -185,6 +185,8 @@ CELERY_BEAT_SCHEDULE = {
     "enqueue-due-polls": {"task": "clusters.tasks.enqueue_due_polls", "schedule": 10.0},
     "maintenance-tick": {"task": "maintenance.tasks.tick", "schedule": 60.0},
     "expire-waivers": {"task": "readiness.tasks.expire_waivers", "schedule": 300.0},
+    "prune-poll-history": {"task": "clusters.tasks.prune_history", "schedule": 3600.0},
+    "prune-evaluations": {"task": "readiness.tasks.prune_history", "schedule": 3600.0},
 }
 
 # --- email -----------------------------------------------------------------
@@ -286,4 +288,8 @@ LOGGING = {
 WATCHKEEPER_DEFAULT_POLL_INTERVAL = env.get_int(
     "WATCHKEEPER_POLL_INTERVAL", 60, minimum=5, maximum=86400
 )
+# History: every poll's detail for a while, then one snapshot and evaluation per day.
+WATCHKEEPER_DETAIL_HOURS = env.get_int("WATCHKEEPER_DETAIL_HOURS", 48, minimum=1, maximum=24 * 90)
+WATCHKEEPER_HISTORY_DAYS = env.get_int("WATCHKEEPER_HISTORY_DAYS", 400, minimum=1, maximum=3660)
+WATCHKEEPER_POLL_RUN_DAYS = env.get_int("WATCHKEEPER_POLL_RUN_DAYS", 30, minimum=1, maximum=3660)
 WATCHKEEPER_BASE_URL = (env.get("WATCHKEEPER_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")

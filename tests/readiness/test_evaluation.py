@@ -259,3 +259,25 @@ def test_an_expired_waiver_reaches_its_owner_and_the_recipients(cluster, operato
         "oncall@example.org",
         "otto@example.org",
     ]
+
+
+def test_it_thins_old_evaluations_and_keeps_the_checks_the_next_diff_needs(cluster, notify):
+    from django.conf import settings
+
+    days_ago = [10, 10, 3, 2.5]
+    stored = []
+    for index, age in enumerate(days_ago):
+        at = NOW - timedelta(days=age) + timedelta(minutes=index)
+        stored.append(services.evaluation_run(cluster=cluster, snapshot=bad(), now=at))
+    assert all(e.checks.exists() for e in stored)
+
+    result = services.evaluations_prune(now=NOW)
+
+    assert settings.WATCHKEEPER_DETAIL_HOURS == 48
+    remaining = set(Evaluation.objects.values_list("pk", flat=True))
+    # day -10 keeps its first evaluation; the others are the latest two (kept whole)
+    assert remaining == {stored[0].pk, stored[2].pk, stored[3].pk}
+    assert result["evaluations"] == 1
+    assert not CheckResult.objects.filter(evaluation=stored[0]).exists()
+    assert CheckResult.objects.filter(evaluation=stored[2]).exists()
+    assert CheckResult.objects.filter(evaluation=stored[3]).exists()

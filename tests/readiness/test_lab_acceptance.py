@@ -204,6 +204,32 @@ def stored_checks(evaluation):
     )
 
 
+def all_checks(cluster, evaluation):
+    """Every check of EVALUATION, passes included: the same evaluation rebuilt as a report.
+
+    Evaluations store only their non-passing checks (passes are counted); the rebuilt report
+    must agree with what was stored, row for row.
+    """
+    report = selectors.report_for_cluster(
+        cluster=cluster,
+        snapshot=cluster_selectors.latest_snapshot(cluster=cluster),
+        now=evaluation.evaluated_at,
+    )
+    checks = [
+        {"rule": c.rule, "severity": c.severity, "status": c.status,
+         "object_type": c.object.type, "object_name": c.object.name}
+        for c in report.checks
+    ]  # fmt: skip
+
+    def key(check):
+        return tuple(check[k] for k in ("rule", "severity", "status", "object_type", "object_name"))
+
+    stored = sorted(map(key, stored_checks(evaluation)))
+    assert stored == sorted(key(c) for c in checks if c["status"] != "pass")
+    assert sum(c["status"] == "pass" for c in checks) == evaluation.summary["passed"]
+    return checks
+
+
 def failing_by_service(checks) -> dict[str, set[str]]:
     failing = defaultdict(set)
     for check in checks:
@@ -214,7 +240,7 @@ def failing_by_service(checks) -> dict[str, set[str]]:
 
 def test_it_fails_exactly_the_rules_each_service_breaks(polled):
     cluster, expected = polled
-    checks = stored_checks(selectors.latest_evaluation(cluster=cluster))
+    checks = all_checks(cluster, selectors.latest_evaluation(cluster=cluster))
     assert failing_by_service(checks) == {
         name: rules | CANNOT_PASS_IN_LAB for name, rules in expected.items()
     }
@@ -238,7 +264,7 @@ def test_it_fails_exactly_the_rules_each_service_breaks(polled):
 def test_its_score_recomputes_waivers_leave_it_and_stop_at_expiry(polled, operator):
     cluster, _ = polled
     first = selectors.latest_evaluation(cluster=cluster)
-    checks = stored_checks(first)
+    checks = all_checks(cluster, first)
     assert first.score == spec_score(checks)
     assert first.grade == spec_grade(first.score, checks)
     assert first.grade_capped and first.grade not in ("A", "B")
@@ -254,7 +280,7 @@ def test_its_score_recomputes_waivers_leave_it_and_stop_at_expiry(polled, operat
             owner=operator, expires_at=now + timedelta(days=7), created_by=operator, now=now,
         )  # fmt: skip
     waived = services.evaluation_run(cluster=cluster, snapshot=snapshot, now=now)
-    waived_checks = stored_checks(waived)
+    waived_checks = all_checks(cluster, waived)
     assert {c["rule"] for c in waived_checks if c["status"] == "waived"} == waived_rules
     assert not [c for c in waived_checks if c["rule"] in waived_rules and c["status"] != "waived"]
     assert {c["rule"] for c in waived_checks if c["status"] == "fail"} == {"images.tag-pinned"}
@@ -264,7 +290,7 @@ def test_its_score_recomputes_waivers_leave_it_and_stop_at_expiry(polled, operat
     later = now + timedelta(days=8)
     assert services.waivers_expire(now=later) == len(waived_rules)
     expired = services.evaluation_run(cluster=cluster, snapshot=snapshot, now=later)
-    expired_checks = stored_checks(expired)
+    expired_checks = all_checks(cluster, expired)
     assert not [c for c in expired_checks if c["status"] == "waived"]
     assert failing_by_service(expired_checks) == failing_by_service(checks)
     assert (expired.score, expired.grade) == (first.score, first.grade)
