@@ -134,6 +134,16 @@ class Task:
     timestamp: datetime | None = None  # Status.Timestamp
     error: str = ""
 
+    def reserved(self, service: Service | None) -> tuple[float, int]:
+        """(CPUs, memory bytes) this task reserves: its own spec, else its service's."""
+        cpu = self.cpu_reservation
+        memory = self.memory_reservation
+        if cpu is None and service is not None:
+            cpu = service.cpu_reservation
+        if memory is None and service is not None:
+            memory = service.memory_reservation
+        return cpu or 0.0, memory or 0
+
 
 @dataclass(frozen=True)
 class Network:

@@ -89,17 +89,9 @@ def commands_for(ref: str) -> list[str]:
 def _reservations(snapshot: Snapshot) -> dict[str, tuple[float, int]]:
     """task id -> (cpu, memory bytes) reserved, from the task or its service."""
     services = snapshot.service_by_id()
-    result = {}
-    for task in snapshot.running_tasks():
-        service = services.get(task.service_id)
-        cpu = task.cpu_reservation
-        memory = task.memory_reservation
-        if cpu is None and service is not None:
-            cpu = service.cpu_reservation
-        if memory is None and service is not None:
-            memory = service.memory_reservation
-        result[task.id] = (cpu or 0.0, memory or 0)
-    return result
+    return {
+        task.id: task.reserved(services.get(task.service_id)) for task in snapshot.running_tasks()
+    }
 
 
 def n_plus_one_gap(snapshot: Snapshot, node: Node) -> str | None:

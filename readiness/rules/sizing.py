@@ -64,15 +64,9 @@ def worker_tier(snapshot, policy, context):
 def _reservations(tasks, services) -> tuple[float, int]:
     cpu, memory = 0.0, 0
     for task in tasks:
-        service = services.get(task.service_id)
-        cpu_reserved = task.cpu_reservation
-        memory_reserved = task.memory_reservation
-        if cpu_reserved is None and service is not None:
-            cpu_reserved = service.cpu_reservation
-        if memory_reserved is None and service is not None:
-            memory_reserved = service.memory_reservation
-        cpu += cpu_reserved or 0.0
-        memory += memory_reserved or 0
+        task_cpu, task_memory = task.reserved(services.get(task.service_id))
+        cpu += task_cpu
+        memory += task_memory
     return cpu, memory
 
 
