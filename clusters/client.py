@@ -7,6 +7,7 @@ name the endpoint (without credentials), never key material or file contents.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import socket
@@ -20,10 +21,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import docker
+import paramiko
 import requests
 from docker.constants import DEFAULT_DOCKER_API_VERSION
 from docker.errors import APIError, DockerException, TLSParameterError
 
+from clusters import sshconn
 from clusters.normalize import EVENT_BUFFER, parse_time
 
 CONNECT_TIMEOUT = 5.0
@@ -45,6 +48,9 @@ class PollFailed(Exception):
         "api_error",
         "malformed",
         "credentials",
+        "auth",
+        "host_key",
+        "remote_docker",
     )
 
     def __init__(self, kind: str, message: str) -> None:
@@ -152,10 +158,17 @@ def connect(
                 client_cert=client_cert, ca_cert=files.get("ca"), verify=files.get("ca") or True
             )
         if parts.scheme == "ssh":
-            kwargs["use_ssh_client"] = False
+            # The shell-out adapter connects lazily: nothing runs before _open replaces it.
+            kwargs["use_ssh_client"] = True
+            if not credentials.get("ssh_key") or not credentials.get("ssh_known_hosts"):
+                raise PollFailed(
+                    "credentials",
+                    f"No SSH key or known host key is stored for {display_url(url)}: add the "
+                    "cluster again with --ssh-key and --ssh-known-hosts.",
+                )
         client = None
         try:
-            client = _open(kwargs, connect_timeout, timeout, url)
+            client = _open(kwargs, connect_timeout, timeout, url, credentials)
             yield client
         except PollFailed:
             raise
@@ -166,15 +179,92 @@ def connect(
                 client.close()
 
 
-def _open(kwargs: dict, connect_timeout: float, timeout: float, url: str) -> docker.DockerClient:
+def _open(
+    kwargs: dict, connect_timeout: float, timeout: float, url: str, credentials: dict[str, str]
+) -> docker.DockerClient:
     """Create the client, negotiate the version with explicit connect/read timeouts."""
     # Build without a network call, set the timeouts, then negotiate (what version="auto" does).
     client = docker.DockerClient(**dict(kwargs, version=DEFAULT_DOCKER_API_VERSION))
     client.api.trust_env = False  # REQUESTS_CA_BUNDLE must not replace the cluster's CA
-    if urlsplit(url).scheme == "tcp":
+    scheme = urlsplit(url).scheme
+    if scheme == "tcp":
         client.api.timeout = (connect_timeout, timeout)
+    if scheme == "ssh":
+        _use_pinned_ssh(client, url, credentials, connect_timeout, timeout)
     client.api._version = client.api._retrieve_server_version()
     return client
+
+
+def _use_pinned_ssh(
+    client: docker.DockerClient,
+    url: str,
+    credentials: dict[str, str],
+    connect_timeout: float,
+    timeout: float,
+) -> None:
+    """Swap the SDK's SSH adapter for one using only the stored key and known hosts."""
+    api = client.api
+    try:
+        adapter = sshconn.PinnedSSHAdapter(
+            url,
+            key=credentials["ssh_key"],
+            known_hosts=credentials["ssh_known_hosts"],
+            connect_timeout=connect_timeout,
+            timeout=timeout,
+            max_pool_size=api._custom_adapter.max_pool_size,
+        )
+    except sshconn.SSHMaterialError as exc:
+        client.close()
+        raise PollFailed(
+            "credentials", f"The stored SSH material for {display_url(url)} {exc}."
+        ) from None
+    except BaseException:
+        client.close()
+        raise
+    api._custom_adapter.close()
+    api._custom_adapter = adapter
+    api.mount("http+docker://ssh", adapter)
+
+
+def _describe_ssh(chain: list[BaseException], where: str, user: str) -> PollFailed | None:
+    """Map paramiko's failures (and a silent remote `docker system dial-stdio`)."""
+    for e in chain:
+        if isinstance(e, paramiko.BadHostKeyException):
+            return PollFailed(
+                "host_key",
+                f"The SSH host key of {where} does not match the stored known_hosts (the host "
+                "was reinstalled, or someone is in between): check it, then add the cluster "
+                "again with the new key.",
+            )
+        if isinstance(e, paramiko.SSHException) and "not found in known_hosts" in str(e):
+            return PollFailed(
+                "host_key",
+                f"The SSH host key of {where} is not in the stored known_hosts: refusing to "
+                "connect to an unknown host.",
+            )
+        if isinstance(e, paramiko.AuthenticationException):
+            return PollFailed(
+                "auth",
+                f"SSH authentication as {user} to {where} failed: the server refused the stored "
+                "key (is its public key in that user's authorized_keys?).",
+            )
+        if isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
+            causes = list(e.errors.values())
+            if causes and all(isinstance(c, ConnectionRefusedError) for c in causes):
+                return PollFailed(
+                    "refused", f"Connection refused by {where}: does sshd listen there?"
+                )
+            return PollFailed("unreachable", f"{where} cannot be reached over SSH.")
+    for e in chain:
+        if isinstance(e, http.client.RemoteDisconnected | ConnectionAbortedError) or (
+            isinstance(e, requests.exceptions.ConnectionError) and "aborted" in str(e).lower()
+        ):
+            return PollFailed(
+                "remote_docker",
+                f"SSH to {where} works, but `docker system dial-stdio` gave no Engine API there: "
+                f"is the docker CLI installed, the engine running, and may {user} use it?",
+            )
+    return None
 
 
 def describe(exc: BaseException, url: str, timeout: float) -> PollFailed:
@@ -194,6 +284,11 @@ def describe(exc: BaseException, url: str, timeout: float) -> PollFailed:
 
     if any(isinstance(e, PollFailed) for e in chain):
         return next(e for e in chain if isinstance(e, PollFailed))
+    parts = urlsplit(url)
+    if parts.scheme == "ssh":
+        ssh_failure = _describe_ssh(chain, where, parts.username or "the default user")
+        if ssh_failure is not None:
+            return ssh_failure
     if any(isinstance(e, ssl.SSLError | requests.exceptions.SSLError) for e in chain) or (
         "certificate" in lowered and "verify" in lowered
     ):

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from clusters import client, normalize
+from clusters import client, normalize, sshconn
 from clusters.models import (
     POLL_CLAIM_TIMEOUT,
     Cluster,
@@ -62,6 +62,56 @@ def read_pem(path: str | Path, kind: str) -> str:
     return text
 
 
+def read_ssh_file(path: str | Path, option: str) -> str:
+    """Read the file given to --ssh-key or --ssh-known-hosts, checked; never echo its text."""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClusterInputError(
+            f"--{option}: cannot read {path} ({getattr(exc, 'strerror', None) or 'not text'})."
+        ) from None
+    try:
+        if option == "ssh-key":
+            sshconn.load_private_key(text)
+        else:
+            sshconn.load_known_hosts(text)
+    except sshconn.SSHMaterialError as exc:
+        raise ClusterInputError(f"--{option}: {path} {exc}.") from None
+    return text
+
+
+def _ssh_credentials(
+    url: str, key: str, known_hosts: str, accept_new_host_key: bool
+) -> dict[str, str]:
+    """The stored SSH credentials: the key, and the known_hosts given or fetched now."""
+    if not key:
+        raise ClusterInputError("an ssh:// URL needs --ssh-key (the private key to log in with).")
+    if known_hosts and accept_new_host_key:
+        raise ClusterInputError("give --ssh-known-hosts or --ssh-accept-new-host-key, not both.")
+    if not known_hosts and not accept_new_host_key:
+        raise ClusterInputError(
+            "an ssh:// URL needs --ssh-known-hosts (the host's key, e.g. from "
+            "`ssh-keyscan HOST`), or --ssh-accept-new-host-key to trust the key it shows now."
+        )
+    try:
+        sshconn.load_private_key(key)
+    except sshconn.SSHMaterialError as exc:
+        raise ClusterInputError(f"--ssh-key {exc}.") from None
+    if accept_new_host_key:
+        try:
+            known_hosts = sshconn.scan_host_key(url, client.CONNECT_TIMEOUT)
+        except (OSError, EOFError, sshconn.paramiko.SSHException) as exc:
+            raise ClusterInputError(
+                f"--ssh-accept-new-host-key: cannot fetch the host key of "
+                f"{client.display_url(url)} ({type(exc).__name__})."
+            ) from None
+    try:
+        sshconn.load_known_hosts(known_hosts, url)
+    except sshconn.SSHMaterialError as exc:
+        raise ClusterInputError(f"--ssh-known-hosts {exc}.") from None
+    return {"ssh_key": key, "ssh_known_hosts": known_hosts}
+
+
 def cluster_add(
     *,
     name: str,
@@ -69,12 +119,19 @@ def cluster_add(
     environment: str = Cluster.Environment.PRODUCTION,
     tls: dict[str, str] | None = None,
     notify: Iterable[str] = (),
+    ssh_key: str = "",
+    ssh_known_hosts: str = "",
+    ssh_accept_new_host_key: bool = False,
 ) -> Cluster:
-    """Register a cluster; TLS is {"ca", "cert", "key"} PEM text. Stores nothing on bad input."""
+    """Register a cluster; TLS is {"ca", "cert", "key"} PEM text, SSH a private key and
+    known_hosts text (or the host key fetched now, with ssh_accept_new_host_key). Stores
+    nothing on bad input."""
     problem = client.validate_url(url)
     if problem:
         raise ClusterInputError(f"--url: {problem}.")
     scheme = url.split("://", 1)[0]
+    if scheme != "ssh" and (ssh_key or ssh_known_hosts or ssh_accept_new_host_key):
+        raise ClusterInputError("SSH options only go with an ssh:// URL.")
     tls = {k: v for k, v in (tls or {}).items() if v}
     if tls and scheme != "tcp":
         raise ClusterInputError("TLS files only go with a tcp:// URL.")
@@ -93,9 +150,14 @@ def cluster_add(
             validate_email(email)
         except ValidationError:
             raise ClusterInputError(f"--notify: {email!r} is not an email address.") from None
+    if Cluster.objects.filter(name=name).exists():
+        raise ClusterInputError(f"a cluster named {name!r} already exists.")
     cluster = Cluster(name=name, url=url, environment=environment)
     if tls:
         cluster.set_credentials(json.dumps(tls))
+    if scheme == "ssh":
+        ssh = _ssh_credentials(url, ssh_key, ssh_known_hosts, ssh_accept_new_host_key)
+        cluster.set_credentials(json.dumps(ssh))
     try:
         cluster.full_clean(validate_unique=False)
     except ValidationError as exc:
@@ -127,7 +189,7 @@ def cluster_notify(*, cluster: Cluster, add: str | None = None, remove: str | No
 
 
 def cluster_credentials(cluster: Cluster) -> dict[str, str] | None:
-    """The decrypted TLS material of CLUSTER (only the poller calls this)."""
+    """The decrypted TLS or SSH material of CLUSTER (only the poller calls this)."""
     text = cluster.get_credentials()
     return json.loads(text) if text else None
 

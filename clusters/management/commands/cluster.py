@@ -23,6 +23,13 @@ class Command(BaseCommand):
         add.add_argument("--tls-ca", help="CA certificate (PEM file)")
         add.add_argument("--tls-cert", help="client certificate (PEM file)")
         add.add_argument("--tls-key", help="client key (PEM file); stored encrypted")
+        add.add_argument("--ssh-key", help="SSH private key (file); stored encrypted")
+        add.add_argument("--ssh-known-hosts", help="known_hosts line(s) of the host (file)")
+        add.add_argument(
+            "--ssh-accept-new-host-key",
+            action="store_true",
+            help="instead of --ssh-known-hosts: trust and store the host key the server shows now",
+        )
         add.add_argument("--notify", action="append", default=[], metavar="EMAIL")
         notify = sub.add_parser("notify", help="add or remove a notification address")
         notify.add_argument("name")
@@ -48,13 +55,24 @@ class Command(BaseCommand):
             raise CommandError(f"no cluster named {name!r}.", returncode=USAGE_ERROR)
         return cluster
 
-    def handle_add(self, *, name, url, environment, tls_ca, tls_cert, tls_key, notify, **_):
+    def handle_add(self, *, name, url, environment, tls_ca, tls_cert, tls_key, notify, **opts):
         tls = {}
         for kind, path in (("ca", tls_ca), ("cert", tls_cert), ("key", tls_key)):
             if path:
                 tls[kind] = services.read_pem(path, kind)
+        ssh = {}
+        for option in ("ssh-key", "ssh-known-hosts"):
+            path = opts[option.replace("-", "_")]
+            if path:
+                ssh[option.replace("-", "_")] = services.read_ssh_file(path, option)
         cluster = services.cluster_add(
-            name=name, url=url, environment=environment, tls=tls, notify=notify
+            name=name,
+            url=url,
+            environment=environment,
+            tls=tls,
+            notify=notify,
+            ssh_accept_new_host_key=opts["ssh_accept_new_host_key"],
+            **ssh,
         )
         self.stdout.write(f"added {cluster.name} ({display_url(cluster.url)})")
 
