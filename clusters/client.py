@@ -248,6 +248,12 @@ def _describe_ssh(chain: list[BaseException], where: str, user: str) -> PollFail
                 f"SSH authentication as {user} to {where} failed: the server refused the stored "
                 "key (is its public key in that user's authorized_keys?).",
             )
+        if isinstance(e, paramiko.ChannelException):
+            return PollFailed(
+                "remote_docker",
+                f"SSH login to {where} works, but the server refused a session channel "
+                f"({e.text or 'no reason given'}).",
+            )
         if isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
             causes = list(e.errors.values())
             if causes and all(isinstance(c, ConnectionRefusedError) for c in causes):

@@ -55,9 +55,12 @@ def load_known_hosts(text: str, url: str | None = None) -> paramiko.HostKeys:
             continue
         if line.startswith("@"):
             raise SSHMaterialError(f"line {number}: @cert-authority and @revoked are unsupported")
+        if "PRIVATE KEY" in line or len(line.split()) < 3:
+            # Checked here: paramiko would log the offending line (maybe key material).
+            raise SSHMaterialError(f"line {number} is not a known_hosts entry")
         try:
             entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
-        except (paramiko.SSHException, ValueError, TypeError, IndexError):
+        except (paramiko.hostkeys.InvalidHostKey, paramiko.SSHException, ValueError, TypeError):
             entry = None
         if entry is None or entry.key is None:
             raise SSHMaterialError(f"line {number} is not a known_hosts entry")
@@ -102,6 +105,11 @@ class PinnedSSHAdapter(SSHHTTPAdapter):
         self._known_hosts = known_hosts
         self._connect_timeout = connect_timeout
         super().__init__(base_url, timeout, max_pool_size=max_pool_size, shell_out=False)
+
+    def get_connection(self, url: str, proxies: dict | None = None):
+        """One pool for every path: the SDK keys pools by URL, holding an SSH channel open
+        per API path, and a poll's dozen paths exceed sshd's default MaxSessions (10)."""
+        return super().get_connection("http+docker://ssh", proxies)
 
     def _create_paramiko_client(self, base_url: str) -> None:
         """Replace the SDK's ~/.ssh lookup: our host keys, RejectPolicy, our key only."""

@@ -126,8 +126,10 @@ class Lab:
         name: str | None = None,
         detached: bool = False,
         heartbeat_s: float = 2.0,
+        host_link: bool = False,
     ) -> None:
-        """Describe a lab; nothing runs until `up()`."""
+        """Describe a lab; nothing runs until `up()`. With tls or host_link, the host reaches
+        the node addresses through a veth with the subnet's .1 address."""
         self.specs = list(nodes) if nodes is not None else default_nodes()
         hostnames = [s.hostname for s in self.specs]
         if len(set(hostnames)) != len(hostnames):
@@ -135,6 +137,7 @@ class Lab:
         if not self.specs or self.specs[0].role != "manager":
             raise LabError("the first node must be a manager")
         self.tls = tls
+        self.host_link = host_link or tls
         self.name = name
         self.detached = detached
         self.heartbeat_s = heartbeat_s
@@ -149,7 +152,9 @@ class Lab:
     def attach(cls, prefix: str) -> Lab:
         """Return a Lab driving an existing lab recorded under `prefix`."""
         state = load_state(prefix)
-        lab = cls([n.spec for n in state.nodes], tls=state.tls, name=prefix)
+        lab = cls(
+            [n.spec for n in state.nodes], tls=state.tls, name=prefix, host_link=state.host_link
+        )
         lab.detached, lab.state = state.detached, state
         return lab
 
@@ -216,7 +221,7 @@ class Lab:
                 owner_pid=owner,
                 owner_start=pid_start_time(owner) if owner else None,
                 tls=self.tls,
-                host_link=self.tls,
+                host_link=self.host_link,
                 nodes=nodes,
             )
             self.state.save()

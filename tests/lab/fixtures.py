@@ -69,8 +69,10 @@ def make_lab(lab_host: None) -> Iterator[Callable[..., Lab]]:
     """Factory for labs of other layouts; every lab it made is torn down after the test."""
     labs: list[Lab] = []
 
-    def factory(nodes: Iterable[NodeSpec] | None = None, *, tls: bool = False) -> Lab:
-        lab = Lab(nodes, tls=tls)
+    def factory(
+        nodes: Iterable[NodeSpec] | None = None, *, tls: bool = False, host_link: bool = False
+    ) -> Lab:
+        lab = Lab(nodes, tls=tls, host_link=host_link)
         labs.append(lab)
         return lab.up()
 
