@@ -1,7 +1,7 @@
 # Swarm lab targets; the main Makefile does `include lab.mk` and defines VENV_PY.
 # The lab needs Linux and root: see docs/lab.md.
 
-LAB_DEBS := docker.io busybox-static iproute2 openssl util-linux
+LAB_DEBS := docker.io busybox-static iproute2 openssl util-linux openssh-server
 
 .PHONY: lab lab-down lab-status lab-deps lab-demo
 
@@ -18,7 +18,8 @@ lab-status: venv ## List the labs on this machine
 	$(VENV_PY) -m lab status
 
 lab-deps: ## Install the lab's Debian packages when root and missing
-	@if ! command -v dockerd >/dev/null 2>&1 || ! busybox --list >/dev/null 2>&1; then \
+	@if ! command -v dockerd >/dev/null 2>&1 || ! busybox --list >/dev/null 2>&1 \
+		|| [ ! -x /usr/sbin/sshd ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get install -y $(LAB_DEBS); \
 		else \

@@ -9,7 +9,8 @@ for part in "$@"; do
          [ -x /bin/busybox ] || command -v busybox >/dev/null || want+=(busybox-static)
          command -v ip >/dev/null || want+=(iproute2)
          command -v nsenter >/dev/null || want+=(util-linux)
-         command -v openssl >/dev/null || want+=(openssl) ;;
+         command -v openssl >/dev/null || want+=(openssl)
+         [ -x /usr/sbin/sshd ] || want+=(openssh-server) ;;
     browser) [ -x /usr/bin/chromium ] || want+=(chromium) ;;
   esac
 done
