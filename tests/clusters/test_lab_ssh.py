@@ -3,8 +3,10 @@
 import json
 import os
 import tempfile
+import threading
 from io import StringIO
 
+import paramiko
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -84,6 +86,7 @@ def test_it_polls_a_swarm_over_ssh_with_the_stored_key_only(ssh_lab, files, capl
     assert secret not in listing and secret not in caplog.text
     assert "PRIVATE KEY" not in listing + caplog.text
     assert set(os.listdir(tempfile.gettempdir())) == temp_before
+    assert not [t for t in threading.enumerate() if isinstance(t, paramiko.Transport)]
 
 
 def test_it_fails_clearly_with_a_key_the_server_does_not_accept(ssh_lab, files, caplog):

@@ -67,9 +67,7 @@ def test_it_adds_an_ssh_cluster_with_the_key_and_known_hosts_encrypted(ssh_files
         (["--ssh-key", "{d}/id", "--ssh-known-hosts", "{d}/known_hosts", "--url2"], "only go"),
     ],
 )  # fmt: skip
-def test_it_refuses_bad_ssh_material_with_exit_2_storing_nothing(
-    ssh_files, extra, message, caplog
-):
+def test_it_refuses_bad_ssh_material_with_exit_2_storing_nothing(ssh_files, extra, message, caplog):
     caplog.set_level("DEBUG")
     d = ssh_files
     (d / "other_host").write_text((d / "known_hosts").read_text().replace("manager.", "other."))
