@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -521,6 +523,24 @@ class PollOutcome:
 Fetcher = Callable[..., client.RawPoll]
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector off for the block, then restore its previous state.
+
+    A poll allocates some 300,000 containers (raw JSON, snapshot, checks) that all live until
+    it ends: the collector would traverse them again and again (0.1-0.3 s a poll at 10,000
+    tasks) and find next to nothing. Reference counting still frees everything as usual; the
+    few cycles a poll leaves wait for the next collection after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def cluster_poll(
     *, cluster: Cluster, now: datetime | None = None, fetch: Fetcher | None = None
 ) -> PollOutcome | None:
@@ -532,7 +552,10 @@ def cluster_poll(
     if not poll_claim(cluster_id=cluster.pk, now=started_at):
         return None
     try:
-        return _poll_claimed(cluster=cluster, started_at=started_at, fetch=fetch or client.fetch)
+        with gc_paused():
+            return _poll_claimed(
+                cluster=cluster, started_at=started_at, fetch=fetch or client.fetch
+            )
     finally:
         poll_release(cluster_id=cluster.pk, claimed_at=started_at, interval=cluster.poll_interval)
 

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from clusters.models import Cluster
 
@@ -33,7 +34,11 @@ class Evaluation(models.Model):
 class CheckResult(models.Model):
     """One check of an evaluation (pass, fail, waived or not evaluated)."""
 
-    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="checks")
+    # No single-column indexes on the foreign keys: (evaluation, status) serves evaluation
+    # lookups and a partial index the few waived rows; each index costs every poll's COPY.
+    evaluation = models.ForeignKey(
+        Evaluation, on_delete=models.CASCADE, related_name="checks", db_index=False
+    )
     rule = models.CharField(max_length=64)
     category = models.CharField(max_length=32)
     severity = models.CharField(max_length=8)
@@ -44,12 +49,17 @@ class CheckResult(models.Model):
     message = models.TextField()
     remediation = models.TextField(blank=True, default="")
     waiver = models.ForeignKey(
-        "Waiver", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "Waiver", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["evaluation", "status"])]
+        indexes = [
+            models.Index(fields=["evaluation", "status"]),
+            models.Index(
+                fields=["waiver"], condition=Q(waiver__isnull=False), name="checkresult_waived"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule} {self.object_name}: {self.status}"

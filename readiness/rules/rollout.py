@@ -171,6 +171,13 @@ def update_stuck(snapshot, policy, context):
     return outcomes
 
 
+def _placement_verdict(constraints: tuple[str, ...], usable: list) -> tuple[list[str], bool]:
+    """(constraints no usable node meets, whether one usable node meets them all)."""
+    unmet = [c for c in constraints if not any(constraint_matches(n, c) for n in usable)]
+    all_met = any(all(constraint_matches(n, c) for c in constraints) for n in usable)
+    return unmet, all_met
+
+
 @rule(
     id="rollout.constraints-satisfiable",
     title="Placement constraints match a ready node",
@@ -187,14 +194,15 @@ def update_stuck(snapshot, policy, context):
 )
 def constraints_satisfiable(snapshot, policy, context):
     usable = [n for n in snapshot.nodes if n.state == "ready" and n.availability == "active"]
+    verdicts: dict[tuple[str, ...], tuple[list[str], bool]] = {}  # services share constraints
     outcomes = []
     for service in snapshot.services:
         if not service.constraints:
             continue
-        unmet = [
-            c for c in service.constraints if not any(constraint_matches(n, c) for n in usable)
-        ]
-        all_met = any(all(constraint_matches(n, c) for c in service.constraints) for n in usable)
+        key = tuple(service.constraints)
+        if key not in verdicts:
+            verdicts[key] = _placement_verdict(key, usable)
+        unmet, all_met = verdicts[key]
         passed = not unmet and all_met
         outcomes.append(
             check(

@@ -154,6 +154,10 @@ def test_it_parses_engine_timestamps_with_nanoseconds():
     )
     assert normalize.parse_time("0001-01-01T00:00:00Z") is None
     assert normalize.parse_time("2026-11-22T04:20:21+01:00").hour == 3
+    assert normalize.parse_time("2026-11-22T03:20:21.9999999Z").microsecond == 999999
+    assert normalize.parse_time("2026-11-22T04:20:21+01:00Z").hour == 3
+    assert normalize.parse_time("2026-11-22T25:20:21Z") is None
+    assert normalize.parse_time("not a timeZ") is None
 
 
 def test_it_rejects_malformed_json(poll1):

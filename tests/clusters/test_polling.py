@@ -1,5 +1,6 @@
 """A poll: claim, failure handling, scheduling, concurrency."""
 
+import gc
 import threading
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -158,3 +159,21 @@ def test_it_is_stale_after_three_missed_intervals(cluster):
     cluster.last_success_at = NOW
     assert not cluster.is_stale(NOW + timedelta(seconds=3 * cluster.poll_interval))
     assert cluster.is_stale(NOW + timedelta(seconds=3 * cluster.poll_interval + 1))
+
+
+@pytest.mark.django_db
+def test_it_polls_with_the_collector_paused_and_restores_its_state(cluster, poll1):
+    seen = []
+
+    def fetch(**kwargs):
+        seen.append(gc.isenabled())
+        return fetcher(poll1)(**kwargs)
+
+    services.cluster_poll(cluster=cluster, now=NOW, fetch=fetch)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        services.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetch)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -8,6 +8,8 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clusters.models import Cluster
 from readiness import selectors, services
@@ -281,3 +283,10 @@ def test_it_thins_old_evaluations_and_keeps_the_checks_the_next_diff_needs(clust
     assert not CheckResult.objects.filter(evaluation=stored[0]).exists()
     assert CheckResult.objects.filter(evaluation=stored[2]).exists()
     assert CheckResult.objects.filter(evaluation=stored[3]).exists()
+
+
+def test_it_stores_the_checks_with_one_logged_copy(cluster, notify):
+    with CaptureQueriesContext(connection) as queries:
+        evaluation = services.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)
+    copies = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("COPY ")]
+    assert len(copies) == 1 and evaluation.checks.count() > 0
