@@ -93,6 +93,25 @@ def rule_lines(checks: list[dict]) -> list[RuleLine]:
     ]
 
 
+def _lines_from_rules(rules: list[dict], from_checks: list[RuleLine]) -> list[RuleLine]:
+    """The readiness app's own per-rule explanation, completed with waived and info rules."""
+    waived = {line.rule: line.waived for line in from_checks}
+    lines = [
+        RuleLine(
+            rule=r["rule"],
+            category=r["category"],
+            severity=r["severity"],
+            weight=r["weight"],
+            passed=r["passed"],
+            failed=r["failed"],
+            waived=waived.get(r["rule"], 0),
+        )
+        for r in rules
+    ]
+    known = {line.rule for line in lines}
+    return lines + [line for line in from_checks if line.rule not in known]
+
+
 def explain(lines: list[RuleLine]) -> tuple[list[ExplainedRule], int]:
     """Each scored rule's contribution to the score; rules losing the most points first."""
     scored = [line for line in lines if line.scored and line.weight > 0]
@@ -119,7 +138,10 @@ def explain(lines: list[RuleLine]) -> tuple[list[ExplainedRule], int]:
 def scorecard_from_report(report: dict) -> Scorecard:
     """Build the scorecard of one evaluation from its report dictionary."""
     checks = report.get("checks", [])
-    explained, total = explain(rule_lines(checks))
+    lines = rule_lines(checks)
+    if report.get("rules"):
+        lines = _lines_from_rules(report["rules"], lines)
+    explained, total = explain(lines)
     failing: dict[str, list[dict]] = defaultdict(list)
     for check in checks:
         if check["status"] == "fail":

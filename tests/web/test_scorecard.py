@@ -72,3 +72,21 @@ def test_it_groups_failing_checks_by_category_critical_first():
     assert [c["severity"] for c in card.failing["images"]] == ["critical", "warning"]
     assert card.grade_capped and card.grade == "C"
     assert [c.name for c in card.categories] == ["health", "images"]
+
+
+def test_it_prefers_the_readiness_apps_own_rule_explanation():
+    report = dict(REPORT)
+    report["rules"] = [
+        {
+            "rule": "images.tag-pinned",
+            "category": "images",
+            "severity": "critical",
+            "weight": 3,
+            "passed": 3,
+            "failed": 1,
+        },
+    ]
+    card = scorecard_from_report(report)
+    tag = next(e for e in card.explained if e.line.rule == "images.tag-pinned")
+    assert tag.line.pass_percent == 75
+    assert {e.line.rule for e in card.explained} >= {"images.digest-pinned", "health.converged"}
