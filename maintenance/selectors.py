@@ -1,8 +1,152 @@
-"""Reads of the maintenance app for other apps (interface stub; the maintenance issue fills it)."""
+"""Reads of the maintenance app, for its own pages and for other apps."""
 
-from datetime import datetime
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db.models import Max, Q
+
+from clusters import selectors as cluster_selectors
+from readiness.facts import BackupFact, OperationsFacts, WindowFact
+
+from . import backups as backup_rules
+from . import occurrences as occ
+from .models import (
+    Backup,
+    BackupValidation,
+    NodeVerification,
+    Occurrence,
+    Reminder,
+    RunStep,
+    Window,
+)
+
+REBOOT_LOOKBACK = timedelta(days=60)
 
 
-def operations_facts(*, cluster, now: datetime):
-    """The readiness.facts.OperationsFacts for CLUSTER at NOW, or None when not available."""
-    return None
+def backup_states(*, cluster, now: datetime) -> list[tuple[Backup, backup_rules.BackupStatus]]:
+    """Every backup of CLUSTER with its restore-test state at NOW."""
+    backups = list(
+        Backup.objects.filter(cluster=cluster).annotate(
+            last_passed=Max(
+                "validations__validated_at",
+                filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
+            )
+        )
+    )
+    return [
+        (
+            backup,
+            backup_rules.status(
+                last_passed=backup.last_passed, interval_days=backup.interval_days, now=now
+            ),
+        )
+        for backup in backups
+    ]
+
+
+def last_reboots(*, cluster, now: datetime) -> dict[str, datetime]:
+    """node id -> the latest verified reboot: observed by the poller or confirmed."""
+    result: dict[str, datetime] = {}
+    for reboot in cluster_selectors.node_reboots(
+        cluster=cluster, since=now - REBOOT_LOOKBACK, until=now
+    ):
+        known = result.get(reboot.node_id)
+        if reboot.ready_at <= now and (known is None or reboot.ready_at > known):
+            result[reboot.node_id] = reboot.ready_at
+    confirmed = (
+        NodeVerification.objects.filter(occurrence__window__cluster=cluster, verified_at__lte=now)
+        .values("node_id")
+        .annotate(latest=Max("verified_at"))
+    )
+    for row in confirmed:
+        if row["node_id"] not in result or row["latest"] > result[row["node_id"]]:
+            result[row["node_id"]] = row["latest"]
+    return result
+
+
+def windows_active_on(window: Window, now: datetime) -> bool:
+    return window.is_active_on(occ.local_today(now, window.tz))
+
+
+def in_window_now(*, cluster, now: datetime) -> bool:
+    return (
+        Occurrence.objects.filter(window__cluster=cluster, start__lte=now, end__gt=now)
+        .exclude(status=Occurrence.Status.CANCELLED)
+        .exists()
+    )
+
+
+def operations_facts(*, cluster, now: datetime) -> OperationsFacts:
+    """The readiness.facts.OperationsFacts for CLUSTER at NOW."""
+    windows = [
+        WindowFact(
+            name=window.name,
+            duration_minutes=window.duration_minutes,
+            active=windows_active_on(window, now),
+        )
+        for window in Window.objects.filter(cluster=cluster)
+    ]
+    backups = [
+        BackupFact(
+            name=backup.name,
+            interval_days=backup.interval_days,
+            last_passed_at=backup.last_passed,
+            state=state.state,
+        )
+        for backup, state in backup_states(cluster=cluster, now=now)
+    ]
+    recipients = sum(
+        1 for recipient in cluster.recipients.select_related("user") if recipient.address
+    )
+    return OperationsFacts(
+        windows=windows,
+        in_window_now=in_window_now(cluster=cluster, now=now),
+        last_reboot=last_reboots(cluster=cluster, now=now),
+        backups=backups,
+        recipients=recipients,
+    )
+
+
+def occurrences_between(*, cluster, first_day: date, last_day: date):
+    """Occurrences of CLUSTER's windows whose local date lies in [first_day, last_day]."""
+    return (
+        Occurrence.objects.filter(
+            window__cluster=cluster, local_date__gte=first_day, local_date__lte=last_day
+        )
+        .select_related("window")
+        .order_by("start", "window__name")
+    )
+
+
+def upcoming_occurrences(*, cluster, now: datetime, until: datetime):
+    return (
+        Occurrence.objects.filter(window__cluster=cluster, end__gt=now, start__lt=until)
+        .exclude(status=Occurrence.Status.CANCELLED)
+        .select_related("window")
+        .order_by("start")
+    )
+
+
+def open_checklist_steps(*, cluster, now: datetime, until: datetime):
+    return (
+        RunStep.objects.filter(run__cluster=cluster, done=False, due_at__lt=until)
+        .select_related("run")
+        .order_by("due_at")
+    )
+
+
+def reminders_failed(*, cluster=None):
+    """Reminders that failed for good (shown in the UI with their last error)."""
+    rows = Reminder.objects.filter(status=Reminder.Status.FAILED)
+    if cluster is not None:
+        rows = rows.filter(cluster=cluster)
+    return rows.order_by("-due_at")
+
+
+def reminders_outbox(*, cluster=None, limit: int = 100):
+    """The latest reminders of any status (the UI's outbox)."""
+    rows = Reminder.objects.all()
+    if cluster is not None:
+        rows = rows.filter(cluster=cluster)
+    return rows.order_by("-due_at", "-id")[:limit]

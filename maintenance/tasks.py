@@ -1,8 +1,12 @@
 """Celery interface of the maintenance app."""
 
 from celery import shared_task
+from django.utils import timezone
 
 
 @shared_task(ignore_result=True)
 def tick() -> None:
-    """One pass of the maintenance scheduler."""
+    """One pass of the maintenance scheduler (every minute from beat)."""
+    from .services import tick as run_tick
+
+    run_tick(now=timezone.now())

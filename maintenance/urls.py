@@ -6,4 +6,5 @@ app_name = "maintenance"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("calendar/<str:token>.ics", views.calendar_feed, name="calendar"),
 ]

@@ -1,0 +1,53 @@
+"""The per-cluster iCalendar (RFC 5545) feed: upcoming occurrences and open checklist steps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import icalendar
+
+from . import occurrences as occ
+
+PRODID = "-//Watchkeeper//Maintenance//EN"
+STEP_LENGTH = timedelta(minutes=30)
+
+
+def build(*, cluster_name: str, occurrences, steps, now: datetime, base_url: str = "") -> bytes:
+    """The feed as bytes: events carry TZID local times, with a VTIMEZONE per zone used."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", f"Watchkeeper maintenance: {cluster_name}")
+    stamp = now.astimezone(UTC)
+    for occurrence in occurrences:
+        window = occurrence.window
+        tz = occ.zone(window.tz)
+        event = icalendar.Event()
+        event.add("uid", f"occurrence-{occurrence.pk}@watchkeeper")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", occurrence.start.astimezone(tz))
+        event.add("dtend", occurrence.end.astimezone(tz))
+        event.add("summary", f"Maintenance window: {window.name} ({cluster_name})")
+        event.add(
+            "description",
+            f"Rolling reboot of {cluster_name}, {window.duration_minutes} minutes. "
+            f"Status: {occurrence.status}.",
+        )
+        event.add("status", "CONFIRMED")
+        if base_url:
+            event.add("url", f"{base_url}/maintenance/")
+        cal.add_component(event)
+    for step in steps:
+        run = step.run
+        tz = occ.zone(run.tz)
+        event = icalendar.Event()
+        event.add("uid", f"checklist-step-{step.pk}@watchkeeper")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", step.due_at.astimezone(tz))
+        event.add("dtend", (step.due_at + STEP_LENGTH).astimezone(tz))
+        event.add("summary", f"{run.title} {step.offset_label}: {step.title}")
+        event.add("description", f"Checklist {run.title} for {cluster_name}.")
+        cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal.to_ical()

@@ -1,0 +1,266 @@
+"""`manage.py maintenance ...`: windows, occurrences, backups, checklists and the tick.
+
+Bad input (unknown cluster or zone, bad weekday, duration out of range) gives a clear
+message and exit status 2, and stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, time
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.models import Cluster
+from maintenance import checklists, selectors, services
+from maintenance.models import Backup
+
+MAX_RANGE_DAYS = 400
+
+
+def usage_error(message: str) -> CommandError:
+    return CommandError(message, returncode=2)
+
+
+def parse_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise usage_error(f"{option} {text!r} is not a date (YYYY-MM-DD).") from None
+
+
+def parse_instant(text: str, option: str) -> datetime:
+    """An ISO 8601 time; without an offset it is read as UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise usage_error(f"{option} {text!r} is not an ISO 8601 time.") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_local(text: str, option: str) -> datetime:
+    """An ISO 8601 time; without an offset it stays naive (wall time in --tz)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise usage_error(f"{option} {text!r} is not an ISO 8601 time.") from None
+
+
+def parse_hhmm(text: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text or "")
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise usage_error(f"--start {text!r} is not a local time HH:MM (00:00 to 23:59).")
+    return time(int(match[1]), int(match[2]))
+
+
+def get_cluster(name: str) -> Cluster:
+    cluster = Cluster.objects.filter(name=name).first()
+    if cluster is None:
+        known = ", ".join(Cluster.objects.values_list("name", flat=True)[:20]) or "none"
+        raise usage_error(f"Unknown cluster {name!r} (known: {known}).")
+    return cluster
+
+
+def invalid(exc: ValidationError) -> CommandError:
+    return usage_error(" ".join(exc.messages))
+
+
+class Command(BaseCommand):
+    help = "Maintenance windows, occurrences, backup-restore tests, checklists, scheduler tick."
+
+    def add_arguments(self, parser):
+        groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+
+        window = groups.add_parser("window", help="maintenance windows")
+        window_actions = window.add_subparsers(dest="action", required=True, metavar="ACTION")
+        add = window_actions.add_parser("add", help="add a weekly window")
+        add.add_argument("cluster")
+        add.add_argument("--weekday", required=True, help="sun or sun,wed")
+        add.add_argument("--start", required=True, help="local start HH:MM")
+        add.add_argument("--duration", required=True, type=int, help="minutes, 5 to 480")
+        add.add_argument("--tz", required=True, help="IANA zone, for example Europe/Berlin")
+        add.add_argument("--name", default="")
+
+        listing = groups.add_parser("occurrences", help="list occurrences in a date range")
+        listing.add_argument("cluster")
+        listing.add_argument("--from", dest="first", required=True, help="YYYY-MM-DD")
+        listing.add_argument("--to", dest="last", required=True, help="YYYY-MM-DD")
+        listing.add_argument("--format", choices=["text", "json"], default="text")
+
+        backup = groups.add_parser("backup", help="backup-restore tests")
+        backup_actions = backup.add_subparsers(dest="action", required=True, metavar="ACTION")
+        badd = backup_actions.add_parser("add", help="register a backup")
+        badd.add_argument("cluster")
+        badd.add_argument("name")
+        badd.add_argument("--every", type=int, default=90, help="days, 30 to 90 (default 90)")
+        badd.add_argument("--validated-at", default=None, help="last passed restore test, ISO")
+        bval = backup_actions.add_parser("validate", help="record a restore test")
+        bval.add_argument("cluster")
+        bval.add_argument("name")
+        bval.add_argument("--evidence", required=True)
+        bval.add_argument("--failed", action="store_true", help="the restore test failed")
+
+        checklist = groups.add_parser("checklist", help="checklists")
+        checklist_actions = checklist.add_subparsers(dest="action", required=True, metavar="ACTION")
+        start = checklist_actions.add_parser("start", help="start a checklist run")
+        start.add_argument("cluster")
+        start.add_argument("--template", required=True, choices=sorted(checklists.TEMPLATES))
+        start.add_argument("--at", required=True, help="target time, ISO (local to --tz)")
+        start.add_argument("--tz", required=True)
+
+        tick = groups.add_parser("tick", help="one pass of the scheduler")
+        tick.add_argument("--now", default=None, help="evaluate as if the clock read ISO")
+
+    def handle(self, *args, **options):
+        group = options["group"]
+        if group == "window":
+            return self.window_add(options)
+        if group == "occurrences":
+            return self.occurrences(options)
+        if group == "backup":
+            if options["action"] == "add":
+                return self.backup_add(options)
+            return self.backup_validate(options)
+        if group == "checklist":
+            return self.checklist_start(options)
+        return self.tick(options)
+
+    # --- subcommands --------------------------------------------------------
+
+    def window_add(self, options):
+        cluster = get_cluster(options["cluster"])
+        start = parse_hhmm(options["start"])
+        try:
+            window = services.window_create(
+                cluster=cluster,
+                weekdays=options["weekday"],
+                start_time=start,
+                duration_minutes=options["duration"],
+                tz=options["tz"],
+                name=options["name"],
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        if window.duration_warning:
+            self.stderr.write(f"warning: {window.duration_warning}")
+        self.stdout.write(
+            f"Window {window.name!r} on {cluster.name}: {window.weekdays} "
+            f"{window.start_time:%H:%M} {window.tz}, {window.duration_minutes} min, "
+            f"from {window.active_from}."
+        )
+        nxt = window.occurrences.filter(start__gt=timezone.now()).first()
+        if nxt:
+            self.stdout.write(f"Next: {nxt.local_start} ({nxt.start:%Y-%m-%dT%H:%M}Z)")
+
+    def occurrences(self, options):
+        cluster = get_cluster(options["cluster"])
+        first = parse_date(options["first"], "--from")
+        last = parse_date(options["last"], "--to")
+        if last < first:
+            raise usage_error("--to is before --from.")
+        if (last - first).days > MAX_RANGE_DAYS:
+            raise usage_error(f"Ask for at most {MAX_RANGE_DAYS} days at a time.")
+        now = timezone.now()
+        with transaction.atomic():
+            for window in cluster.maintenance_windows.all():
+                services.occurrences_materialise(
+                    window=window, now=now, first_day=first, last_day=last
+                )
+        rows = [
+            {
+                "window": occurrence.window.name,
+                "start": _iso_utc(occurrence.start),
+                "end": _iso_utc(occurrence.end),
+                "local_start": occurrence.local_start,
+                "status": occurrence.status,
+            }
+            for occurrence in selectors.occurrences_between(
+                cluster=cluster, first_day=first, last_day=last
+            )
+        ]
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            self.stdout.write(
+                f"{row['start']}  {row['end']}  {row['local_start']}  "
+                f"{row['status']:<11}  {row['window']}"
+            )
+        if not rows:
+            self.stdout.write("No occurrences in that range.")
+
+    def backup_add(self, options):
+        cluster = get_cluster(options["cluster"])
+        validated_at = (
+            parse_instant(options["validated_at"], "--validated-at")
+            if options["validated_at"]
+            else None
+        )
+        try:
+            backup = services.backup_create(
+                cluster=cluster,
+                name=options["name"],
+                interval_days=options["every"],
+                validated_at=validated_at,
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        self._print_backup(backup)
+
+    def backup_validate(self, options):
+        cluster = get_cluster(options["cluster"])
+        backup = Backup.objects.filter(cluster=cluster, name=options["name"]).first()
+        if backup is None:
+            raise usage_error(f"Cluster {cluster.name} has no backup named {options['name']!r}.")
+        try:
+            services.backup_validate(
+                backup=backup,
+                evidence=options["evidence"],
+                passed=not options["failed"],
+                by_name="manage.py",
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        self._print_backup(backup)
+
+    def _print_backup(self, backup):
+        for item, state in selectors.backup_states(cluster=backup.cluster, now=timezone.now()):
+            if item.pk == backup.pk:
+                due = f", due {state.due_at:%Y-%m-%d}" if state.due_at else ""
+                self.stdout.write(
+                    f"Backup {item.name!r} on {item.cluster.name}: every {item.interval_days} "
+                    f"days, {state.state}{due}."
+                )
+
+    def checklist_start(self, options):
+        cluster = get_cluster(options["cluster"])
+        target = parse_local(options["at"], "--at")
+        try:
+            run = services.checklist_start(
+                cluster=cluster,
+                template=options["template"],
+                target=target,
+                tz=options["tz"],
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        self.stdout.write(f"{run.title} for {cluster.name}, target {_iso_utc(run.target_at)}:")
+        for step in run.steps.all():
+            self.stdout.write(f"  {step.offset_label:<6} {_iso_utc(step.due_at)}  {step.title}")
+
+    def tick(self, options):
+        now = parse_instant(options["now"], "--now") if options["now"] else timezone.now()
+        result = services.tick(now=now)
+        self.stdout.write(f"tick {_iso_utc(now)}: {result.summary()}")
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
