@@ -6,4 +6,5 @@ app_name = "clusters"
 
 urlpatterns = [
     path("", views.fleet, name="fleet"),
+    path("clusters/<str:name>/", views.detail, name="detail"),
 ]
