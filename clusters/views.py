@@ -1,13 +1,17 @@
 """Cluster pages."""
 
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.roles import viewer_required
+from accounts.roles import operator_required, viewer_required
 
 from . import pages
 from .models import Cluster
+from .tasks import poll_cluster
 
 
 @viewer_required
@@ -30,8 +34,56 @@ def fleet(request):
     )
 
 
+def _poll_key(cluster: Cluster) -> str:
+    return f"poll-requested:{cluster.pk}"
+
+
+def _poll_running(cluster: Cluster) -> bool:
+    """A poll asked for from the page that has not finished yet, or one being run now."""
+    requested = cache.get(_poll_key(cluster))
+    if cluster.poll_claimed_at is not None:
+        return True
+    return requested is not None and (
+        cluster.last_poll_at is None or cluster.last_poll_at < requested
+    )
+
+
 @viewer_required
 def detail(request, name: str):
     """One cluster: scorecard, findings, nodes, services, polls."""
     cluster = get_object_or_404(Cluster, name=name)
-    return render(request, "clusters/detail.html", {"cluster": cluster})
+    page = pages.cluster_page(
+        cluster=cluster, now=timezone.now(), poll_running=_poll_running(cluster)
+    )
+    return render(request, "clusters/detail.html", {"cluster": cluster, "page": page})
+
+
+@operator_required
+@require_POST
+def poll_now(request, name: str):
+    """Ask the worker to poll this cluster now; the status fragment follows its progress."""
+    cluster = get_object_or_404(Cluster, name=name)
+    cache.set(_poll_key(cluster), timezone.now(), timeout=600)
+    poll_cluster.delay_on_commit(cluster.pk)
+    return _poll_status_response(request, cluster)
+
+
+@operator_required
+def poll_status(request, name: str):
+    """The poll-status fragment; htmx polling stops (286) once the poll has finished."""
+    cluster = get_object_or_404(Cluster, name=name)
+    return _poll_status_response(request, cluster)
+
+
+def _poll_status_response(request, cluster: Cluster) -> HttpResponse:
+    running = _poll_running(cluster)
+    page = pages.PollProgress(poll_running=running)
+    response = render(
+        request,
+        "clusters/detail.html#poll-status",
+        {"cluster": cluster, "page": page, "poll_finished": not running},
+    )
+    if not running and request.method == "GET":
+        response.status_code = 286
+        response["HX-Trigger"] = "poll-finished"
+    return response

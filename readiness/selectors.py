@@ -102,3 +102,46 @@ def latest_failing_checks(*, clusters) -> list[CheckResult]:
 
 def waiver_trail(*, waiver) -> list:
     return list(waiver.events.select_related("actor"))
+
+
+def daily_scores(*, cluster_ids, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
+    """Each cluster's lowest score per UTC day since SINCE (one query for any number)."""
+    from django.db.models import Min
+    from django.db.models.functions import TruncDay
+
+    rows = (
+        Evaluation.objects.filter(cluster_id__in=cluster_ids, evaluated_at__gte=since)
+        .annotate(day=TruncDay("evaluated_at"))
+        .values("cluster_id", "day")
+        .annotate(low=Min("score"))
+        .order_by("cluster_id", "day")
+    )
+    result: dict[int, list[tuple[datetime, int]]] = {}
+    for row in rows:
+        result.setdefault(row["cluster_id"], []).append((row["day"], row["low"]))
+    return result
+
+
+def report_dict(*, evaluation) -> dict:
+    """A stored evaluation in the report's shape: its non-passing checks, rules and scores."""
+    checks = [
+        {
+            "rule": check.rule,
+            "category": check.category,
+            "severity": check.severity,
+            "status": check.status,
+            "object": {"type": check.object_type, "id": check.object_id, "name": check.object_name},
+            "message": check.message,
+            "remediation": check.remediation,
+        }
+        for check in evaluation.checks.order_by("id")
+    ]
+    return {
+        "score": evaluation.score,
+        "grade": evaluation.grade,
+        "grade_capped": evaluation.grade_capped,
+        "categories": evaluation.categories,
+        "summary": evaluation.summary,
+        "rules": evaluation.rules,
+        "checks": checks,
+    }

@@ -6,4 +6,5 @@ app_name = "readiness"
 
 urlpatterns = [
     path("findings/", views.findings, name="findings"),
+    path("waivers/new/", views.waiver_new, name="waiver_new"),
 ]
