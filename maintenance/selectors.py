@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 
 from clusters import selectors as cluster_selectors
+from clusters.models import Cluster
 from readiness.facts import BackupFact, OperationsFacts, WindowFact
 
 from . import backups as backup_rules
@@ -14,6 +15,7 @@ from . import occurrences as occ
 from .models import (
     Backup,
     BackupValidation,
+    ChecklistRun,
     NodeVerification,
     Occurrence,
     Reminder,
@@ -191,3 +193,106 @@ def fleet_maintenance(*, cluster_ids, now: datetime) -> dict[int, dict]:
     for row in steps:
         result[row["run__cluster_id"]]["overdue_steps"] = row["count"]
     return result
+
+
+# --- reads for the dashboard pages (added by the web issue) ---------------------------------
+
+
+def occurrences_in_range(*, since: datetime, until: datetime, cluster=None):
+    """Occurrences of every cluster (or one) starting in [since, until), for the calendar."""
+    rows = Occurrence.objects.filter(start__gte=since, start__lt=until)
+    if cluster is not None:
+        rows = rows.filter(window__cluster=cluster)
+    return rows.select_related("window__cluster").order_by("start", "window__name")
+
+
+def next_occurrences(*, cluster_ids, now: datetime) -> dict[int, Occurrence]:
+    """cluster id -> its next (or current) non-cancelled occurrence, in two queries."""
+    upcoming = (
+        Occurrence.objects.filter(window__cluster_id=OuterRef("pk"), end__gt=now)
+        .exclude(status=Occurrence.Status.CANCELLED)
+        .order_by("start")
+        .values("pk")[:1]
+    )
+    ids = (
+        Cluster.objects.filter(pk__in=list(cluster_ids))
+        .annotate(next_id=Subquery(upcoming))
+        .exclude(next_id=None)
+        .values_list("next_id", flat=True)
+    )
+    rows = Occurrence.objects.filter(pk__in=list(ids)).select_related("window")
+    return {row.window.cluster_id: row for row in rows}
+
+
+def all_backup_states(*, now: datetime, cluster=None):
+    """(backup, BackupStatus) of every backup, most urgent first, in one query."""
+    rows = Backup.objects.select_related("cluster").annotate(
+        last_passed=Max(
+            "validations__validated_at",
+            filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
+        )
+    )
+    if cluster is not None:
+        rows = rows.filter(cluster=cluster)
+    order = {"overdue": 0, "never_validated": 1, "due_soon": 2, "ok": 3}
+    pairs = [
+        (b, backup_rules.status(last_passed=b.last_passed, interval_days=b.interval_days, now=now))
+        for b in rows
+    ]
+    pairs.sort(key=lambda p: (order[p[1].state], p[0].cluster.name, p[0].name))
+    return pairs
+
+
+def overdue_counts(*, cluster_ids, now: datetime) -> dict[int, tuple[int, int]]:
+    """cluster id -> (backups overdue or never validated, checklist steps overdue)."""
+    counts: dict[int, list[int]] = {cid: [0, 0] for cid in cluster_ids}
+    backups = (
+        Backup.objects.filter(cluster_id__in=list(cluster_ids))
+        .annotate(
+            last_passed=Max(
+                "validations__validated_at",
+                filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
+            )
+        )
+        .values_list("cluster_id", "last_passed", "interval_days")
+    )
+    for cluster_id, last_passed, interval in backups:
+        state = backup_rules.status(last_passed=last_passed, interval_days=interval, now=now)
+        if state.state in {"overdue", "never_validated"}:
+            counts[cluster_id][0] += 1
+    steps = (
+        RunStep.objects.filter(run__cluster_id__in=list(cluster_ids), done=False, due_at__lt=now)
+        .values_list("run__cluster_id")
+        .annotate(n=Count("id"))
+    )
+    for cluster_id, n in steps:
+        counts[cluster_id][1] = n
+    return {cid: (b, s) for cid, (b, s) in counts.items()}
+
+
+def checklist_runs(*, now: datetime, cluster=None):
+    """Checklist runs, newest target first, with their open and overdue step counts."""
+    rows = ChecklistRun.objects.select_related("cluster").annotate(
+        steps_total=Count("steps"),
+        steps_done=Count("steps", filter=Q(steps__done=True)),
+        steps_overdue=Count("steps", filter=Q(steps__done=False, steps__due_at__lt=now)),
+    )
+    if cluster is not None:
+        rows = rows.filter(cluster=cluster)
+    return rows.order_by("-target_at")
+
+
+def checklist_run_steps(*, run):
+    return run.steps.select_related("done_by").order_by("position")
+
+
+def occurrence_verifications(*, occurrence):
+    return occurrence.verifications.select_related("confirmed_by").order_by("verified_at")
+
+
+def reminders_log(*, limit: int = 200, status: str = ""):
+    """The latest reminders (what went to whom, and failures), with their cluster."""
+    rows = Reminder.objects.select_related("cluster")
+    if status:
+        rows = rows.filter(status=status)
+    return rows.order_by("-due_at", "-id")[:limit]

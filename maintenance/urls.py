@@ -6,5 +6,16 @@ app_name = "maintenance"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("windows/new/", views.window_create, name="window_create"),
+    path("occurrences/<int:pk>/", views.occurrence, name="occurrence"),
+    path("occurrences/<int:pk>/confirm/", views.occurrence_confirm, name="occurrence_confirm"),
+    path("backups/", views.backups, name="backups"),
+    path("backups/<int:pk>/validate/", views.backup_validate, name="backup_validate"),
+    path("checklists/", views.checklist_list, name="checklists"),
+    path("checklists/new/", views.checklist_start, name="checklist_start"),
+    path("checklists/<int:pk>/", views.checklist, name="checklist"),
+    path("steps/<int:pk>/tick/", views.step_tick, name="step_tick"),
+    path("reminders/", views.reminders, name="reminders"),
+    path("outbox/", views.outbox, name="outbox"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar"),
 ]

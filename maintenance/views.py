@@ -1,26 +1,292 @@
 """Maintenance pages and the calendar feed."""
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from accounts.roles import viewer_required
+from accounts.roles import operator_required, viewer_required
+from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 
-from . import ical, selectors
+from . import calendar_grid, checklists, ical, planner, selectors, services
+from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep
 
 FEED_AHEAD = timedelta(weeks=8)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _day(value: str, default: date) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return default
 
 
 @viewer_required
 def overview(request):
-    """Upcoming windows, backup-restore tests and checklists."""
-    return render(request, "maintenance/overview.html", {})
+    """Week or month calendar of occurrences across clusters, with the new-window form."""
+    zone = timezone.get_current_timezone()
+    now = timezone.now()
+    today = timezone.localdate(now)
+    view = "week" if request.GET.get("view") == "week" else "month"
+    anchor = _day(request.GET.get("date", ""), today)
+    if view == "week":
+        start, end = calendar_grid.week_bounds(anchor)
+        previous, following = anchor - timedelta(days=7), anchor + timedelta(days=7)
+        month = None
+    else:
+        start, end = calendar_grid.month_bounds(anchor.year, anchor.month)
+        first = anchor.replace(day=1)
+        previous = (first - timedelta(days=1)).replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        month = anchor.month
+    since, until = calendar_grid.utc_range(start, end, zone)
+    occurrences = selectors.occurrences_in_range(since=since, until=until)
+    weeks = calendar_grid.grid(
+        occurrences, start=start, end=end, zone=zone, today=today, month=month
+    )
+    return render(
+        request,
+        "maintenance/overview.html",
+        {
+            "weeks": weeks,
+            "view": view,
+            "anchor": anchor,
+            "previous": previous,
+            "following": following,
+            "today": today,
+            "clusters": Cluster.objects.order_by("name").only("id", "name"),
+            "weekdays": WEEKDAYS,
+            "zone_name": str(zone),
+        },
+    )
+
+
+@operator_required
+@require_POST
+def window_create(request):
+    """Create a weekly window; its occurrences appear in the calendar."""
+    cluster = get_object_or_404(Cluster, pk=request.POST.get("cluster") or 0)
+    days = ",".join(d for d in request.POST.getlist("weekdays") if d in WEEKDAYS)
+    try:
+        start_time = time.fromisoformat(request.POST.get("start_time", ""))
+        duration = int(request.POST.get("duration_minutes", ""))
+    except ValueError:
+        messages.error(request, "Give the start as HH:MM and the duration in minutes.")
+        return redirect("maintenance:overview")
+    try:
+        window = services.window_create(
+            cluster=cluster,
+            weekdays=days,
+            start_time=start_time,
+            duration_minutes=duration,
+            tz=request.POST.get("tz", "").strip(),
+            name=request.POST.get("name", "").strip(),
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("maintenance:overview")
+    warning = window.duration_warning
+    messages.success(request, f"Window {window.name} created for {cluster.name}.")
+    if warning:
+        messages.warning(request, warning)
+    return redirect("maintenance:overview")
+
+
+@viewer_required
+def occurrence(request, pk: int):
+    """One occurrence: the rolling reboot plan, per-node verification, manual confirmation."""
+    occ = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
+    cluster = occ.window.cluster
+    snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
+    plan = planner.plan(snapshot) if snapshot is not None else None
+    verifications = list(selectors.occurrence_verifications(occurrence=occ))
+    verified = {v.node_id for v in verifications}
+    expected = occ.expected_nodes or (
+        {n.id: n.hostname for n in snapshot.nodes} if snapshot is not None else {}
+    )
+    pending = [(node_id, name) for node_id, name in expected.items() if node_id not in verified]
+    return render(
+        request,
+        "maintenance/occurrence.html",
+        {
+            "occ": occ,
+            "cluster": cluster,
+            "plan": plan,
+            "verifications": verifications,
+            "pending": pending,
+            "started": occ.start <= timezone.now(),
+        },
+    )
+
+
+@operator_required
+@require_POST
+def occurrence_confirm(request, pk: int):
+    """An operator confirms one node's reboot with a note."""
+    occ = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
+    try:
+        services.occurrence_confirm_reboot(
+            occurrence=occ,
+            node_id=request.POST.get("node_id", ""),
+            user=request.user,
+            note=request.POST.get("note", ""),
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Reboot confirmed.")
+    return redirect("maintenance:occurrence", pk=occ.pk)
+
+
+@viewer_required
+def backups(request):
+    """Backup-restore tests with their due states and the record-validation form."""
+    return render(
+        request,
+        "maintenance/backups.html",
+        {"rows": selectors.all_backup_states(now=timezone.now())},
+    )
+
+
+@operator_required
+@require_POST
+def backup_validate(request, pk: int):
+    """Record a restore test of one backup."""
+    backup = get_object_or_404(Backup.objects.select_related("cluster"), pk=pk)
+    try:
+        services.backup_validate(
+            backup=backup,
+            evidence=request.POST.get("evidence", ""),
+            passed=request.POST.get("outcome") != "failed",
+            user=request.user,
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Restore test of {backup.name} recorded.")
+    return redirect("maintenance:backups")
+
+
+@viewer_required
+def checklist_list(request):
+    """Checklist runs with their progress and overdue steps; operators start new ones."""
+    return render(
+        request,
+        "maintenance/checklists.html",
+        {
+            "runs": selectors.checklist_runs(now=timezone.now()),
+            "templates": checklists.TEMPLATES.values(),
+            "clusters": Cluster.objects.order_by("name").only("id", "name"),
+            "zone_name": str(timezone.get_current_timezone()),
+        },
+    )
+
+
+@operator_required
+@require_POST
+def checklist_start(request):
+    cluster = get_object_or_404(Cluster, pk=request.POST.get("cluster") or 0)
+    try:
+        target = datetime.fromisoformat(request.POST.get("target", ""))
+        run = services.checklist_start(
+            cluster=cluster,
+            template=request.POST.get("template", ""),
+            target=target.replace(tzinfo=None),
+            tz=request.POST.get("tz", "").strip() or "UTC",
+            now=timezone.now(),
+            user=request.user,
+            dns_hostname=request.POST.get("dns_hostname", "").strip(),
+        )
+    except ValueError:
+        messages.error(request, "Give the target as a date and time.")
+        return redirect("maintenance:checklists")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("maintenance:checklists")
+    return redirect("maintenance:checklist", pk=run.pk)
+
+
+@viewer_required
+def checklist(request, pk: int):
+    """One checklist run: its steps with due and overdue flags, ticked by htmx."""
+    run = get_object_or_404(ChecklistRun.objects.select_related("cluster"), pk=pk)
+    return render(
+        request,
+        "maintenance/checklist.html",
+        {
+            "run": run,
+            "steps": selectors.checklist_run_steps(run=run),
+            "now": timezone.now(),
+            "run_zone": run.tz,
+        },
+    )
+
+
+@operator_required
+@require_POST
+@vary_on_headers("HX-Request")
+def step_tick(request, pk: int):
+    """Tick or untick one step; htmx gets the step's row back."""
+    step = get_object_or_404(RunStep.objects.select_related("run__cluster"), pk=pk)
+    step = services.run_step_mark(
+        step=step,
+        done=request.POST.get("done") == "1",
+        user=request.user,
+        now=timezone.now(),
+        note=request.POST.get("note", ""),
+    )
+    if request.htmx:
+        return render(
+            request,
+            "maintenance/checklist.html#step",
+            {"step": step, "now": timezone.now(), "run_zone": step.run.tz},
+        )
+    return redirect("maintenance:checklist", pk=step.run_id)
+
+
+@viewer_required
+def reminders(request):
+    """The reminders log: what went (or goes) to whom, and failures."""
+    status = request.GET.get("status", "")
+    if status not in Reminder.Status.values:
+        status = ""
+    return render(
+        request,
+        "maintenance/reminders.html",
+        {
+            "rows": selectors.reminders_log(status=status),
+            "status": status,
+            "statuses": Reminder.Status.values,
+        },
+    )
+
+
+@viewer_required
+def outbox(request):
+    """Messages written by the embedded email default (no SMTP server configured)."""
+    directory = settings.EMAIL_OUTBOX_DIR
+    files = sorted(directory.glob("*.log"), reverse=True)[:50] if directory.is_dir() else []
+    messages_ = [
+        {"name": path.name, "text": path.read_text(errors="replace")[:20000]} for path in files
+    ]
+    smtp = settings.MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend")
+    return render(
+        request,
+        "maintenance/outbox.html",
+        {"files": messages_, "smtp": smtp, "directory": directory},
+    )
 
 
 @login_not_required

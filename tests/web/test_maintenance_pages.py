@@ -1,0 +1,74 @@
+"""Maintenance pages: everyone with a role reads them; only operators change anything."""
+
+from datetime import time, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clusters.models import Cluster
+from maintenance import services
+from maintenance.models import Backup, ChecklistRun, Occurrence, Window
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup(db):
+    cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
+    now = timezone.now()
+    services.window_create(
+        cluster=cluster, weekdays="sun", start_time=time(2, 30), duration_minutes=60,
+        tz="Europe/Berlin", name="weekly", now=now,
+    )  # fmt: skip
+    backup = services.backup_create(cluster=cluster, name="orders", interval_days=60, now=now)
+    run = services.checklist_start(cluster=cluster, template="switchover",
+                                   target=(now + timedelta(days=3)).replace(tzinfo=None),
+                                   tz="UTC", now=now)  # fmt: skip
+    return cluster, backup, run
+
+
+def test_every_page_renders_for_a_viewer(client, viewer, setup):
+    cluster, backup, run = setup
+    client.force_login(viewer)
+    occurrence = Occurrence.objects.first()
+    for url in (reverse("maintenance:overview"), reverse("maintenance:overview") + "?view=month",
+                reverse("maintenance:occurrence", args=[occurrence.pk]),
+                reverse("maintenance:backups"), reverse("maintenance:checklists"),
+                reverse("maintenance:checklist", args=[run.pk]),
+                reverse("maintenance:reminders"), reverse("maintenance:outbox")):  # fmt: skip
+        assert client.get(url).status_code == 200, url
+
+
+def test_a_viewer_changes_nothing(client, viewer, setup):
+    cluster, backup, run = setup
+    client.force_login(viewer)
+    step = run.steps.order_by("position").first()
+    occurrence = Occurrence.objects.first()
+    posts = [
+        (reverse("maintenance:window_create"), {"cluster": cluster.pk, "weekdays": "mon",
+         "start_time": "01:00", "duration_minutes": "30", "tz": "UTC", "name": "x"}),
+        (reverse("maintenance:occurrence_confirm", args=[occurrence.pk]), {"note": "x"}),
+        (reverse("maintenance:backup_validate", args=[backup.pk]), {"evidence": "x"}),
+        (reverse("maintenance:checklist_start"), {"cluster": cluster.pk}),
+        (reverse("maintenance:step_tick", args=[step.pk]), {}),
+    ]  # fmt: skip
+    for url, data in posts:
+        assert client.post(url, data).status_code == 403, url
+    assert Window.objects.count() == 1 and ChecklistRun.objects.count() == 1
+    step.refresh_from_db()
+    assert not step.done
+    assert not Backup.objects.get(pk=backup.pk).validations.exists()
+
+
+def test_an_operator_creates_a_window_and_a_bad_zone_stores_nothing(client, operator, setup):
+    cluster, _, _ = setup
+    client.force_login(operator)
+    data = {"cluster": cluster.pk, "weekdays": ["wed"], "start_time": "03:00",
+            "duration_minutes": "45", "tz": "Mars/Olympus", "name": "midweek"}  # fmt: skip
+    response = client.post(reverse("maintenance:window_create"), data, follow=True)
+    assert "not an IANA time zone" in response.text
+    assert not Window.objects.filter(name="midweek").exists()
+    data["tz"] = "America/New_York"
+    client.post(reverse("maintenance:window_create"), data)
+    assert Window.objects.filter(name="midweek", tz="America/New_York").exists()
