@@ -106,19 +106,21 @@ def waiver_trail(*, waiver) -> list:
 
 def daily_scores(*, cluster_ids, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
     """Each cluster's lowest score per UTC day since SINCE (one query for any number)."""
+    from datetime import UTC, time
+
     from django.db.models import Min
-    from django.db.models.functions import TruncDay
+    from django.db.models.functions import TruncDate
 
     rows = (
         Evaluation.objects.filter(cluster_id__in=cluster_ids, evaluated_at__gte=since)
-        .annotate(day=TruncDay("evaluated_at"))
-        .values("cluster_id", "day")
+        .annotate(day=TruncDate("evaluated_at", tzinfo=UTC))
+        .values_list("cluster_id", "day")
         .annotate(low=Min("score"))
         .order_by("cluster_id", "day")
     )
     result: dict[int, list[tuple[datetime, int]]] = {}
-    for row in rows:
-        result.setdefault(row["cluster_id"], []).append((row["day"], row["low"]))
+    for cluster_id, day, low in rows:
+        result.setdefault(cluster_id, []).append((datetime.combine(day, time(), UTC), low))
     return result
 
 
