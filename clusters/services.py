@@ -671,27 +671,14 @@ def history_prune(*, now: datetime) -> dict[str, int]:
     from django.conf import settings
     from django.db.models import Max
 
-    from watchkeeper.retention import to_prune
+    from watchkeeper.history import thin_per_cluster
 
-    detail = timedelta(hours=settings.WATCHKEEPER_DETAIL_HOURS)
     latest = set(
         PollSnapshot.objects.values("cluster_id")
         .annotate(last=Max("id"))
         .values_list("last", flat=True)
     )
-    doomed: list[int] = []
-    for cluster_id in Cluster.objects.values_list("pk", flat=True):
-        rows = PollSnapshot.objects.filter(cluster_id=cluster_id, taken_at__lt=now - detail)
-        doomed += to_prune(
-            rows.values_list("id", "taken_at"),
-            now=now,
-            detail=detail,
-            days=settings.WATCHKEEPER_HISTORY_DAYS,
-        )
-    doomed = [pk for pk in doomed if pk not in latest]
-    snapshots = 0
-    for start in range(0, len(doomed), 500):
-        snapshots += PollSnapshot.objects.filter(pk__in=doomed[start : start + 500]).delete()[0]
+    snapshots = thin_per_cluster(PollSnapshot, time_field="taken_at", now=now, keep=latest)
     runs, _ = PollRun.objects.filter(
         started_at__lt=now - timedelta(days=settings.WATCHKEEPER_POLL_RUN_DAYS),
         snapshot__isnull=True,

@@ -287,14 +287,11 @@ def evaluations_prune(*, now: datetime) -> dict[str, int]:
 
     Each cluster's latest two evaluations keep their checks (the next diff reads them).
     """
-    from django.conf import settings
     from django.db.models import OuterRef, Subquery
 
     from clusters.models import Cluster
-    from watchkeeper.retention import to_prune
+    from watchkeeper.history import detail_cutoff, thin_per_cluster
 
-    detail = timedelta(hours=settings.WATCHKEEPER_DETAIL_HOURS)
-    cutoff = now - detail
     recent = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
     keep: set[int] = set()
     for offset in (0, 1):
@@ -302,21 +299,9 @@ def evaluations_prune(*, now: datetime) -> dict[str, int]:
             kept=Subquery(recent.values("id")[offset : offset + 1])
         ).values_list("kept", flat=True)
         keep |= {pk for pk in ids if pk is not None}
-    doomed: list[int] = []
-    for cluster_id in Cluster.objects.values_list("pk", flat=True):
-        rows = Evaluation.objects.filter(cluster_id=cluster_id, evaluated_at__lt=cutoff)
-        doomed += to_prune(
-            rows.values_list("id", "evaluated_at"),
-            now=now,
-            detail=detail,
-            days=settings.WATCHKEEPER_HISTORY_DAYS,
-        )
-    doomed = [pk for pk in doomed if pk not in keep]
-    checks = CheckResult.objects.filter(evaluation__evaluated_at__lt=cutoff).exclude(
+    checks = CheckResult.objects.filter(evaluation__evaluated_at__lt=detail_cutoff(now)).exclude(
         evaluation_id__in=keep
     )
     removed_checks, _ = checks.delete()
-    evaluations = 0
-    for start in range(0, len(doomed), 500):
-        evaluations += Evaluation.objects.filter(pk__in=doomed[start : start + 500]).delete()[0]
+    evaluations = thin_per_cluster(Evaluation, time_field="evaluated_at", now=now, keep=keep)
     return {"evaluations": evaluations, "checks": removed_checks}
