@@ -9,6 +9,7 @@ bench only). Reported: fetch, normalise, persist and score seconds, peak memory,
 from __future__ import annotations
 
 import json
+import statistics
 import threading
 import time
 import tracemalloc
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 NODES, SERVICES, TASKS = 500, 2_000, 10_000
+STEADY_POLLS = 5
 
 
 def _ts(moment: datetime) -> str:
@@ -28,9 +30,16 @@ def synthetic_swarm(
     nodes_count: int = NODES,
     services_count: int = SERVICES,
     tasks_count: int = TASKS,
+    generation: int = 0,
 ) -> dict[str, bytes]:
-    """Engine API JSON bodies by endpoint name."""
+    """Engine API JSON bodies by endpoint name.
+
+    Each GENERATION (one per poll) churns the swarm as a busy one does between two polls: 5% of
+    the running tasks are replaced by new ones and 1% of the services are updated (new image
+    tag), each with a new Version.Index like the manager gives them.
+    """
     created = _ts(now - timedelta(days=30))
+    changed = _ts(now - timedelta(seconds=30))
     nodes = []
     for i in range(nodes_count):
         manager = i < 3
@@ -54,17 +63,20 @@ def synthetic_swarm(
         nodes.append(node)
     services = []
     for i in range(services_count):
+        updated = generation and i % 100 == generation % 100
         services.append({
             "ID": f"svc{i:05d}",
+            "Version": {"Index": 1000 + i + (100_000 * generation if updated else 0)},
             "CreatedAt": created,
-            "UpdatedAt": created,
+            "UpdatedAt": changed if updated else created,
             "Spec": {
                 "Name": f"stack{i // 20}_svc{i}",
                 "Labels": {"com.docker.stack.namespace": f"stack{i // 20}"},
                 "Mode": {"Replicated": {"Replicas": 5}},
                 "TaskTemplate": {
                     "ContainerSpec": {
-                        "Image": f"registry.example.net/app{i % 50}:1.{i % 7}@sha256:{i:064x}",
+                        "Image": f"registry.example.net/app{i % 50}:1.{i % 7}"
+                                 f"{'.' + str(generation) if updated else ''}@sha256:{i:064x}",
                         "Env": ["LOG_LEVEL=info", "DB_PASSWORD=bench", "API_TOKEN_FILE=/run/s"],
                         "Healthcheck": {"Test": ["CMD", "true"]} if i % 3 else None,
                         "Mounts": [{"Type": "volume", "Source": f"data{i}", "Target": "/data"}],
@@ -83,15 +95,19 @@ def synthetic_swarm(
     tasks = []
     for i in range(tasks_count):
         svc = i % services_count
+        replaced = generation and i % 20 == generation % 20
         tasks.append({
-            "ID": f"task{i:06d}",
+            "ID": f"task{i:06d}" + (f"g{generation}" if replaced else ""),
+            "Version": {"Index": 5000 + i + (100_000 * generation if replaced else 0)},
+            "UpdatedAt": changed if replaced else created,
             "ServiceID": f"svc{svc:05d}",
             "NodeID": f"node{3 + i % (nodes_count - 3):05d}",
             "Slot": i // SERVICES + 1,
             "DesiredState": "running",
             "Spec": {"ContainerSpec": {"Image": f"registry.example.net/app{svc % 50}:1"},
                      "Resources": {"Limits": {"MemoryBytes": 256 * 1024**2}}},
-            "Status": {"State": "running", "Timestamp": created, "Message": "started"},
+            "Status": {"State": "running", "Timestamp": changed if replaced else created,
+                       "Message": "started"},
         })  # fmt: skip
     networks = [
         {"Id": "net0", "Name": "app", "Driver": "overlay", "Scope": "swarm", "Options": {}},
@@ -195,6 +211,8 @@ def _statements_at_size(now: datetime, divisor: int) -> tuple[int, int]:
         url = f"tcp://127.0.0.1:{server.server_port}"
         cluster = Cluster.objects.create(name="bench-small", url=url)
         _, first = _poll_once(cluster, now)
+        bodies.update(synthetic_swarm(now, NODES // divisor, SERVICES // divisor,
+                                      TASKS // divisor, generation=1))  # fmt: skip
         _, steady = _poll_once(cluster, now + timedelta(minutes=1))
         cluster.delete()
     finally:
@@ -208,25 +226,44 @@ def run() -> dict:
     from clusters.models import Cluster
 
     now = timezone.now().astimezone(UTC)
-    server = serve(synthetic_swarm(now))
+    bodies = synthetic_swarm(now)
+    server = serve(bodies)
     try:
         url = f"tcp://127.0.0.1:{server.server_port}"
         Cluster.objects.filter(name="bench").delete()
         cluster = Cluster.objects.create(name="bench", url=url)
         first, first_statements = _poll_once(cluster, now)  # inserts everything
-        steady, statements = _poll_once(cluster, now + timedelta(minutes=1))  # upserts
+        # Steady state: every later poll sees a churned swarm (5% new tasks, 1% updated
+        # services); the median of a few polls is reported.
+        polls = []
+        for generation in range(1, STEADY_POLLS + 1):
+            bodies.update(synthetic_swarm(now, generation=generation))
+            timings, count = _poll_once(cluster, now + timedelta(minutes=generation))
+            timings["processing"] = timings["normalize"] + timings["persist"] + timings["score"]
+            polls.append((timings, count))
+        steady = {
+            key: statistics.median(timings[key] for timings, _ in polls) for key in polls[0][0]
+        }
+        statements = max(count for _, count in polls)
+        bodies.update(synthetic_swarm(now, generation=STEADY_POLLS + 1))
         tracemalloc.start()
-        _poll_once(cluster, now + timedelta(minutes=2))
+        _poll_once(cluster, now + timedelta(minutes=STEADY_POLLS + 1))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         cluster.delete()
     finally:
         server.shutdown()
     small_first, small_steady = _statements_at_size(now, 10)
-    processing = steady["normalize"] + steady["persist"] + steady["score"]
+    processing = steady["processing"]
     first_processing = first["normalize"] + first["persist"] + first["score"]
     return {
-        "swarm": {"nodes": NODES, "services": SERVICES, "running_tasks": TASKS},
+        "swarm": {
+            "nodes": NODES,
+            "services": SERVICES,
+            "running_tasks": TASKS,
+            "churn_per_poll": "5% of tasks replaced, 1% of services updated",
+            "steady_polls": STEADY_POLLS,
+        },  # fmt: skip
         "first_poll": {k: round(v, 3) for k, v in first.items()}
         | {"processing": round(first_processing, 3), "sql": first_statements},
         "fetch_s": round(steady["fetch"], 3),
@@ -252,7 +289,8 @@ def table(result: dict) -> str:
     swarm, first, small = result["swarm"], result["first_poll"], result["sql_statements_tenth_size"]
     rows = [
         ("swarm", f"{swarm['nodes']} nodes, {swarm['services']} services, "
-                  f"{swarm['running_tasks']} running tasks"),
+                  f"{swarm['running_tasks']} running tasks; each later poll: "
+                  f"{swarm['churn_per_poll']} (median of {swarm['steady_polls']} polls)"),
         ("fetch", f"{result['fetch_s']:.3f} s"),
         ("normalise", f"{result['normalize_s']:.3f} s"),
         ("persist", f"{result['persist_s']:.3f} s"),

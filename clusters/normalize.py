@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from clusters.snapshot import (
     EnvVar,
@@ -297,13 +300,62 @@ def _replace_nul(value: Any) -> Any:
 def without_nul(raw: dict[str, Any]) -> dict[str, Any]:
     """RAW with NUL characters replaced by U+FFFD: Docker accepts them in labels, env, paths,
     PostgreSQL text and jsonb do not (one would make every poll of the cluster fail)."""
-    text = json.dumps(raw, default=str, check_circular=False)  # decoded JSON has no cycles
-    if "\\u0000" not in text:  # the usual case, checked at C speed
+    try:
+        text = orjson.dumps(raw, default=str)  # decoded JSON: str keys, no cycles
+    except orjson.JSONEncodeError:
+        text = json.dumps(raw, default=str, check_circular=False).encode()
+    if b"\\u0000" not in text:  # the usual case, checked at C speed
         return raw
     return _replace_nul(raw)
 
 
-def snapshot(raw: dict[str, Any], *, now: datetime) -> Snapshot:
+@dataclass
+class Reuse:
+    """The services and tasks one poll normalised, for the next poll of the same cluster.
+
+    A swarm object's Version.Index grows with every change the manager stores, so an object
+    seen again with the same index (and UpdatedAt) is taken as it was instead of being built
+    again; what the API computes per request (a service's ServiceStatus, the running count
+    used when it is missing) is part of the key. Objects without a version are always built.
+    The caller keeps one Reuse per cluster; snapshot() replaces its contents every time.
+    """
+
+    services: dict[str, tuple[Any, Service]] = field(default_factory=dict)
+    tasks: dict[str, tuple[Any, Task]] = field(default_factory=dict)
+    hits: int = 0
+
+
+def _version(raw: dict) -> Any:
+    version = raw.get("Version")
+    return version.get("Index") if isinstance(version, dict) else None
+
+
+def _task_key(raw: dict) -> Any:
+    index = _version(raw)
+    return None if index is None else (index, raw.get("UpdatedAt"))
+
+
+def _build_all(raws: list, build, key_of, previous: dict, current: dict, reuse: Reuse) -> list:
+    """BUILD every raw object, or take it from PREVIOUS when its key is unchanged."""
+    built = []
+    for item in raws:
+        key = key_of(item)
+        if key is None:
+            built.append(build(item))
+            continue
+        ident = item["ID"]
+        seen = previous.get(ident)
+        if seen is not None and seen[0] == key:
+            obj = seen[1]
+            reuse.hits += 1
+        else:
+            obj = build(item)
+        current[ident] = (key, obj)
+        built.append(obj)
+    return built
+
+
+def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) -> Snapshot:
     """Build the Snapshot from one poll's raw JSON.
 
     RAW has the keys info, version (optional), nodes, services, tasks_running, tasks_shutdown,
@@ -311,26 +363,49 @@ def snapshot(raw: dict[str, Any], *, now: datetime) -> Snapshot:
     buffer may have dropped some) and events_since (datetime or None).
     """
     raw = without_nul(raw)
+    previous = reuse or Reuse()
+    current = Reuse()
     try:
-        running = [task(t) for t in raw.get("tasks_running") or []]
+        tasks = _build_all(
+            [*(raw.get("tasks_running") or []), *(raw.get("tasks_shutdown") or [])],
+            task, _task_key, previous.tasks, current.tasks, current,
+        )  # fmt: skip
+        running = tasks[: len(raw.get("tasks_running") or [])]
         recent = now - FAILED_TASK_WINDOW
         failed = [
             t
-            for t in (task(t) for t in raw.get("tasks_shutdown") or [])
+            for t in tasks[len(running) :]
             if t.state in ("failed", "rejected") and t.timestamp and t.timestamp >= recent
         ]
         counts: dict[str, int] = {}
         for t in running:
             if t.state == "running":
                 counts[t.service_id] = counts.get(t.service_id, 0) + 1
+
+        def service_key(item: dict) -> Any:
+            index = _version(item)
+            if index is None:
+                return None
+            status = item.get("ServiceStatus") or {}
+            return (
+                index,
+                item.get("UpdatedAt"),
+                status.get("RunningTasks"),
+                status.get("DesiredTasks"),
+                counts.get(item.get("ID"), 0),
+            )
+
+        services = _build_all(
+            raw.get("services") or [],
+            lambda item: service(item, counts), service_key, previous.services,
+            current.services, current,
+        )  # fmt: skip
         all_events = raw.get("events") or []
-        return Snapshot(
+        result = Snapshot(
             taken_at=now,
             swarm=swarm_info(raw.get("info") or {}, raw.get("version")),
             nodes=sorted((node(n) for n in raw.get("nodes") or []), key=lambda n: n.hostname),
-            services=sorted(
-                (service(s, counts) for s in raw.get("services") or []), key=lambda s: s.name
-            ),
+            services=sorted(services, key=lambda s: s.name),
             tasks=running + failed,
             networks=[network(n) for n in raw.get("networks") or []],
             secrets=[secret_meta(s) for s in raw.get("secrets") or []],
@@ -343,3 +418,6 @@ def snapshot(raw: dict[str, Any], *, now: datetime) -> Snapshot:
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise MalformedResponse(f"{type(exc).__name__}: {exc}") from exc
+    if reuse is not None:
+        reuse.services, reuse.tasks, reuse.hits = current.services, current.tasks, current.hits
+    return result

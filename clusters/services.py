@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import orjson
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -315,6 +318,16 @@ SERVICE_FIELDS = (
 TASK_FIELDS = ("node_id", "service_id", "slot", "state")
 
 
+def row_digest(values: dict, fields: tuple) -> str:
+    """A stable hash of a row's FIELDS (JSON values with sorted keys)."""
+    data = orjson.dumps(
+        [values[name] for name in fields],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        default=str,
+    )
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def _sync(
     model,
     *,
@@ -323,34 +336,55 @@ def _sync(
     fields: tuple,
     now: datetime,
     existing: dict | None = None,
+    also: tuple = (),
 ):
     """Upsert the ROWS (swarm id -> field values) that are new or changed; mark the missing.
 
     Four statements whatever the size: read, upsert, mark removed (or delete), touch.
-    Returns swarm id -> primary key for every row; EXISTING (a dict) receives the rows as they
-    were (swarm id -> (pk, *fields)).
+    Models with a ``digest`` column are compared by the hash of their FIELDS (no JSON field is
+    read back), others field by field. Returns swarm id -> primary key for every row;
+    EXISTING (a dict) receives the rows as they were: swarm id -> (pk, *ALSO) for models with a
+    digest, (pk, *FIELDS) for the others.
     """
     if existing is None:
         existing = {}
-    existing.update(
-        (row[0], row[1:])
-        for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
-    )
-    pks = {swarm_id: values[0] for swarm_id, values in existing.items()}
-    changed = [
-        model(cluster=cluster, swarm_id=swarm_id, **values)
-        for swarm_id, values in rows.items()
-        if existing.get(swarm_id, (None,))[1:] != tuple(values[f] for f in fields)
-    ]
+    digested = hasattr(model, "digest")
     timestamps = hasattr(model, "last_seen_at")
+    if digested:
+        compared = tuple(name for name in fields if name != "removed_at")
+        state = {}
+        for swarm_id, pk, digest, removed_at, *rest in model.objects.filter(
+            cluster=cluster
+        ).values_list("swarm_id", "pk", "digest", "removed_at", *also):
+            state[swarm_id] = (digest, removed_at)
+            existing[swarm_id] = (pk, *rest)
+        changed = []
+        for swarm_id, values in rows.items():
+            digest = row_digest(values, compared)
+            if state.get(swarm_id) != (digest, None):
+                changed.append(model(cluster=cluster, swarm_id=swarm_id, digest=digest, **values))
+        update_fields = [*fields, "digest"]
+    else:
+        existing.update(
+            (row[0], row[1:])
+            for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
+        )
+        changed = [
+            model(cluster=cluster, swarm_id=swarm_id, **values)
+            for swarm_id, values in rows.items()
+            if existing.get(swarm_id, (None,))[1:] != tuple(values[f] for f in fields)
+        ]
+        update_fields = list(fields)
+    pks = {swarm_id: values[0] for swarm_id, values in existing.items()}
     if timestamps:
         for obj in changed:
             obj.first_seen_at = obj.last_seen_at = now
+        update_fields.append("last_seen_at")
     created = model.objects.bulk_create(
         changed,
         update_conflicts=True,
         unique_fields=["cluster", "swarm_id"],
-        update_fields=[*fields, "last_seen_at"] if timestamps else list(fields),
+        update_fields=update_fields,
     )
     pks.update({obj.swarm_id: obj.pk for obj in created})
     gone = [swarm_id for swarm_id in existing if swarm_id not in rows]
@@ -386,6 +420,7 @@ def poll_persist(
             now=now,
             fields=NODE_FIELDS,
             existing=known_nodes,
+            also=("state", "removed_at"),
             rows={
                 n.id: {
                     "hostname": n.hostname,
@@ -445,11 +480,10 @@ def poll_persist(
                 if t.desired_state == "running"
             },
         )
-        state, removed_at = 1 + NODE_FIELDS.index("state"), 1 + NODE_FIELDS.index("removed_at")
         previous = {
-            swarm_id: values[state]
-            for swarm_id, values in known_nodes.items()
-            if values[removed_at] is None
+            swarm_id: state
+            for swarm_id, (_, state, removed_at) in known_nodes.items()
+            if removed_at is None
         }  # node id -> state at the last good poll (nodes not marked removed)
         transitions = node_transitions(previous=previous, snapshot=snapshot)
         NodeTransition.objects.bulk_create(
@@ -560,6 +594,22 @@ def cluster_poll(
         poll_release(cluster_id=cluster.pk, claimed_at=started_at, interval=cluster.poll_interval)
 
 
+# Per worker process: what the last poll of each cluster normalised (see normalize.Reuse).
+# Any process may poll any cluster; a process that did not poll it last only builds more.
+_REUSE: OrderedDict[int, normalize.Reuse] = OrderedDict()
+REUSE_CLUSTERS = 32
+
+
+def _reuse_for(cluster: Cluster) -> normalize.Reuse:
+    """The cluster's Reuse, most recently used last; the least recently used beyond
+    REUSE_CLUSTERS are dropped (memory stays bounded whatever the fleet size)."""
+    reuse = _REUSE.pop(cluster.pk, None) or normalize.Reuse()
+    _REUSE[cluster.pk] = reuse
+    while len(_REUSE) > REUSE_CLUSTERS:
+        _REUSE.popitem(last=False)
+    return reuse
+
+
 def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> PollOutcome:
     clock = time.perf_counter()
     timings: dict[str, float] = {}
@@ -582,7 +632,7 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> 
         )
         timings["fetch"] = time.perf_counter() - clock
         mark = time.perf_counter()
-        snapshot = normalize.snapshot(raw.as_dict(), now=started_at)
+        snapshot = normalize.snapshot(raw.as_dict(), now=started_at, reuse=_reuse_for(cluster))
         timings["normalize"] = time.perf_counter() - mark
     except client.PollFailed as failure:
         return PollOutcome(run=_failed(cluster, started_at, clock, failure))

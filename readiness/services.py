@@ -36,12 +36,10 @@ def _check_row(evaluation_id: int, c) -> tuple:
     )  # fmt: skip
 
 
-def _copy_field(value) -> str:
-    if value is None:
-        return "\\N"
-    text = str(value)
+def _copy_text(text: str) -> str:
+    """TEXT escaped for COPY's text format."""
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = (
+        return (
             text.replace("\\", "\\\\")
             .replace("\t", "\\t")
             .replace("\n", "\\n")
@@ -50,28 +48,41 @@ def _copy_field(value) -> str:
     return text
 
 
+def _copy_line(evaluation_id: int, c) -> str:
+    """One COPY line; only the free text (object id and name, message, remediation) is
+    escaped: rule ids, categories, severities, statuses and object types are fixed words."""
+    obj = c.object
+    waiver = "\\N" if c.waiver_id is None else str(c.waiver_id)
+    return (
+        f"{evaluation_id}\t{c.rule}\t{c.category}\t{c.severity}\t{c.status}\t{obj.type}\t"
+        f"{_copy_text(obj.id)}\t{_copy_text(obj.name[:255])}\t{_copy_text(c.message)}\t"
+        f"{_copy_text(c.remediation)}\t{waiver}\n"
+    )
+
+
 def _store_checks(evaluation: Evaluation, checks) -> int:
     """Store the checks that are not passes (fail, waived, not evaluated): one statement.
 
     Passes are only counted, in the evaluation's ``rules`` and ``summary``; a fresh
     ``readiness report`` lists them. PostgreSQL gets a COPY, other databases a bulk insert.
     """
-    rows = [_check_row(evaluation.pk, c) for c in checks if c.status in STORED_STATUSES]
-    if not rows:
+    kept = [c for c in checks if c.status in STORED_STATUSES]
+    if not kept:
         return 0
     if connection.vendor != "postgresql":
         CheckResult.objects.bulk_create(
-            [CheckResult(**dict(zip(CHECK_COLUMNS, row, strict=True))) for row in rows],
+            [
+                CheckResult(**dict(zip(CHECK_COLUMNS, _check_row(evaluation.pk, c), strict=True)))
+                for c in kept
+            ],
             batch_size=500,
         )
-        return len(rows)
-    buffer = io.StringIO()
-    buffer.writelines("\t".join(map(_copy_field, row)) + "\n" for row in rows)
-    buffer.seek(0)
+        return len(kept)
+    buffer = io.StringIO("".join([_copy_line(evaluation.pk, c) for c in kept]))
     sql = f"COPY {CheckResult._meta.db_table} ({', '.join(CHECK_COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor:  # Django's debug cursor logs copy_expert like a query
         cursor.copy_expert(sql, buffer)
-    return len(rows)
+    return len(kept)
 
 
 def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:

@@ -174,3 +174,55 @@ def test_it_replaces_nul_characters_that_postgresql_cannot_store(poll1):
     assert labels[raw["nodes"][0]["Description"]["Hostname"]] == {"note\ufffd": "a\ufffdb"}
     assert "\x00" not in json.dumps(to_dict(snap(raw)))
     assert normalize.without_nul(poll1) is poll1  # nothing to replace: nothing copied
+
+
+# --- reuse across polls (normalize.Reuse) ---------------------------------------------------
+
+
+def test_it_reuses_services_and_tasks_whose_version_is_unchanged(poll1):
+    reuse = normalize.Reuse()
+    first = normalize.snapshot(poll1, now=recorded_now(poll1), reuse=reuse)
+    assert reuse.hits == 0 and reuse.tasks and reuse.services
+    again = normalize.snapshot(json.loads(json.dumps(poll1)), now=recorded_now(poll1), reuse=reuse)
+    assert again == first
+    assert reuse.hits == len(reuse.tasks) + len(reuse.services)
+    assert all(a is b for a, b in zip(again.services, first.services, strict=True))
+
+
+def test_it_rebuilds_what_changed_and_gives_the_same_snapshot_as_without_reuse(poll1, poll2):
+    reuse = normalize.Reuse()
+    normalize.snapshot(poll1, now=recorded_now(poll1), reuse=reuse)
+    with_reuse = normalize.snapshot(poll2, now=recorded_now(poll2), reuse=reuse)
+    assert with_reuse == normalize.snapshot(poll2, now=recorded_now(poll2))
+    assert reuse.hits < len(reuse.tasks) + len(reuse.services)  # the lab changed between polls
+
+
+def test_a_new_version_of_a_task_is_built_again(poll1):
+    reuse = normalize.Reuse()
+    normalize.snapshot(poll1, now=recorded_now(poll1), reuse=reuse)
+    changed = json.loads(json.dumps(poll1))
+    task = changed["tasks_running"][0]
+    task["Status"]["State"] = "failed"
+    task["Version"]["Index"] += 1
+    result = normalize.snapshot(changed, now=recorded_now(changed), reuse=reuse)
+    assert next(t for t in result.tasks if t.id == task["ID"]).state == "failed"
+
+
+def test_a_service_whose_running_count_changed_is_built_again(poll1):
+    reuse = normalize.Reuse()
+    normalize.snapshot(poll1, now=recorded_now(poll1), reuse=reuse)
+    changed = json.loads(json.dumps(poll1))
+    service = next(s for s in changed["services"] if s["Spec"]["Name"] == "shop-api")
+    service["ServiceStatus"]["RunningTasks"] = 1  # computed per request: same version
+    result = normalize.snapshot(changed, now=recorded_now(changed), reuse=reuse)
+    assert next(s for s in result.services if s.name == "shop-api").running_tasks == 1
+
+
+def test_objects_without_a_version_are_always_built(poll1):
+    bare = json.loads(json.dumps(poll1))
+    for item in bare["services"] + bare["tasks_running"]:
+        item.pop("Version", None)
+    reuse = normalize.Reuse()
+    normalize.snapshot(bare, now=recorded_now(bare), reuse=reuse)
+    normalize.snapshot(bare, now=recorded_now(bare), reuse=reuse)
+    assert reuse.hits == 0 and not reuse.tasks

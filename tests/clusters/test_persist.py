@@ -134,3 +134,24 @@ def test_it_uses_a_constant_number_of_statements(
     persist(cluster, raw)
     with django_assert_max_num_queries(13):
         persist(cluster, raw, recorded_now(poll1) + timedelta(minutes=1))
+
+
+@pytest.mark.django_db
+def test_it_rewrites_only_rows_whose_fields_changed(cluster, poll1):
+    persist(cluster, poll1)
+    worker = Node.objects.get(hostname="wk-worker-1")
+    shop = Service.objects.get(name="shop-api")
+    Node.objects.filter(pk=worker.pk).update(engine_version="marker")  # digest left as it was
+    persist(cluster, poll1, recorded_now(poll1) + timedelta(minutes=1))
+    assert Node.objects.get(pk=worker.pk).engine_version == "marker"  # unchanged: not rewritten
+    later = copy.deepcopy(poll1)
+    node = next(n for n in later["nodes"] if n["Description"]["Hostname"] == "wk-worker-1")
+    node["Spec"]["Labels"] = {"zone": "b", "<script>": "x"}
+    service = next(s for s in later["services"] if s["Spec"]["Name"] == "shop-api")
+    service["Spec"]["TaskTemplate"]["Placement"]["Constraints"] = ["node.labels.zone==b"]
+    persist(cluster, later, recorded_now(poll1) + timedelta(minutes=2))
+    worker.refresh_from_db()
+    shop.refresh_from_db()
+    assert worker.labels == {"zone": "b", "<script>": "x"}
+    assert shop.constraints == ["node.labels.zone==b"]
+    assert worker.digest and worker.digest != Node.objects.get(hostname="wk-worker-2").digest

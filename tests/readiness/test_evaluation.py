@@ -290,3 +290,18 @@ def test_it_stores_the_checks_with_one_logged_copy(cluster, notify):
         evaluation = services.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)
     copies = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("COPY ")]
     assert len(copies) == 1 and evaluation.checks.count() > 0
+
+
+def test_it_stores_names_with_tabs_newlines_and_backslashes_exactly(cluster, notify):
+    name = "api\tv2\nC:\\path\\N\r"
+    snap = snapshot(services=[service("web"), service(name, image="api:latest")])
+    evaluation = services.evaluation_run(cluster=cluster, snapshot=snap, now=NOW)
+    stored = evaluation.checks.filter(object_type="service", object_id=f"id-{name}")
+    assert stored.exists()
+    assert set(stored.values_list("object_name", flat=True)) == {name}
+    fresh = selectors.report_for_cluster(cluster=cluster, snapshot=snap, now=NOW)
+    assert sorted(stored.values_list("rule", "message", "remediation")) == sorted(
+        (c.rule, c.message, c.remediation)
+        for c in fresh.checks
+        if c.status != "pass" and c.object.name == name
+    )
