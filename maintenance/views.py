@@ -33,6 +33,11 @@ def _day(value: str, default: date) -> date:
 @viewer_required
 def overview(request):
     """Week or month calendar of occurrences across clusters, with the new-window form."""
+    return _overview(request)
+
+
+def _overview(request, *, form: dict | None = None, errors: list[str] = (), status: int = 200):
+    """The calendar page; FORM (the new-window fields as sent) and ERRORS after a bad POST."""
     zone = timezone.get_current_timezone()
     now = timezone.now()
     today = timezone.localdate(now)
@@ -66,7 +71,18 @@ def overview(request):
             "clusters": Cluster.objects.order_by("name").only("id", "name"),
             "weekdays": WEEKDAYS,
             "zone_name": str(zone),
+            "form": form
+            or {
+                "weekdays": ["sun"],
+                "start_time": "03:00",
+                "duration_minutes": "60",
+                "tz": str(zone),
+                "name": "",
+                "cluster": "",
+            },  # fmt: skip
+            "form_errors": list(errors),
         },
+        status=status,
     )
 
 
@@ -74,27 +90,38 @@ def overview(request):
 @require_POST
 def window_create(request):
     """Create a weekly window; its occurrences appear in the calendar."""
-    cluster = get_object_or_404(Cluster, pk=request.POST.get("cluster") or 0)
-    days = ",".join(d for d in request.POST.getlist("weekdays") if d in WEEKDAYS)
+    sent = {
+        "cluster": request.POST.get("cluster", ""),
+        "weekdays": [d for d in request.POST.getlist("weekdays") if d in WEEKDAYS],
+        "start_time": request.POST.get("start_time", ""),
+        "duration_minutes": request.POST.get("duration_minutes", ""),
+        "tz": request.POST.get("tz", ""),
+        "name": request.POST.get("name", ""),
+    }
+    cluster = (
+        Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
+    )
+    if cluster is None:
+        return _overview(request, form=sent, errors=["Choose a cluster."], status=400)
+    days = ",".join(sent["weekdays"])
     try:
-        start_time = time.fromisoformat(request.POST.get("start_time", ""))
-        duration = int(request.POST.get("duration_minutes", ""))
+        start_time = time.fromisoformat(sent["start_time"])
+        duration = int(sent["duration_minutes"])
     except ValueError:
-        messages.error(request, "Give the start as HH:MM and the duration in minutes.")
-        return redirect("maintenance:overview")
+        message = "Give the start as HH:MM and the duration in minutes."
+        return _overview(request, form=sent, errors=[message], status=400)
     try:
         window = services.window_create(
             cluster=cluster,
             weekdays=days,
             start_time=start_time,
             duration_minutes=duration,
-            tz=request.POST.get("tz", "").strip(),
-            name=request.POST.get("name", "").strip(),
+            tz=sent["tz"].strip(),
+            name=sent["name"].strip(),
             now=timezone.now(),
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("maintenance:overview")
+        return _overview(request, form=sent, errors=exc.messages, status=400)
     warning = window.duration_warning
     messages.success(request, f"Window {window.name} created for {cluster.name}.")
     if warning:
@@ -152,10 +179,17 @@ def occurrence_confirm(request, pk: int):
 @viewer_required
 def backups(request):
     """Backup-restore tests with their due states and the record-validation form."""
+    return _backups(request)
+
+
+def _backups(request, *, failed: dict | None = None, status: int = 200):
+    """The backups page; FAILED (backup pk, evidence and outcome as sent, errors) after a bad
+    POST, shown again in that backup's row."""
     return render(
         request,
         "maintenance/backups.html",
-        {"rows": selectors.all_backup_states(now=timezone.now())},
+        {"rows": selectors.all_backup_states(now=timezone.now()), "failed": failed or {}},
+        status=status,
     )
 
 
@@ -173,15 +207,25 @@ def backup_validate(request, pk: int):
             now=timezone.now(),
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Restore test of {backup.name} recorded.")
+        failed = {
+            "pk": backup.pk,
+            "evidence": request.POST.get("evidence", ""),
+            "outcome": request.POST.get("outcome", ""),
+            "errors": exc.messages,
+        }
+        return _backups(request, failed=failed, status=400)
+    messages.success(request, f"Restore test of {backup.name} recorded.")
     return redirect("maintenance:backups")
 
 
 @viewer_required
 def checklist_list(request):
     """Checklist runs with their progress and overdue steps; operators start new ones."""
+    return _checklist_list(request)
+
+
+def _checklist_list(request, *, form: dict | None = None, errors=(), status: int = 200):
+    """The checklists page; FORM (the start fields as sent) and ERRORS after a bad POST."""
     return render(
         request,
         "maintenance/checklists.html",
@@ -189,32 +233,43 @@ def checklist_list(request):
             "runs": selectors.checklist_runs(now=timezone.now()),
             "templates": checklists.TEMPLATES.values(),
             "clusters": Cluster.objects.order_by("name").only("id", "name"),
-            "zone_name": str(timezone.get_current_timezone()),
+            "form": form or {"tz": str(timezone.get_current_timezone())},
+            "form_errors": list(errors),
         },
+        status=status,
     )
 
 
 @operator_required
 @require_POST
 def checklist_start(request):
-    cluster = get_object_or_404(Cluster, pk=request.POST.get("cluster") or 0)
+    """Start a checklist run; a bad entry shows the form again with what was entered."""
+    sent = {
+        name: request.POST.get(name, "")
+        for name in ("template", "cluster", "target", "tz", "dns_hostname")
+    }
+    cluster = (
+        Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
+    )
+    if cluster is None:
+        return _checklist_list(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
-        target = datetime.fromisoformat(request.POST.get("target", ""))
+        target = datetime.fromisoformat(sent["target"])
+    except ValueError:
+        errors = ["Give the target as a date and time."]
+        return _checklist_list(request, form=sent, errors=errors, status=400)
+    try:
         run = services.checklist_start(
             cluster=cluster,
-            template=request.POST.get("template", ""),
+            template=sent["template"],
             target=target.replace(tzinfo=None),
-            tz=request.POST.get("tz", "").strip() or "UTC",
+            tz=sent["tz"].strip() or "UTC",
             now=timezone.now(),
             user=request.user,
-            dns_hostname=request.POST.get("dns_hostname", "").strip(),
+            dns_hostname=sent["dns_hostname"].strip(),
         )
-    except ValueError:
-        messages.error(request, "Give the target as a date and time.")
-        return redirect("maintenance:checklists")
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("maintenance:checklists")
+        return _checklist_list(request, form=sent, errors=exc.messages, status=400)
     return redirect("maintenance:checklist", pk=run.pk)
 
 

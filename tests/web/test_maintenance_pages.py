@@ -66,9 +66,48 @@ def test_an_operator_creates_a_window_and_a_bad_zone_stores_nothing(client, oper
     client.force_login(operator)
     data = {"cluster": cluster.pk, "weekdays": ["wed"], "start_time": "03:00",
             "duration_minutes": "45", "tz": "Mars/Olympus", "name": "midweek"}  # fmt: skip
-    response = client.post(reverse("maintenance:window_create"), data, follow=True)
+    response = client.post(reverse("maintenance:window_create"), data)
+    assert response.status_code == 400
     assert "not an IANA time zone" in response.text
     assert not Window.objects.filter(name="midweek").exists()
+    # what was entered is shown again, not lost
+    assert 'value="Mars/Olympus"' in response.text and 'value="midweek"' in response.text
+    assert 'value="45"' in response.text and 'value="wed" checked' in response.text
+    assert 'value="sun" checked' not in response.text
+    bad_time = client.post(reverse("maintenance:window_create"), data | {"start_time": "25:99"})
+    assert bad_time.status_code == 400 and "HH:MM" in bad_time.text
+    assert 'value="25:99"' in bad_time.text
     data["tz"] = "America/New_York"
     client.post(reverse("maintenance:window_create"), data)
     assert Window.objects.filter(name="midweek", tz="America/New_York").exists()
+
+
+def test_a_rejected_restore_test_shows_the_error_in_its_row_and_stores_nothing(
+    client, operator, setup
+):
+    _, backup, _ = setup
+    client.force_login(operator)
+    url = reverse("maintenance:backup_validate", args=[backup.pk])
+    response = client.post(url, {"evidence": "   ", "outcome": "failed"})
+    assert response.status_code == 400
+    assert "Evidence is required" in response.text
+    assert '<option value="failed" selected>' in response.text
+    assert not backup.validations.exists()
+
+
+def test_a_rejected_checklist_start_keeps_what_was_entered(client, operator, setup):
+    cluster, _, _ = setup
+    client.force_login(operator)
+    data = {"template": "switchover", "cluster": str(cluster.pk), "target": "2027-03-01T09:30",
+            "tz": "Mars/Olympus", "dns_hostname": "shop.example.com"}  # fmt: skip
+    before = ChecklistRun.objects.count()
+    response = client.post(reverse("maintenance:checklist_start"), data)
+    assert response.status_code == 400
+    assert 'value="Mars/Olympus"' in response.text
+    assert (
+        'value="shop.example.com"' in response.text and 'value="2027-03-01T09:30"' in response.text
+    )
+    assert ChecklistRun.objects.count() == before
+    response = client.post(reverse("maintenance:checklist_start"), data | {"target": "soon"})
+    assert response.status_code == 400 and "date and time" in response.text
+    assert ChecklistRun.objects.count() == before
