@@ -59,7 +59,7 @@ class ClusterInputError(ValueError):
 
 # How messages name the inputs: the command line's options, or the settings page's fields.
 CLI_NAMES = {
-    "url": "--url",
+    "url_problem": "--url: {}.",
     "environment": "--environment",
     "tls_ca": "--tls-ca",
     "tls_cert": "--tls-cert",
@@ -72,7 +72,7 @@ CLI_NAMES = {
     "recipients": "--notify",
 }
 FORM_NAMES = {
-    "url": "URL",
+    "url_problem": "{}.",
     "environment": "the environment",
     "tls_ca": "the CA certificate",
     "tls_cert": "the client certificate",
@@ -222,7 +222,7 @@ def _endpoint(
     n = names
     problem = client.validate_url(url)
     if problem:
-        raise ClusterInputError(f"{n['url']}: {problem}.", "url")
+        raise ClusterInputError(n["url_problem"].format(problem), "url")
     scheme = url.split("://", 1)[0]
     if scheme != "ssh" and (ssh_key or ssh_known_hosts or ssh_accept_new_host_key):
         raise ClusterInputError(f"{n['ssh_any']} only go with an ssh:// URL.", "ssh_key")
