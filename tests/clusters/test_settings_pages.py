@@ -469,3 +469,18 @@ def test_deleting_needs_the_name_typed(admin, tls_cluster):
     response = admin.post(url, {"confirm": "edge"})
     assert response.status_code == 302 and response["Location"] == reverse("clusters:fleet")
     assert not Cluster.objects.exists() and not Recipient.objects.exists()
+
+
+@pytest.mark.lab
+def test_the_connection_test_reports_the_lab_swarm_and_saves_nothing(admin, swarm_lab):
+    api_version = swarm_lab.client().version()["ApiVersion"]
+    data = form(url=swarm_lab.docker_host, test_connection="1")
+    response = admin.post(NEW, data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    nodes = len(swarm_lab.hostnames)
+    assert nodes == 3
+    assert (
+        f"Connected: swarm of {nodes} nodes, API version {api_version}, manager wk-manager-1"
+        in response.text
+    )
+    assert not Cluster.objects.exists()
