@@ -432,6 +432,39 @@ def fetch(
         return raw
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What a test connection learns: enough for a person to recognise the swarm."""
+
+    nodes: int
+    api_version: str
+    manager: str
+
+
+def probe(
+    *, url: str, credentials: dict[str, str] | None = None, timeout: float = CONNECT_TIMEOUT
+) -> Probe:
+    """Connect to URL as a poll does (same checks, same PollFailed messages), briefly."""
+    with connect(url=url, credentials=credentials, timeout=timeout) as client:
+        api = client.api
+        try:
+            version = api.version()
+            info = api.info()
+            check_manager(info, url)
+            nodes = api.nodes()
+        except PollFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to a PollFailed, the cause is kept
+            raise describe(exc, url, timeout) from exc
+        if not isinstance(nodes, list) or not isinstance(version, dict):
+            raise PollFailed("malformed", f"{display_url(url)} sent a malformed /nodes.")
+        return Probe(
+            nodes=len(nodes),
+            api_version=str(version.get("ApiVersion") or api.api_version),
+            manager=str(info.get("Name") or "?"),
+        )
+
+
 def set_node_availability(
     *,
     url: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from django.db.models import Count, Q
 
 from clusters.client import display_url
 from clusters.models import Cluster, NodeTransition, PollSnapshot
+from watchkeeper import crypto
 from watchkeeper.timefmt import iso_utc
 
 DOWN_STATES = ("down", "unknown", "disconnected")
@@ -84,3 +86,13 @@ def cluster_summaries() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def stored_credentials(*, cluster) -> dict[str, bool]:
+    """Which credentials are stored for CLUSTER, never their values: {"ca": True, ...};
+    {"unreadable": True} when they cannot be decrypted."""
+    try:
+        text = cluster.get_credentials()
+    except crypto.SecretUnreadable:
+        return {"unreadable": True}
+    return {key: bool(value) for key, value in json.loads(text).items()} if text else {}

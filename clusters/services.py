@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import ipaddress
 import json
 import logging
 import time
@@ -15,11 +16,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from clusters import client, normalize, sshconn
 from clusters.models import (
@@ -32,6 +34,7 @@ from clusters.models import (
     Recipient,
     RunningTask,
     Service,
+    new_calendar_token,
 )
 from clusters.snapshot import Snapshot
 from watchkeeper import crypto
@@ -47,7 +50,49 @@ PEM_MARKERS = {
 
 
 class ClusterInputError(ValueError):
-    """Bad input for a cluster command; the message says what to fix."""
+    """Bad input for a cluster command or the settings page; the message says what to fix.
+
+    ``field`` names the input at fault (the settings form's field name) when there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# How messages name the inputs: the command line's options, or the settings page's fields.
+CLI_NAMES = {
+    "url_problem": "--url: {}.",
+    "environment": "--environment",
+    "tls_ca": "--tls-ca",
+    "tls_cert": "--tls-cert",
+    "tls_key": "--tls-key",
+    "tls_any": "TLS files",
+    "ssh_key": "--ssh-key",
+    "ssh_known_hosts": "--ssh-known-hosts",
+    "ssh_accept_new_host_key": "--ssh-accept-new-host-key",
+    "ssh_any": "SSH options",
+    "recipients": "--notify",
+}
+FORM_NAMES = {
+    "url_problem": "{}.",
+    "environment": "the environment",
+    "tls_ca": "the CA certificate",
+    "tls_cert": "the client certificate",
+    "tls_key": "the client key",
+    "tls_any": "TLS files",
+    "ssh_key": "the SSH private key",
+    "ssh_known_hosts": "known_hosts",
+    "ssh_accept_new_host_key": '"accept the host key it shows now"',
+    "ssh_any": "SSH keys and host keys",
+    "recipients": "recipients",
+}
+TLS_KINDS = ("ca", "cert", "key")
+RESERVED_NAMES = ("new",)  # /clusters/new/ is the add page
+SETTINGS_FIELDS = (
+    "name", "environment", "url", "credentials_encrypted", "poll_interval", "enabled",
+    "drain_assist", "dns_server", "ingress_addresses", "updated_at",
+)  # fmt: skip
 
 
 # --- registering ------------------------------------------------------------------------
@@ -85,38 +130,237 @@ def read_ssh_file(path: str | Path, option: str) -> str:
     return text
 
 
+@sensitive_variables()
 def _ssh_credentials(
-    url: str, key: str, known_hosts: str, accept_new_host_key: bool
+    url: str,
+    key: str,
+    known_hosts: str,
+    accept_new_host_key: bool,
+    names: dict[str, str] = CLI_NAMES,
 ) -> dict[str, str]:
     """The stored SSH credentials: the key, and the known_hosts given or fetched now."""
+    n = names
     if not key:
-        raise ClusterInputError("an ssh:// URL needs --ssh-key (the private key to log in with).")
+        raise ClusterInputError(
+            f"an ssh:// URL needs {n['ssh_key']} (the private key to log in with).", "ssh_key"
+        )
     if known_hosts and accept_new_host_key:
-        raise ClusterInputError("give --ssh-known-hosts or --ssh-accept-new-host-key, not both.")
+        raise ClusterInputError(
+            f"give {n['ssh_known_hosts']} or {n['ssh_accept_new_host_key']}, not both.",
+            "ssh_known_hosts",
+        )
     if not known_hosts and not accept_new_host_key:
         raise ClusterInputError(
-            "an ssh:// URL needs --ssh-known-hosts (the host's key, e.g. from "
-            "`ssh-keyscan HOST`), or --ssh-accept-new-host-key to trust the key it shows now."
+            f"an ssh:// URL needs {n['ssh_known_hosts']} (the host's key, e.g. from "
+            f"`ssh-keyscan HOST`), or {n['ssh_accept_new_host_key']} to trust the key it "
+            "shows now.",
+            "ssh_known_hosts",
         )
     try:
         sshconn.load_private_key(key)
     except sshconn.SSHMaterialError as exc:
-        raise ClusterInputError(f"--ssh-key {exc}.") from None
+        raise ClusterInputError(f"{n['ssh_key']} {exc}.", "ssh_key") from None
     if accept_new_host_key:
         try:
             known_hosts = sshconn.scan_host_key(url, client.CONNECT_TIMEOUT)
         except (OSError, EOFError, sshconn.paramiko.SSHException) as exc:
             raise ClusterInputError(
-                f"--ssh-accept-new-host-key: cannot fetch the host key of "
-                f"{client.display_url(url)} ({type(exc).__name__})."
+                f"{n['ssh_accept_new_host_key']}: cannot fetch the host key of "
+                f"{client.display_url(url)} ({type(exc).__name__}).",
+                "ssh_accept_new_host_key",
             ) from None
     try:
         sshconn.load_known_hosts(known_hosts, url)
     except sshconn.SSHMaterialError as exc:
-        raise ClusterInputError(f"--ssh-known-hosts {exc}.") from None
+        raise ClusterInputError(f"{n['ssh_known_hosts']} {exc}.", "ssh_known_hosts") from None
     return {"ssh_key": key, "ssh_known_hosts": known_hosts}
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """A checked URL and what to connect with: the new material over the stored one."""
+
+    url: str
+    scheme: str
+    tls: dict[str, str]
+    ssh_key: str
+    ssh_known_hosts: str
+    ssh_accept_new_host_key: bool
+    names: dict[str, str]
+
+    def __repr__(self) -> str:  # never show key material (tracebacks, logs)
+        return f"Endpoint({client.display_url(self.url)!r})"
+
+    def credentials(self) -> dict[str, str] | None:
+        """The material to store and connect with; SSH host keys may be fetched now."""
+        if self.scheme == "tcp":
+            return dict(self.tls)
+        if self.scheme == "ssh":
+            return _ssh_credentials(
+                self.url,
+                self.ssh_key,
+                self.ssh_known_hosts,
+                self.ssh_accept_new_host_key,
+                self.names,
+            )
+        return None
+
+
+@sensitive_variables()
+def _endpoint(
+    *,
+    url: str,
+    tls: dict[str, str] | None,
+    ssh_key: str,
+    ssh_known_hosts: str,
+    ssh_accept_new_host_key: bool,
+    stored: dict[str, str],
+    names: dict[str, str],
+) -> Endpoint:
+    """Check URL and the credentials given for it (files given now, else the STORED ones).
+
+    Material for another scheme than the URL's is refused when given now and dropped when
+    stored (changing the URL from tcp:// to unix:// forgets the TLS files).
+    """
+    n = names
+    problem = client.validate_url(url)
+    if problem:
+        raise ClusterInputError(n["url_problem"].format(problem), "url")
+    scheme = url.split("://", 1)[0]
+    if scheme != "ssh" and (ssh_key or ssh_known_hosts or ssh_accept_new_host_key):
+        raise ClusterInputError(f"{n['ssh_any']} only go with an ssh:// URL.", "ssh_key")
+    given = {k: v for k, v in (tls or {}).items() if v}
+    if given and scheme != "tcp":
+        raise ClusterInputError(f"{n['tls_any']} only go with a tcp:// URL.", "tls_ca")
+    merged = {}
+    if scheme == "tcp":
+        merged = {k: stored[k] for k in TLS_KINDS if stored.get(k)} | given
+        missing = [k for k in TLS_KINDS if k not in merged]
+        if missing:
+            raise ClusterInputError(
+                f"a tcp:// URL needs {n['tls_ca']}, {n['tls_cert']} and {n['tls_key']}.",
+                f"tls_{missing[0]}",
+            )
+    for kind, text in given.items():
+        if PEM_MARKERS[kind] not in text:
+            raise ClusterInputError(f"{n['tls_' + kind]} is not PEM.", f"tls_{kind}")
+    if scheme == "ssh":
+        ssh_key = ssh_key or stored.get("ssh_key", "")
+        if not ssh_known_hosts and not ssh_accept_new_host_key:
+            ssh_known_hosts = stored.get("ssh_known_hosts", "")
+    return Endpoint(
+        url=url,
+        scheme=scheme,
+        tls=merged,
+        ssh_key=ssh_key,
+        ssh_known_hosts=ssh_known_hosts,
+        ssh_accept_new_host_key=ssh_accept_new_host_key,
+        names=names,
+    )
+
+
+def _emails(addresses: Iterable[str], names: dict[str, str]) -> list[str]:
+    emails = list(dict.fromkeys(addresses))
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ClusterInputError(
+                f"{names['recipients']}: {email!r} is not an email address.", "recipients"
+            ) from None
+    return emails
+
+
+def _check_addresses(*, dns_server: str, ingress_addresses: str) -> None:
+    """The DNS server is an IP address (optionally :port); ingress addresses are IPs."""
+    server = dns_server.strip()
+    if server:
+        host, port = server, "53"
+        if server.startswith("["):
+            host, _, rest = server[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else "53"
+        elif server.count(":") == 1:
+            host, _, port = server.partition(":")
+        try:
+            ipaddress.ip_address(host)
+            valid_port = port.isdigit() and 0 < int(port) < 65536
+        except ValueError:
+            valid_port = False
+        if not valid_port:
+            raise ClusterInputError(
+                "the DNS server is an IP address with an optional port, e.g. 10.0.0.53 or "
+                "10.0.0.53:5353.",
+                "dns_server",
+            )
+    for part in ingress_addresses.replace(",", " ").split():
+        try:
+            ipaddress.ip_address(part)
+        except ValueError:
+            raise ClusterInputError(
+                f"ingress addresses are IP addresses separated by commas or spaces; "
+                f"{part!r} is not one.",
+                "ingress_addresses",
+            ) from None
+
+
+def _full_clean(cluster: Cluster) -> None:
+    try:
+        cluster.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        errors = exc.message_dict
+        messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        field = next(iter(errors)) if len(errors) == 1 else None
+        raise ClusterInputError(messages, field if field != NON_FIELD_ERRORS else None) from None
+
+
+def _name_free(name: str, *, exclude_pk: int | None = None, lock: bool = False) -> None:
+    if name.lower() in RESERVED_NAMES:
+        raise ClusterInputError(f"{name!r} is reserved; choose another name.", "name")
+    clusters = Cluster.objects.filter(name=name).exclude(pk=exclude_pk)
+    if lock:
+        clusters = clusters.select_for_update()
+    if clusters.exists():
+        raise ClusterInputError(f"a cluster named {name!r} already exists.", "name")
+
+
+def _stored_credentials(cluster: Cluster | None) -> dict[str, str]:
+    """The stored material of CLUSTER ({} when none, or when it cannot be decrypted)."""
+    if cluster is None:
+        return {}
+    try:
+        return cluster_credentials(cluster) or {}
+    except crypto.SecretUnreadable:
+        log.warning("stored credentials of cluster %s cannot be decrypted", cluster.pk)
+        return {}
+
+
+def _recipients_set(*, cluster: Cluster, emails: list[str], users: Iterable) -> None:
+    """Make CLUSTER's recipients exactly EMAILS and USERS."""
+    users = list(users)
+    current = Recipient.objects.filter(cluster=cluster)
+    current.filter(user__isnull=True).exclude(email__in=emails).delete()
+    current.filter(user__isnull=False).exclude(user__in=users).delete()
+    Recipient.objects.bulk_create(
+        [Recipient(cluster=cluster, email=e) for e in emails]
+        + [Recipient(cluster=cluster, user=u) for u in users],
+        ignore_conflicts=True,
+    )
+
+
+def _policy_save(*, cluster: Cluster, policy: dict | None, by) -> None:
+    """Hand POLICY (None: unchanged) to the readiness app, which validates it."""
+    if policy is None:
+        return
+    from readiness import services as readiness_services
+
+    try:
+        readiness_services.policy_update(cluster=cluster, data=policy, by=by, now=timezone.now())
+    except ValidationError as exc:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        raise ClusterInputError(f"the readiness policy is invalid: {detail}.", "policy") from None
+
+
+@sensitive_variables()
 def cluster_add(
     *,
     name: str,
@@ -127,53 +371,182 @@ def cluster_add(
     ssh_key: str = "",
     ssh_known_hosts: str = "",
     ssh_accept_new_host_key: bool = False,
+    notify_users: Iterable = (),
+    poll_interval: int | None = None,
+    enabled: bool = True,
+    drain_assist: bool = False,
+    dns_server: str = "",
+    ingress_addresses: str = "",
+    policy: dict | None = None,
+    by=None,
+    names: dict[str, str] = CLI_NAMES,
 ) -> Cluster:
     """Register a cluster; TLS is {"ca", "cert", "key"} PEM text, SSH a private key and
-    known_hosts text (or the host key fetched now, with ssh_accept_new_host_key). Stores
-    nothing on bad input."""
-    problem = client.validate_url(url)
-    if problem:
-        raise ClusterInputError(f"--url: {problem}.")
-    scheme = url.split("://", 1)[0]
-    if scheme != "ssh" and (ssh_key or ssh_known_hosts or ssh_accept_new_host_key):
-        raise ClusterInputError("SSH options only go with an ssh:// URL.")
-    tls = {k: v for k, v in (tls or {}).items() if v}
-    if tls and scheme != "tcp":
-        raise ClusterInputError("TLS files only go with a tcp:// URL.")
-    if scheme == "tcp" and set(tls) != {"ca", "cert", "key"}:
-        raise ClusterInputError("a tcp:// URL needs --tls-ca, --tls-cert and --tls-key.")
-    for kind, text in tls.items():
-        if PEM_MARKERS[kind] not in text:
-            raise ClusterInputError(f"--tls-{kind} is not PEM.")
+    known_hosts text (or the host key fetched now, with ssh_accept_new_host_key). POLICY
+    (readiness overrides) needs BY, an admin. Stores nothing on bad input."""
+    endpoint = _endpoint(
+        url=url,
+        tls=tls,
+        ssh_key=ssh_key,
+        ssh_known_hosts=ssh_known_hosts,
+        ssh_accept_new_host_key=ssh_accept_new_host_key,
+        stored={},
+        names=names,
+    )
     if environment not in Cluster.Environment.values:
         raise ClusterInputError(
-            f"--environment must be one of {', '.join(Cluster.Environment.values)}."
+            f"{names['environment']} must be one of {', '.join(Cluster.Environment.values)}.",
+            "environment",
         )
-    emails = list(dict.fromkeys(notify))
-    for email in emails:
-        try:
-            validate_email(email)
-        except ValidationError:
-            raise ClusterInputError(f"--notify: {email!r} is not an email address.") from None
-    if Cluster.objects.filter(name=name).exists():
-        raise ClusterInputError(f"a cluster named {name!r} already exists.")
-    cluster = Cluster(name=name, url=url, environment=environment)
-    if tls:
-        cluster.set_credentials(json.dumps(tls))
-    if scheme == "ssh":
-        ssh = _ssh_credentials(url, ssh_key, ssh_known_hosts, ssh_accept_new_host_key)
-        cluster.set_credentials(json.dumps(ssh))
-    try:
-        cluster.full_clean(validate_unique=False)
-    except ValidationError as exc:
-        messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-        raise ClusterInputError(messages) from None
+    emails = _emails(notify, names)
+    _name_free(name)
+    _check_addresses(dns_server=dns_server, ingress_addresses=ingress_addresses)
+    cluster = Cluster(
+        name=name,
+        url=url,
+        environment=environment,
+        enabled=enabled,
+        drain_assist=drain_assist,
+        dns_server=dns_server.strip(),
+        ingress_addresses=ingress_addresses.strip(),
+    )
+    if poll_interval is not None:
+        cluster.poll_interval = poll_interval
+    credentials = endpoint.credentials()
+    if credentials:
+        cluster.set_credentials(json.dumps(credentials))
+    _full_clean(cluster)
     with transaction.atomic():
-        if Cluster.objects.select_for_update().filter(name=name).exists():
-            raise ClusterInputError(f"a cluster named {name!r} already exists.")
+        _name_free(name, lock=True)
         cluster.save()
-        Recipient.objects.bulk_create(Recipient(cluster=cluster, email=e) for e in emails)
+        _recipients_set(cluster=cluster, emails=emails, users=notify_users)
+        _policy_save(cluster=cluster, policy=policy, by=by)
     return cluster
+
+
+@sensitive_variables()
+def cluster_update(
+    *,
+    cluster: Cluster,
+    name: str,
+    url: str,
+    environment: str,
+    poll_interval: int,
+    enabled: bool,
+    drain_assist: bool,
+    dns_server: str,
+    ingress_addresses: str,
+    notify: Iterable[str],
+    notify_users: Iterable,
+    tls: dict[str, str] | None = None,
+    ssh_key: str = "",
+    ssh_known_hosts: str = "",
+    ssh_accept_new_host_key: bool = False,
+    policy: dict | None = None,
+    by=None,
+    names: dict[str, str] = FORM_NAMES,
+) -> Cluster:
+    """Change CLUSTER's settings; TLS and SSH files not given keep the stored ones, the
+    recipients become exactly NOTIFY and NOTIFY_USERS, POLICY (None: unchanged) needs BY, an
+    admin. Returns the updated cluster (CLUSTER itself is left as it was); stores nothing
+    on bad input."""
+    stored = _stored_credentials(cluster)
+    endpoint = _endpoint(
+        url=url,
+        tls=tls,
+        ssh_key=ssh_key,
+        ssh_known_hosts=ssh_known_hosts,
+        ssh_accept_new_host_key=ssh_accept_new_host_key,
+        stored=stored,
+        names=names,
+    )
+    if environment not in Cluster.Environment.values:
+        raise ClusterInputError(
+            f"{names['environment']} must be one of {', '.join(Cluster.Environment.values)}.",
+            "environment",
+        )
+    emails = _emails(notify, names)
+    _name_free(name, exclude_pk=cluster.pk)
+    _check_addresses(dns_server=dns_server, ingress_addresses=ingress_addresses)
+    updated = Cluster.objects.get(pk=cluster.pk)
+    updated.name, updated.url, updated.environment = name, url, environment
+    updated.poll_interval, updated.enabled, updated.drain_assist = (
+        poll_interval,
+        enabled,
+        drain_assist,
+    )
+    updated.dns_server, updated.ingress_addresses = dns_server.strip(), ingress_addresses.strip()
+    credentials = endpoint.credentials() or {}
+    if credentials != stored:  # unchanged material keeps its ciphertext
+        updated.set_credentials(json.dumps(credentials) if credentials else "")
+    _full_clean(updated)
+    with transaction.atomic():
+        if not Cluster.objects.select_for_update().filter(pk=cluster.pk).exists():
+            raise ClusterInputError(f"the cluster {cluster.name!r} was deleted meanwhile.")
+        _name_free(name, exclude_pk=cluster.pk, lock=True)
+        updated.save(update_fields=SETTINGS_FIELDS)
+        _recipients_set(cluster=updated, emails=emails, users=notify_users)
+        _policy_save(cluster=updated, policy=policy, by=by)
+    return updated
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """What a successful test connection saw."""
+
+    url: str
+    nodes: int
+    api_version: str
+    manager: str
+
+
+@sensitive_variables()
+def cluster_connection_test(
+    *,
+    url: str,
+    tls: dict[str, str] | None = None,
+    ssh_key: str = "",
+    ssh_known_hosts: str = "",
+    ssh_accept_new_host_key: bool = False,
+    cluster: Cluster | None = None,
+    names: dict[str, str] = FORM_NAMES,
+) -> ConnectionReport:
+    """Connect as a poll does with these settings (files not given: CLUSTER's stored ones),
+    saving nothing. Raises ClusterInputError for bad input and client.PollFailed, with the
+    poller's message, when the swarm cannot be used."""
+    endpoint = _endpoint(
+        url=url,
+        tls=tls,
+        ssh_key=ssh_key,
+        ssh_known_hosts=ssh_known_hosts,
+        ssh_accept_new_host_key=ssh_accept_new_host_key,
+        stored=_stored_credentials(cluster),
+        names=names,
+    )
+    probe = client.probe(url=url, credentials=endpoint.credentials())
+    return ConnectionReport(
+        url=client.display_url(url),
+        nodes=probe.nodes,
+        api_version=probe.api_version,
+        manager=probe.manager,
+    )
+
+
+def cluster_calendar_token_rotate(*, cluster: Cluster) -> str:
+    """Give CLUSTER a new calendar token: the old feed URL stops working at once."""
+    token = new_calendar_token()
+    Cluster.objects.filter(pk=cluster.pk).update(calendar_token=token, updated_at=timezone.now())
+    cluster.calendar_token = token
+    return token
+
+
+def cluster_delete(*, cluster: Cluster, confirm: str) -> None:
+    """Delete CLUSTER and everything recorded about it; CONFIRM must repeat its name."""
+    if confirm.strip() != cluster.name:
+        raise ClusterInputError(
+            f"type the cluster's name, {cluster.name}, to confirm the deletion.", "confirm"
+        )
+    cluster.delete()
 
 
 def cluster_notify(*, cluster: Cluster, add: str | None = None, remove: str | None = None) -> bool:

@@ -14,7 +14,9 @@ from readiness.policy import Policy, policy_from_dict
 
 
 def cluster_policy(*, cluster) -> Policy:
-    """The cluster's policy, or the defaults when none was saved."""
+    """The cluster's policy, or the defaults when none was saved (or CLUSTER is None)."""
+    if cluster is None:
+        return Policy()
     stored = ClusterPolicy.objects.filter(cluster=cluster).values_list("data", flat=True).first()
     return policy_from_dict(stored or {})
 
