@@ -155,6 +155,7 @@ def report_dict(*, evaluation) -> dict:
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 FINDINGS_SHOW = {"open": ("fail",), "waived": ("waived",), "all": ("fail", "waived")}
 FINDINGS_QUERY_MAX = 100
+FINDINGS_CLUSTERS_NAMED = 12  # clusters named in a rule's counts; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class FindingRow:
     message: str
     remediation: str
     waiver_id: int | None
+    cluster_url: str = ""  # set by the view
 
 
 @dataclass
@@ -225,6 +227,7 @@ class ClusterCount:
     cluster: str
     failing: int = 0
     waived: int = 0
+    cluster_url: str = ""  # set by the view
 
 
 @dataclass
@@ -244,6 +247,14 @@ class RuleFindings:
     @property
     def more(self) -> int:
         return self.matching - len(self.rows)
+
+    @property
+    def clusters_named(self) -> list[ClusterCount]:
+        return self.clusters[:FINDINGS_CLUSTERS_NAMED]
+
+    @property
+    def clusters_more(self) -> int:
+        return max(0, len(self.clusters) - FINDINGS_CLUSTERS_NAMED)
 
 
 @dataclass
@@ -265,8 +276,9 @@ def findings(
     """Checks of each cluster's latest evaluation matching FILTERS, grouped by rule.
 
     CLUSTERS are every cluster (with id, name and environment). Counts come from one SQL
-    aggregate; rows from one query that numbers each rule's checks and keeps the first PER_RULE,
-    LIMIT in all. Three queries whatever the number of clusters or checks.
+    aggregate; one query numbers each rule's checks and keeps the ids of the first PER_RULE,
+    LIMIT in all, and one reads those rows. Four queries whatever the number of clusters or
+    checks.
     """
     from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
     from django.db.models.functions import RowNumber
@@ -351,30 +363,40 @@ def findings(
             default=Value(len(ordered)),
             output_field=IntegerField(),
         )
-        rows = (
+        # Number each rule's checks on integer keys only (no text sort, no join), keep the
+        # first PER_RULE of each and LIMIT in all; then read the wide columns of those only
+        # (one statement: the ids are a subquery).
+        first_ids = (
             checks.filter(status__in=shown_statuses)
             .annotate(
                 position=Window(
                     RowNumber(),
-                    partition_by=[F("rule")],
-                    order_by=[
-                        severity_rank.asc(),
-                        F("evaluation__cluster__name").asc(),
-                        F("object_name").asc(),
-                        F("id").asc(),
-                    ],
+                    partition_by=[group_rank],
+                    order_by=[severity_rank.asc(), F("evaluation_id").asc(), F("id").asc()],
                 ),
                 group_rank=group_rank,
             )
             .filter(position__lte=per_rule)
             .order_by("group_rank", "position")
+            .values("id")[:limit]
+        )
+        rows = [
+            FindingRow(id_, cluster_of[evaluation_id], *rest)
+            for id_, evaluation_id, *rest in CheckResult.objects.filter(pk__in=first_ids)
+            .order_by()
             .values_list(
                 "id", "evaluation_id", "rule", "severity", "status", "object_type",
                 "object_name", "message", "remediation", "waiver_id",
-            )[:limit]
+            )
+        ]  # fmt: skip
+        rank = {group.rule: index for index, group in enumerate(ordered)}
+        rows.sort(
+            key=lambda r: (
+                rank[r.rule], SEVERITY_RANK.get(r.severity, 3), r.cluster, r.object_name, r.id
+            )
         )  # fmt: skip
-        for id_, evaluation_id, rule, *rest in rows:
-            groups[rule].rows.append(FindingRow(id_, cluster_of[evaluation_id], rule, *rest))
+        for row in rows:
+            groups[row.rule].rows.append(row)
     return Findings(
         groups=ordered,
         matching=sum(g.matching for g in ordered),

@@ -19,7 +19,7 @@ from readiness.checks import SEVERITIES
 from readiness.models import Waiver
 
 FINDINGS_PER_RULE = 50  # check rows shown per rule
-FINDINGS_LIMIT = 500  # check rows shown in all
+FINDINGS_LIMIT = 250  # check rows shown in all
 REVOKE_NOTE_MAX = 500
 
 
@@ -34,6 +34,7 @@ def findings(request):
     result = selectors.findings(
         filters=filters, clusters=clusters, per_rule=FINDINGS_PER_RULE, limit=FINDINGS_LIMIT
     )
+    _link_clusters(result)
     partial = request.htmx and not request.htmx.history_restore_request
     template = "readiness/findings.html#results" if partial else "readiness/findings.html"
     show_all = request.GET.copy()
@@ -55,6 +56,16 @@ def findings(request):
             "per_rule": FINDINGS_PER_RULE,
         },
     )
+
+
+def _link_clusters(result: selectors.Findings) -> None:
+    """Each shown cluster's page, reversed once per cluster rather than once per row."""
+    urls: dict[str, str] = {}
+    for group in result.groups:
+        for item in (*group.clusters_named, *group.rows):
+            if item.cluster not in urls:
+                urls[item.cluster] = reverse("clusters:detail", args=[item.cluster])
+            item.cluster_url = urls[item.cluster]
 
 
 def _waivers_context(request, **extra) -> dict:

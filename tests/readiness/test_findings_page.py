@@ -179,12 +179,13 @@ def test_it_caps_the_rows_per_rule_and_in_all(client, viewer):
     assert "10 more — narrow the filter" in one_rule.text
     response = page(client, q="svc-")
     result = response.context["result"]
-    assert (result.matching, result.shown, result.more) == (560, 500, 60)
-    assert response.text.count('<li class="finding ') == 500
-    assert (
-        "Showing 500 of 560 checks" in response.text
-        and "60 more — narrow the filter" in response.text
-    )
+    assert (result.matching, result.shown, result.more) == (560, 250, 310)
+    assert [len(group.rows) for group in result.groups] == [50] * 5 + [0] * 6
+    assert response.text.count('<li class="finding ') == 250
+    assert "Showing 250 of 560 checks" in response.text
+    assert "310 more — narrow the filter" in response.text
+    assert response.text.count("50 more — narrow the filter") == 5
+    assert "60 more — narrow the filter" in response.text
 
 
 def test_the_query_count_does_not_grow_with_clusters_or_findings(
