@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import OuterRef, Subquery
 
@@ -432,7 +432,7 @@ class WaiverRow:
 
     waiver: Waiver
     state: str  # active | revoked | expired
-    days_left: int | None  # whole days until expiry (active waivers only)
+    days_left: int | None  # calendar days (UTC) until the expiry date; active waivers only
     trail: list
 
     @property
@@ -466,7 +466,8 @@ def waivers_page(*, now: datetime, include_inactive: bool, inactive_limit: int =
         elif waiver.expires_at <= now:
             state, days_left = "expired", None
         else:
-            state, days_left = "active", (waiver.expires_at - now).days
+            days_left = (waiver.expires_at.astimezone(UTC).date() - now.astimezone(UTC).date()).days
+            state = "active"
         return WaiverRow(
             waiver=waiver, state=state, days_left=days_left, trail=list(waiver.events.all())
         )

@@ -35,7 +35,7 @@ def polled(name: str = "lab") -> Cluster:
     return cluster
 
 
-def waive(cluster, by, *, rule="images.tag-pinned", days=30, selector="", reason="tracked"):
+def waive(cluster, by, *, rule="images.tag-pinned", days=30.0, selector="", reason="tracked"):
     return services.waiver_create(
         cluster=cluster, rule=rule, selector=selector, reason=reason, owner=by,
         expires_at=NOW + timedelta(days=days), created_by=by, now=NOW - timedelta(hours=1),
@@ -48,15 +48,20 @@ def test_it_lists_active_waivers_with_their_expiry(client, viewer, operator):
     soon = waive(cluster, operator, rule="images.digest-pinned", days=3, reason="until Friday")
     gone = waive(cluster, operator, rule="health.healthcheck", days=5, reason="revoked one")
     services.waiver_revoke(waiver=gone, by=operator, now=NOW)
+    today = waive(cluster, operator, rule="rollout.replicas", days=0.5)  # 22:00, NOW is 10:00
+    tomorrow = waive(cluster, operator, rule="rollout.spread", days=0.6)  # 00:24 tomorrow
     client.force_login(viewer)
     response = client.get(URL)
     assert response.status_code == 200
     rows = response.context["waivers"].active
-    assert [row.waiver for row in rows] == [soon, later]  # soonest expiry first
-    assert [(row.days_left, row.expires_soon) for row in rows] == [(3, True), (40, False)]
+    assert [row.waiver for row in rows] == [today, tomorrow, soon, later]  # soonest first
+    assert [(row.days_left, row.expires_soon) for row in rows] == [
+        (0, True), (1, True), (3, True), (40, False),
+    ]  # fmt: skip
     body = response.text
     for text in ("lab", "images.tag-pinned", "web-*", "vendor image", "otto", "every object",
-                 "expires in 40 days", "expires in 3 days", "2026-11-22 09:00 UTC"):  # fmt: skip
+                 "expires in 40 days", "expires in 3 days", "expires today", "expires in 1 day<",
+                 "2026-11-22 09:00 UTC"):  # fmt: skip
         assert text in body, text
     soon_row = body[body.index(f'id="waiver-{soon.pk}"') :]
     assert 'class="small expires-in state state-due_soon"' in soon_row.split("</tr>")[0]
