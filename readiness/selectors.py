@@ -189,7 +189,8 @@ class FindingsFilter:
         for name, choices in allowed.items():
             value = query.get(name, "").strip()
             if value and value not in choices:
-                notes.append(f"Ignored {name} “{value[:80]}”: no such {name}.")
+                noun = "choice" if name == "show" else name
+                notes.append(f"Ignored {name} “{value[:80]}”: no such {noun}.")
                 value = ""
             if value:
                 values[name] = value
@@ -271,7 +272,7 @@ class Findings:
 
 
 def findings(
-    *, filters: FindingsFilter, clusters, per_rule: int = 50, limit: int = 500
+    *, filters: FindingsFilter, clusters, per_rule: int = 50, limit: int = 250
 ) -> Findings:
     """Checks of each cluster's latest evaluation matching FILTERS, grouped by rule.
 
@@ -449,7 +450,8 @@ class WaiverList:
 
 def waivers_page(*, now: datetime, include_inactive: bool, inactive_limit: int = 100) -> WaiverList:
     """Every active waiver (soonest expiry first) and, when asked, the most recent expired or
-    revoked ones; each with cluster, people and trail. Three or five queries, whatever the count."""
+    revoked ones; each with cluster, people and trail. Two queries, five with the ended ones,
+    whatever the count."""
     from django.db.models import F, Prefetch, Q
     from django.db.models.functions import Coalesce, Least
 

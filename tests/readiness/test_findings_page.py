@@ -240,3 +240,16 @@ def test_the_selector_filters_in_sql_and_leaves_older_evaluations_out():
     assert filters == FindingsFilter(cluster="lab") and notes == [
         "Ignored rule “nope”: no such rule."
     ]
+
+
+def test_it_names_twelve_clusters_per_rule_and_counts_the_rest(client, viewer):
+    for index in range(14):
+        scored(f"c{index:02}", services_=[service("web")])
+    client.force_login(viewer)
+    response = page(client, rule="operations.notifications")
+    (group,) = response.context["result"].groups
+    assert len(group.clusters) == 14 and len(group.clusters_named) == 12
+    counts = response.text.split('class="small rule-counts"')[1].split("</p>")[0]
+    assert "and 2 more clusters" in counts
+    assert 'href="/clusters/c11/">c11</a>' in counts
+    assert "c12" not in counts  # counted, not named (its row still links it)
