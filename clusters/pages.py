@@ -5,31 +5,46 @@ clusters, what the clusters, readiness and maintenance apps say about each clust
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
-from readiness.charts import sparkline
+from readiness.charts import Sparklines
 
 from .models import Cluster
 
 GRADES = ("A", "B", "C", "D", "F")
 STALE_AFTER_INTERVALS = 3
+NO_UPKEEP = {"next": None, "overdue_backups": 0, "overdue_steps": 0}
+CAPPED = "Capped at C by a failing critical check"
+ERROR_SHOWN = 120  # characters of a poll error on the fleet page (the full text in its title)
 
 
 @dataclass
 class NextWindow:
-    """The next maintenance occurrence of a cluster, with the window's own zone."""
+    """The next maintenance occurrence of a cluster, with the window's own zone.
+
+    The display strings: START in the viewer's zone ("Mon 5 Jan 10:00", "CET") and in the
+    window's ("Mon 10:00 CET")."""
 
     name: str
     start: datetime
     end: datetime
     time_zone: str
+    viewer_time: str = ""
+    viewer_zone: str = ""
+    cluster_time: str = ""
 
 
 @dataclass
 class FleetRow:
-    """One cluster on the fleet page."""
+    """One cluster on the fleet page, with its display strings computed once (the page shows
+    hundreds of rows; a template filter per cell costs more than the rest of the page)."""
 
     cluster: Cluster
+    name: str = ""
+    environment: str = ""
+    url: str = ""
     score: int | None = None
     grade: str | None = None
     grade_capped: bool = False
@@ -44,6 +59,14 @@ class FleetRow:
     next_window: NextWindow | None = None
     overdue_backups: int = 0
     overdue_steps: int = 0
+    grade_title: str = "Not scored yet"
+    score_text: str = "–"
+    critical_text: str = "0"
+    poll_iso: str = ""  # last poll, ISO 8601
+    poll_title: str = ""  # last poll in the viewer's zone
+    poll_age: str = ""  # "3 minutes"
+    good_age: str = ""  # since the last good poll
+    error_short: str = ""
 
 
 @dataclass
@@ -68,26 +91,137 @@ def is_stale(*, last_good_at: datetime | None, interval_seconds: int, now: datet
     return now - last_good_at > timedelta(seconds=STALE_AFTER_INTERVALS * interval_seconds)
 
 
+def _latest_scores(*, clusters) -> dict[int, tuple[int, str, bool, int]]:
+    """cluster id -> (score, grade, capped, critical count) of its latest evaluation, in one
+    query that reads only those columns (not the stored explanation of every evaluation)."""
+    from django.db.models import IntegerField, OuterRef, Subquery
+    from django.db.models.fields.json import KT
+    from django.db.models.functions import Cast, Coalesce
+
+    from readiness.models import Evaluation
+
+    latest = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
+    rows = Evaluation.objects.filter(
+        id__in=clusters.annotate(latest=Subquery(latest.values("id")[:1])).values("latest")
+    ).values_list(
+        "cluster_id",
+        "score",
+        "grade",
+        "grade_capped",
+        Coalesce(Cast(KT("summary__critical"), IntegerField()), 0),
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def _daily_lows(*, clusters, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
+    """cluster id -> its lowest score per UTC day since SINCE (as
+    readiness.selectors.daily_scores, in one query whose rows need no conversion: a fleet's
+    month is tens of thousands of them)."""
+    from datetime import time
+
+    from django.db.models import DateField, Min
+    from django.db.models.functions import Cast, TruncDate
+
+    from readiness.models import Evaluation
+
+    rows = (
+        Evaluation.objects.filter(cluster__in=clusters.values("pk"), evaluated_at__gte=since)
+        .annotate(day=Cast(TruncDate("evaluated_at", tzinfo=UTC), DateField()))
+        .values_list("cluster_id", "day")
+        .annotate(low=Min("score"))
+        .order_by()  # each sparkline orders its few points
+    )
+    midnights: dict = {}
+    result: dict[int, list[tuple[datetime, int]]] = {}
+    for cluster_id, day, low in rows:
+        midnight = midnights.get(day)
+        if midnight is None:
+            midnight = midnights[day] = datetime.combine(day, time(), UTC)
+        result.setdefault(cluster_id, []).append((midnight, low))
+    return result
+
+
+def _detail_url():
+    """A function of a cluster name to its page's URL (reverse() once: it costs more per call
+    than a whole fleet row)."""
+    from django.urls import reverse
+
+    marker = "cluster-name-marker"
+    before, after = reverse("clusters:detail", args=[marker]).split(marker)
+    return lambda name: f"{before}{quote(name, safe='')}{after}"
+
+
+def _ages(now: datetime):
+    """A function of a time to timesince(it, NOW). Under a day that only depends on the whole
+    minutes between them: a fleet polled within the same few minutes formats each age once."""
+    from django.utils.timesince import timesince
+
+    by_minutes: dict[int, str] = {}
+
+    def age(then: datetime) -> str:
+        seconds = (now - then).total_seconds()
+        if not 0 <= seconds < 86400:
+            return timesince(then, now)
+        minutes = int(seconds // 60)
+        text = by_minutes.get(minutes)
+        if text is None:
+            text = by_minutes[minutes] = timesince(then, now)
+        return text
+
+    return age
+
+
+def _zone(name: str):
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError):
+        return UTC
+
+
+def _next_window(occurrence, viewer_zone) -> NextWindow:
+    from django.utils.dateformat import format as date_format
+
+    window = occurrence.window
+    start = occurrence.start.astimezone(viewer_zone)
+    row = NextWindow(
+        name=window.name,
+        start=occurrence.start,
+        end=occurrence.end,
+        time_zone=window.tz,
+        viewer_time=date_format(start, "D j M H:i"),
+        viewer_zone=date_format(start, "T"),
+    )
+    if window.tz:
+        row.cluster_time = date_format(occurrence.start.astimezone(_zone(window.tz)), "D H:i T")
+    return row
+
+
 def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
     """Every cluster (filtered) with grade, score history, poll state and maintenance state."""
-    from maintenance.selectors import fleet_maintenance
-    from readiness.selectors import daily_scores, evaluations_for_clusters
+    from django.utils import timezone
 
-    clusters = Cluster.objects.order_by("name")
+    from maintenance.selectors import fleet_maintenance
+
+    clusters = Cluster.objects.defer("credentials_encrypted", "policy")
     if filters.environment:
         clusters = clusters.filter(environment=filters.environment)
-    clusters = list(clusters)
-    ids = [cluster.pk for cluster in clusters]
-    evaluations = evaluations_for_clusters(clusters=clusters)
-    histories = daily_scores(cluster_ids=ids, since=now - timedelta(days=30))
-    maintenance = fleet_maintenance(cluster_ids=ids, now=now)
+    clusters_qs = clusters
+    scores = _latest_scores(clusters=clusters_qs)
+    clusters = list(clusters_qs.order_by("name"))
+    histories = _daily_lows(clusters=clusters_qs, since=now - timedelta(days=30))
+    maintenance = fleet_maintenance(clusters=clusters_qs, now=now)
+    sparklines = Sparklines(now=now)
+    url = _detail_url()
+    age = _ages(now)
+    viewer_zone = timezone.get_current_timezone()
     rows = []
     for cluster in clusters:
-        evaluation = evaluations.get(cluster.pk)
-        upkeep = maintenance[cluster.pk]
-        occurrence = upkeep["next"]
+        upkeep = maintenance.get(cluster.pk, NO_UPKEEP)
         row = FleetRow(
             cluster=cluster,
+            name=cluster.name,
+            environment=cluster.environment,
+            url=url(cluster.name),
             history=histories.get(cluster.pk, []),
             last_poll_at=cluster.last_poll_at,
             last_poll_ok=cluster.last_poll_ok,
@@ -97,18 +231,25 @@ def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
             overdue_backups=upkeep["overdue_backups"],
             overdue_steps=upkeep["overdue_steps"],
         )
-        if evaluation is not None:
-            row.score, row.grade = evaluation.score, evaluation.grade
-            row.grade_capped = evaluation.grade_capped
-            row.critical = evaluation.summary.get("critical", 0)
-        if occurrence is not None:
-            row.next_window = NextWindow(
-                name=occurrence.window.name,
-                start=occurrence.start,
-                end=occurrence.end,
-                time_zone=occurrence.window.time_zone,
-            )
-        row.sparkline = sparkline(row.history, now=now)
+        score = scores.get(cluster.pk)
+        if score is not None:
+            row.score, row.grade, row.grade_capped, row.critical = score
+            row.score_text, row.critical_text = str(row.score), str(row.critical)
+            row.grade_title = CAPPED if row.grade_capped else f"Grade {row.grade}"
+        if row.last_poll_at is not None:
+            polled = row.last_poll_at.astimezone(viewer_zone)
+            row.poll_iso = polled.isoformat()
+            row.poll_title = polled.strftime("%Y-%m-%d %H:%M:%S %Z")
+            row.poll_age = age(row.last_poll_at)
+        if row.stale and row.last_good_at is not None:
+            row.good_age = age(row.last_good_at)
+        if len(row.last_error) > ERROR_SHOWN:
+            row.error_short = row.last_error[: ERROR_SHOWN - 1] + "…"
+        else:
+            row.error_short = row.last_error
+        if upkeep["next"] is not None:
+            row.next_window = _next_window(upkeep["next"], viewer_zone)
+        row.sparkline = sparklines.draw(row.history)
         rows.append(row)
     if filters.grade:
         wanted = None if filters.grade == "none" else filters.grade
