@@ -6,8 +6,11 @@ clusters, what the clusters, readiness and maintenance apps say about each clust
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html import escape
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
+
+from django.utils.safestring import mark_safe
 
 from readiness.charts import Sparklines
 
@@ -50,7 +53,7 @@ class FleetRow:
     grade_capped: bool = False
     critical: int = 0
     history: list[tuple[datetime, int]] = field(default_factory=list)
-    sparkline: str = ""
+    sparkline: str = ""  # SVG made of numbers and fixed text only
     last_poll_at: datetime | None = None
     last_poll_ok: bool | None = None
     last_error: str = ""
@@ -59,14 +62,17 @@ class FleetRow:
     next_window: NextWindow | None = None
     overdue_backups: int = 0
     overdue_steps: int = 0
+    overdue: bool = False  # backup tests or checklist steps
     grade_title: str = "Not scored yet"
     score_text: str = "–"
     critical_text: str = "0"
+    critical_class: str = "muted"
     poll_iso: str = ""  # last poll, ISO 8601
     poll_title: str = ""  # last poll in the viewer's zone
     poll_age: str = ""  # "3 minutes"
     good_age: str = ""  # since the last good poll
     error_short: str = ""
+    html: str = ""  # the table row (see row_html)
 
 
 @dataclass
@@ -91,53 +97,68 @@ def is_stale(*, last_good_at: datetime | None, interval_seconds: int, now: datet
     return now - last_good_at > timedelta(seconds=STALE_AFTER_INTERVALS * interval_seconds)
 
 
-def _latest_scores(*, clusters) -> dict[int, tuple[int, str, bool, int]]:
-    """cluster id -> (score, grade, capped, critical count) of its latest evaluation, in one
-    query that reads only those columns (not the stored explanation of every evaluation)."""
-    from django.db.models import IntegerField, OuterRef, Subquery
-    from django.db.models.fields.json import KT
-    from django.db.models.functions import Cast, Coalesce
+def _with_latest_score(clusters):
+    """CLUSTERS annotated with `latest`: the score, grade, capped flag and critical count of
+    each one's latest evaluation (None when never scored), read with the clusters by one
+    correlated subquery, not the stored explanation of every evaluation."""
+    from django.db.models import F, JSONField, OuterRef, Subquery
+    from django.db.models.functions import JSONObject
 
     from readiness.models import Evaluation
 
-    latest = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
-    rows = Evaluation.objects.filter(
-        id__in=clusters.annotate(latest=Subquery(latest.values("id")[:1])).values("latest")
-    ).values_list(
-        "cluster_id",
-        "score",
-        "grade",
-        "grade_capped",
-        Coalesce(Cast(KT("summary__critical"), IntegerField()), 0),
+    latest = (
+        Evaluation.objects.filter(cluster=OuterRef("pk"))
+        .order_by("-evaluated_at", "-id")
+        .values(
+            data=JSONObject(
+                score="score",
+                grade="grade",
+                capped="grade_capped",
+                critical=F("summary__critical"),
+            )
+        )[:1]
     )
-    return {row[0]: row[1:] for row in rows}
+    return clusters.annotate(latest=Subquery(latest, output_field=JSONField()))
 
 
 def _daily_lows(*, clusters, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
     """cluster id -> its lowest score per UTC day since SINCE (as
-    readiness.selectors.daily_scores, in one query whose rows need no conversion: a fleet's
-    month is tens of thousands of them)."""
+    readiness.selectors.daily_scores does for one cluster). A fleet's month is tens of
+    thousands of days: they come back as one row of arrays per cluster, the ORM's grouped
+    query wrapped in a second aggregation it cannot express."""
     from datetime import time
 
-    from django.db.models import DateField, Min
-    from django.db.models.functions import Cast, TruncDate
+    from django.db import connection
+    from django.db.models import Min
+    from django.db.models.functions import TruncDate
 
     from readiness.models import Evaluation
 
-    rows = (
+    per_day = (
         Evaluation.objects.filter(cluster__in=clusters.values("pk"), evaluated_at__gte=since)
-        .annotate(day=Cast(TruncDate("evaluated_at", tzinfo=UTC), DateField()))
+        .annotate(day=TruncDate("evaluated_at", tzinfo=UTC))
         .values_list("cluster_id", "day")
         .annotate(low=Min("score"))
-        .order_by()  # each sparkline orders its few points
+        .order_by()
     )
+    sql, params = per_day.query.sql_with_params()
+    # The ORM's own SQL and parameters, wrapped; nothing from the request.
+    arrays = (
+        'SELECT "cluster_id", array_agg("day"), array_agg("low") '  # noqa: S608
+        f'FROM ({sql}) AS "per_day" GROUP BY "cluster_id"'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(arrays, params)
+        rows = cursor.fetchall()
     midnights: dict = {}
     result: dict[int, list[tuple[datetime, int]]] = {}
-    for cluster_id, day, low in rows:
-        midnight = midnights.get(day)
-        if midnight is None:
-            midnight = midnights[day] = datetime.combine(day, time(), UTC)
-        result.setdefault(cluster_id, []).append((midnight, low))
+    for cluster_id, days, lows in rows:
+        points = result[cluster_id] = []
+        for day, low in zip(days, lows, strict=True):
+            midnight = midnights.get(day)
+            if midnight is None:
+                midnight = midnights[day] = datetime.combine(day, time(), UTC)
+            points.append((midnight, low))
     return result
 
 
@@ -206,16 +227,19 @@ def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
     if filters.environment:
         clusters = clusters.filter(environment=filters.environment)
     clusters_qs = clusters
-    scores = _latest_scores(clusters=clusters_qs)
-    clusters = list(clusters_qs.order_by("name"))
+    clusters = list(_with_latest_score(clusters_qs).order_by("name"))
     histories = _daily_lows(clusters=clusters_qs, since=now - timedelta(days=30))
     maintenance = fleet_maintenance(clusters=clusters_qs, now=now)
     sparklines = Sparklines(now=now)
     url = _detail_url()
     age = _ages(now)
     viewer_zone = timezone.get_current_timezone()
+    wanted = None if filters.grade == "none" else filters.grade
     rows = []
     for cluster in clusters:
+        latest = cluster.latest
+        if filters.grade and (latest["grade"] if latest else None) != wanted:
+            continue
         upkeep = maintenance.get(cluster.pk, NO_UPKEEP)
         row = FleetRow(
             cluster=cluster,
@@ -230,11 +254,14 @@ def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
             stale=cluster.is_stale(now),
             overdue_backups=upkeep["overdue_backups"],
             overdue_steps=upkeep["overdue_steps"],
+            overdue=bool(upkeep["overdue_backups"] or upkeep["overdue_steps"]),
         )
-        score = scores.get(cluster.pk)
-        if score is not None:
-            row.score, row.grade, row.grade_capped, row.critical = score
+        if latest is not None:
+            row.score, row.grade = latest["score"], latest["grade"]
+            row.grade_capped, row.critical = latest["capped"], latest["critical"] or 0
             row.score_text, row.critical_text = str(row.score), str(row.critical)
+            if row.critical:
+                row.critical_class = "sev-critical"
             row.grade_title = CAPPED if row.grade_capped else f"Grade {row.grade}"
         if row.last_poll_at is not None:
             polled = row.last_poll_at.astimezone(viewer_zone)
@@ -250,11 +277,70 @@ def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
         if upkeep["next"] is not None:
             row.next_window = _next_window(upkeep["next"], viewer_zone)
         row.sparkline = sparklines.draw(row.history)
+        row.html = row_html(row)
         rows.append(row)
-    if filters.grade:
-        wanted = None if filters.grade == "none" else filters.grade
-        rows = [row for row in rows if row.grade == wanted]
     return rows
+
+
+def row_html(row: FleetRow) -> str:
+    """The fleet table's row for ROW, as safe HTML.
+
+    Written here rather than in the template: Django's engine costs about 100 µs a row (50 ms
+    for a fleet of 500), this under 10. Every value is escaped (e) except the sparkline, which
+    is numbers and fixed text, and the integer counts."""
+    e = escape
+    name = e(row.name)
+    if row.grade:
+        grade = e(row.grade)
+        title = e(row.grade_title)
+        badge = f'<span class="badge grade-{grade}" title="{title}">{grade}</span>'
+        if row.grade_capped:
+            badge += f'<span class="capped" title="{title}">capped</span>'
+        score = f'<strong class="score">{e(row.score_text)}</strong>'
+    else:
+        badge = f'<span class="badge grade-none" title="{e(row.grade_title)}">–</span>'
+        score = '<span class="muted">–</span>'
+    if row.poll_age:
+        poll = (
+            f'<time datetime="{e(row.poll_iso)}" title="{e(row.poll_title)}">'
+            f"{e(row.poll_age)} ago</time>"
+        )
+    else:
+        poll = '<span class="muted">never</span>'
+    if row.stale:
+        good = f": last good poll {e(row.good_age)} ago" if row.good_age else ""
+        poll += f'<div class="stale">stale{good}</div>'
+    if row.last_error:
+        poll += f'<div class="error-text" title="{e(row.last_error)}">{e(row.error_short)}</div>'
+    window = row.next_window
+    if window is None:
+        maintenance = '<span class="muted">none scheduled</span>'
+    else:
+        maintenance = (
+            f'<div>{e(window.viewer_time)} <span class="muted">{e(window.viewer_zone)}</span></div>'
+        )
+        if window.cluster_time:
+            maintenance += f'<div class="muted small">{e(window.cluster_time)} cluster time</div>'
+    overdue = ""
+    if row.overdue_backups:
+        plural = "" if row.overdue_backups == 1 else "s"
+        overdue += f'<div class="sev-critical">{row.overdue_backups:d} backup test{plural}</div>'
+    if row.overdue_steps:
+        plural = "" if row.overdue_steps == 1 else "s"
+        overdue += f'<div class="sev-warning">{row.overdue_steps:d} checklist step{plural}</div>'
+    return mark_safe(  # noqa: S308 - every value above is escaped
+        f'<tr class="fleet-row" data-cluster="{name}">'
+        f'<td data-label="Cluster"><a href="{e(row.url)}" class="cluster-name">{name}</a>'
+        f'<div class="muted small">{e(row.environment)}</div></td>'
+        f'<td data-label="Grade">{badge}</td>'
+        f'<td data-label="Score" class="score-cell">{score} {row.sparkline}</td>'
+        f'<td data-label="Critical"><span class="{row.critical_class}">'
+        f"{e(row.critical_text)}</span></td>"
+        f'<td data-label="Last poll">{poll}</td>'
+        f'<td data-label="Next maintenance">{maintenance}</td>'
+        f'<td data-label="Overdue">{overdue or '<span class="muted">nothing</span>'}</td>'
+        "</tr>\n"
+    )
 
 
 @dataclass

@@ -6,6 +6,7 @@ numbers and fixed text, so it is safe to insert into a page as is.
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 GRADE_LINES = ((90, "A"), (80, "B"), (70, "C"), (60, "D"))
 
@@ -71,9 +72,10 @@ class Sparklines:
     def draw(self, points: Sequence[tuple[datetime, int]]) -> str:
         """One sparkline of (when, score) POINTS; those outside the range are left out."""
         start, now, days = self.start, self.now, self.days
-        shown = sorted((p for p in points if start <= p[0] <= now), key=lambda p: p[0])
+        shown = [point for point in points if start <= point[0] <= now]
+        shown.sort(key=itemgetter(0))
         if shown:
-            scores = [s for _, s in shown]
+            scores = [score for _, score in shown]
             label = (
                 f"Score over {days} days: from {scores[0]} to {scores[-1]}, "
                 f"low {min(scores)}, high {max(scores)}"
@@ -81,7 +83,8 @@ class Sparklines:
         else:
             label = f"Score over {days} days: no data"
         parts = [self._head, label, '">', f"<title>{label}</title>", self._grid]
-        coords = [(self._x(w), self._y(s)) for w, s in shown]
+        xs, ys = self._xs, self._ys
+        coords = [(xs.get(w) or self._x(w), ys.get(s) or self._y(s)) for w, s in shown]
         if len(coords) == 1:
             coords.insert(0, (f"{self.pad:.1f}", coords[0][1]))
         if coords:

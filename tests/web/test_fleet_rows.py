@@ -91,3 +91,44 @@ def test_it_shows_poll_age_staleness_the_error_escaped_and_a_capped_grade(client
     assert 'title="Capped at C by a failing critical check">capped<' in row
     assert '<strong class="score">77</strong>' in row and '"sev-critical">2<' in row
     assert 'href="/clusters/sick/"' in row
+
+
+def test_every_value_a_row_shows_is_escaped():
+    from clusters.pages import FleetRow, NextWindow, row_html
+
+    hostile = "<script>alert(1)</script>\"'"
+    window = NextWindow(
+        name=hostile,
+        start=NOW,
+        end=NOW,
+        time_zone=hostile,
+        viewer_time=hostile,
+        viewer_zone=hostile,
+        cluster_time=hostile,
+    )
+    texts = (
+        "name",
+        "environment",
+        "url",
+        "grade",
+        "grade_title",
+        "score_text",
+        "critical_text",
+        "poll_iso",
+        "poll_title",
+        "poll_age",
+        "good_age",
+        "last_error",
+        "error_short",
+    )
+    row = FleetRow(
+        cluster=None,
+        grade_capped=True,
+        stale=True,
+        next_window=window,
+        **dict.fromkeys(texts, hostile),
+    )
+    html = row_html(row)
+    assert "<script" not in html and "</script>\"'" not in html
+    # name, grade and its title twice each; the window's three strings
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;") == len(texts) + 6
