@@ -125,45 +125,56 @@ def _with_latest_score(clusters):
     return clusters.annotate(latest=Subquery(latest, output_field=JSONField()))
 
 
-def _daily_lows(*, clusters, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
-    """cluster id -> its lowest score per UTC day since SINCE (as
-    readiness.selectors.daily_scores does for one cluster). A fleet's month is tens of
+def _daily_lows(*, environment: str, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
+    """cluster id -> its lowest score per UTC day since SINCE, for the clusters of ENVIRONMENT
+    or all (as readiness.selectors.daily_scores does for some). A fleet's month is tens of
     thousands of days: they come back as one row of arrays per cluster, the ORM's grouped
     query wrapped in a second aggregation it cannot express."""
-    from datetime import time
-
     from django.db import connection
     from django.db.models import Min
     from django.db.models.functions import TruncDate
 
     from readiness.models import Evaluation
 
+    evaluations = Evaluation.objects.filter(evaluated_at__gte=since)
+    if environment:
+        evaluations = evaluations.filter(cluster__environment=environment)
     per_day = (
-        Evaluation.objects.filter(cluster__in=clusters.values("pk"), evaluated_at__gte=since)
-        .annotate(day=TruncDate("evaluated_at", tzinfo=UTC))
+        evaluations.annotate(day=TruncDate("evaluated_at", tzinfo=UTC))
         .values_list("cluster_id", "day")
         .annotate(low=Min("score"))
         .order_by()
     )
     sql, params = per_day.query.sql_with_params()
-    # The ORM's own SQL and parameters, wrapped; nothing from the request.
+    # The ORM's own SQL and parameters, wrapped; nothing from the request. Days come back as
+    # numbers from SINCE's date (an array of dates costs more to read than the query).
     arrays = (
-        'SELECT "cluster_id", array_agg("day"), array_agg("low") '  # noqa: S608
+        'SELECT "cluster_id", array_agg("day" - %s::date), array_agg("low") '  # noqa: S608
         f'FROM ({sql}) AS "per_day" GROUP BY "cluster_id"'
     )
+    first = since.astimezone(UTC).date()
     with connection.cursor() as cursor:
-        cursor.execute(arrays, params)
+        cursor.execute(arrays, [first, *params])
         rows = cursor.fetchall()
-    midnights: dict = {}
-    result: dict[int, list[tuple[datetime, int]]] = {}
-    for cluster_id, days, lows in rows:
-        points = result[cluster_id] = []
-        for day, low in zip(days, lows, strict=True):
-            midnight = midnights.get(day)
-            if midnight is None:
-                midnight = midnights[day] = datetime.combine(day, time(), UTC)
-            points.append((midnight, low))
-    return result
+    midnights = _Midnights(first)
+    return {
+        cluster_id: list(zip(map(midnights.__getitem__, days), lows, strict=True))
+        for cluster_id, days, lows in rows
+    }
+
+
+class _Midnights(dict):
+    """Number of days after FIRST -> that day's midnight UTC, each made once."""
+
+    def __init__(self, first):
+        super().__init__()
+        self.first = first
+
+    def __missing__(self, days: int) -> datetime:
+        from datetime import time
+
+        midnight = self[days] = datetime.combine(self.first + timedelta(days=days), time(), UTC)
+        return midnight
 
 
 def _detail_url():
@@ -234,7 +245,7 @@ def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
     clusters = (
         _with_latest_score(clusters_qs).order_by("name").values_list(*FLEET_FIELDS, named=True)
     )
-    histories = _daily_lows(clusters=clusters_qs, since=now - timedelta(days=30))
+    histories = _daily_lows(environment=filters.environment, since=now - timedelta(days=30))
     maintenance = fleet_maintenance(clusters=clusters_qs, now=now)
     sparklines = Sparklines(now=now)
     url = _detail_url()
