@@ -153,3 +153,18 @@ def test_its_query_count_is_the_same_when_everything_is_listed(
         client.get(url)
     with django_assert_max_num_queries(len(capped.captured_queries)):
         client.get(url, {"nodes": "all", "services": "all"})
+
+
+def test_an_operator_can_waive_a_whole_rule_or_one_object(client, operator):
+    cluster = big_cluster()
+    evaluate(cluster, {"images.tag-pinned": 8})
+    client.force_login(operator)
+    page = client.get(reverse("clusters:detail", args=["big"])).text
+    tag = findings_of(page, "images.tag-pinned")
+    rule_form = "/readiness/waivers/new/?cluster=big&amp;rule=images.tag-pinned"
+    assert f'href="{rule_form}"' in tag and ">Waive rule</a>" in tag
+    assert f'href="{rule_form}&amp;object=obj-00"' in tag
+    form = client.get(
+        reverse("readiness:waiver_new"), {"cluster": "big", "rule": "images.tag-pinned"}
+    )
+    assert form.status_code == 200 and "images.tag-pinned" in form.text
