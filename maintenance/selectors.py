@@ -154,26 +154,32 @@ def reminders_outbox(*, cluster=None, limit: int = 100):
     return rows.order_by("-due_at", "-id")[:limit]
 
 
-def fleet_maintenance(*, cluster_ids, now: datetime) -> dict[int, dict]:
-    """Per cluster: next occurrence (30 days), overdue backup tests and checklist steps."""
+def fleet_maintenance(*, clusters, now: datetime) -> dict[int, dict]:
+    """Per cluster: next occurrence (30 days), overdue backup tests and checklist steps.
+
+    CLUSTERS is a queryset, read as a subquery (no list of ids to send for a whole fleet);
+    a cluster with none of the three is left out."""
     from django.db.models import Count
 
-    result: dict[int, dict] = {
-        pk: {"next": None, "overdue_backups": 0, "overdue_steps": 0} for pk in cluster_ids
-    }
+    result: dict[int, dict] = {}
+
+    def entry(pk: int) -> dict:
+        return result.setdefault(pk, {"next": None, "overdue_backups": 0, "overdue_steps": 0})
+
+    within = clusters.values("pk")
     upcoming = (
         Occurrence.objects.filter(
-            window__cluster_id__in=cluster_ids, end__gt=now, start__lt=now + timedelta(days=30)
+            window__cluster__in=within, end__gt=now, start__lt=now + timedelta(days=30)
         )
         .exclude(status=Occurrence.Status.CANCELLED)
         .select_related("window")
         .order_by("start")
     )
     for occurrence in upcoming:
-        entry = result[occurrence.window.cluster_id]
-        if entry["next"] is None:
-            entry["next"] = occurrence
-    backups = Backup.objects.filter(cluster_id__in=cluster_ids).annotate(
+        upkeep = entry(occurrence.window.cluster_id)
+        if upkeep["next"] is None:
+            upkeep["next"] = occurrence
+    backups = Backup.objects.filter(cluster__in=within).annotate(
         last_passed=Max(
             "validations__validated_at",
             filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
@@ -184,14 +190,14 @@ def fleet_maintenance(*, cluster_ids, now: datetime) -> dict[int, dict]:
             last_passed=backup.last_passed, interval_days=backup.interval_days, now=now
         ).state
         if state in ("overdue", "never_validated"):
-            result[backup.cluster_id]["overdue_backups"] += 1
+            entry(backup.cluster_id)["overdue_backups"] += 1
     steps = (
-        RunStep.objects.filter(run__cluster_id__in=cluster_ids, done=False, due_at__lt=now)
+        RunStep.objects.filter(run__cluster__in=within, done=False, due_at__lt=now)
         .values("run__cluster_id")
         .annotate(count=Count("id"))
     )
     for row in steps:
-        result[row["run__cluster_id"]]["overdue_steps"] = row["count"]
+        entry(row["run__cluster_id"])["overdue_steps"] = row["count"]
     return result
 
 

@@ -6,6 +6,7 @@ numbers and fixed text, so it is safe to insert into a page as is.
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 GRADE_LINES = ((90, "A"), (80, "B"), (70, "C"), (60, "D"))
 
@@ -31,34 +32,68 @@ def sparkline(
     height: int = 28,
 ) -> str:
     """A small line of the score over the last DAYS days (empty frame when no points)."""
-    start = now - timedelta(days=days)
-    span = (now - start).total_seconds()
-    pad = 2.0
-    inner_w, inner_h = width - 2 * pad, height - 2 * pad
-    shown = sorted((p for p in points if start <= p[0] <= now), key=lambda p: p[0])
-    coords = [(_x(w, start, span, pad, inner_w), _y(s, pad, inner_h)) for w, s in shown]
-    label = (
-        f"Score over {days} days: no data"
-        if not shown
-        else f"Score over {days} days: from {shown[0][1]} to {shown[-1][1]}, "
-        f"low {min(s for _, s in shown)}, high {max(s for _, s in shown)}"
-    )
-    parts = [
-        f'<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">',
-        f"<title>{label}</title>",
-        f'<line x1="{pad}" y1="{_y(70, pad, inner_h):.1f}" x2="{width - pad}" '
-        f'y2="{_y(70, pad, inner_h):.1f}" class="spark-grid"/>',
-    ]
-    if len(coords) == 1:
-        x, y = coords[0]
-        coords = [(pad, y), (x, y)]
-    if coords:
-        parts.append(f'<path d="{_path(coords)}" class="spark-line" fill="none"/>')
-        x, y = coords[-1]
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" class="spark-dot"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return Sparklines(now=now, days=days, width=width, height=height).draw(points)
+
+
+class Sparklines:
+    """Draws many sparklines on the same scale (the fleet's), computing each distinct time's
+    x and each score's y once: a fleet of clusters shares the same few days and scores."""
+
+    def __init__(self, *, now: datetime, days: int = 30, width: int = 120, height: int = 28):
+        self.now, self.days, self.width, self.height = now, days, width, height
+        self.start = now - timedelta(days=days)
+        self.span = (now - self.start).total_seconds()
+        self.pad = 2.0
+        self.inner_w, self.inner_h = width - 2 * self.pad, height - 2 * self.pad
+        self._xs: dict[datetime, str] = {}  # formatted coordinates, by time and by score
+        self._ys: dict[int, str] = {}
+        grid = f"{_y(70, self.pad, self.inner_h):.1f}"
+        self._head = (
+            f'<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="'
+        )
+        self._grid = (
+            f'<line x1="{self.pad}" y1="{grid}" x2="{width - self.pad}" y2="{grid}" '
+            'class="spark-grid"/>'
+        )
+
+    def _x(self, when: datetime) -> str:
+        x = self._xs.get(when)
+        if x is None:
+            x = self._xs[when] = f"{_x(when, self.start, self.span, self.pad, self.inner_w):.1f}"
+        return x
+
+    def _y(self, score: int) -> str:
+        y = self._ys.get(score)
+        if y is None:
+            y = self._ys[score] = f"{_y(score, self.pad, self.inner_h):.1f}"
+        return y
+
+    def draw(self, points: Sequence[tuple[datetime, int]]) -> str:
+        """One sparkline of (when, score) POINTS; those outside the range are left out."""
+        start, now, days = self.start, self.now, self.days
+        shown = [point for point in points if start <= point[0] <= now]
+        shown.sort(key=itemgetter(0))
+        if shown:
+            scores = [score for _, score in shown]
+            label = (
+                f"Score over {days} days: from {scores[0]} to {scores[-1]}, "
+                f"low {min(scores)}, high {max(scores)}"
+            )
+        else:
+            label = f"Score over {days} days: no data"
+        parts = [self._head, label, '">', f"<title>{label}</title>", self._grid]
+        xs, ys = self._xs, self._ys
+        coords = [(xs.get(w) or self._x(w), ys.get(s) or self._y(s)) for w, s in shown]
+        if len(coords) == 1:
+            coords.insert(0, (f"{self.pad:.1f}", coords[0][1]))
+        if coords:
+            path = " ".join([f"L{x},{y}" for x, y in coords])
+            parts.append(f'<path d="M{path[1:]}" class="spark-line" fill="none"/>')
+            x, y = coords[-1]
+            parts.append(f'<circle cx="{x}" cy="{y}" r="2" class="spark-dot"/>')
+        parts.append("</svg>")
+        return "".join(parts)
 
 
 def history_chart(

@@ -5,6 +5,7 @@ formula of the readiness contract, and groups failing checks by category for dis
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -66,19 +67,23 @@ class Scorecard:
 
 def rule_lines(checks: list[dict]) -> list[RuleLine]:
     """Per rule: its severity as scored and counts of passed, failed and waived checks."""
-    counts: dict[str, dict] = {}
-    for check in checks:
-        entry = counts.setdefault(
-            check["rule"],
-            {
-                "category": check["category"],
-                "severity": check["severity"],
-                "pass": 0,
-                "fail": 0,
-                "waived": 0,
-            },
+    return lines_from_counts(
+        (check["rule"], check["category"], check["severity"], check["status"], 1)
+        for check in checks
+    )
+
+
+def lines_from_counts(counts: Iterable[tuple[str, str, str, str, int]]) -> list[RuleLine]:
+    """Rule lines from (rule, category, severity, status, count) rows, as counted in SQL.
+
+    A rule's category and severity are those of its first row."""
+    entries: dict[str, dict] = {}
+    for rule, category, severity, status, count in counts:
+        entry = entries.setdefault(
+            rule,
+            {"category": category, "severity": severity, "pass": 0, "fail": 0, "waived": 0},
         )
-        entry[check["status"]] = entry.get(check["status"], 0) + 1
+        entry[status] = entry.get(status, 0) + count
     return [
         RuleLine(
             rule=rule,
@@ -89,7 +94,7 @@ def rule_lines(checks: list[dict]) -> list[RuleLine]:
             failed=entry["fail"],
             waived=entry["waived"],
         )
-        for rule, entry in counts.items()
+        for rule, entry in entries.items()
     ]
 
 
@@ -138,16 +143,27 @@ def explain(lines: list[RuleLine]) -> tuple[list[ExplainedRule], int]:
 def scorecard_from_report(report: dict) -> Scorecard:
     """Build the scorecard of one evaluation from its report dictionary."""
     checks = report.get("checks", [])
-    lines = rule_lines(checks)
-    if report.get("rules"):
-        lines = _lines_from_rules(report["rules"], lines)
-    explained, total = explain(lines)
     failing: dict[str, list[dict]] = defaultdict(list)
     for check in checks:
         if check["status"] == "fail":
             failing[check["category"]].append(check)
     for items in failing.values():
         items.sort(key=lambda c: (SEVERITY_ORDER.get(c["severity"], 9), c["rule"]))
+    return _scorecard(report, rule_lines(checks), dict(sorted(failing.items())))
+
+
+def scorecard_from_counts(
+    report: dict, counts: Iterable[tuple[str, str, str, str, int]]
+) -> Scorecard:
+    """The scorecard of a report given without its checks, from their per-rule status counts
+    (see lines_from_counts); its failing checks are left to the caller, who pages them."""
+    return _scorecard(report, lines_from_counts(counts), {})
+
+
+def _scorecard(report: dict, lines: list[RuleLine], failing: dict[str, list[dict]]) -> Scorecard:
+    if report.get("rules"):
+        lines = _lines_from_rules(report["rules"], lines)
+    explained, total = explain(lines)
     categories = [
         Category(name=name, score=values.get("score"), rules=values.get("rules", 0))
         for name, values in sorted(report.get("categories", {}).items())
@@ -160,5 +176,5 @@ def scorecard_from_report(report: dict) -> Scorecard:
         categories=categories,
         explained=explained,
         total_weight=total,
-        failing=dict(sorted(failing.items())),
+        failing=failing,
     )

@@ -90,3 +90,19 @@ def test_it_prefers_the_readiness_apps_own_rule_explanation():
     tag = next(e for e in card.explained if e.line.rule == "images.tag-pinned")
     assert tag.line.pass_percent == 75
     assert {e.line.rule for e in card.explained} >= {"images.digest-pinned", "health.converged"}
+
+
+def test_it_explains_the_same_from_per_rule_counts_as_from_the_checks():
+    from collections import Counter
+
+    from readiness.scorecard import scorecard_from_counts
+
+    counts = Counter(
+        (c["rule"], c["category"], c["severity"], c["status"]) for c in REPORT["checks"]
+    )
+    without_checks = {key: value for key, value in REPORT.items() if key != "checks"}
+    card = scorecard_from_counts(without_checks, [(*key, n) for key, n in counts.items()])
+    expected = scorecard_from_report(REPORT)
+    assert card.explained == expected.explained
+    assert card.total_weight == expected.total_weight and card.failing == {}
+    assert (card.score, card.grade, card.categories) == (62, "C", expected.categories)
