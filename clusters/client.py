@@ -395,41 +395,51 @@ def fetch(
     failed_since: datetime | None = None,
 ) -> RawPoll:
     """Fetch everything one poll needs from the manager at URL; raise PollFailed on failure."""
-    with connect(url=url, credentials=credentials, timeout=timeout) as client:
-        api = client.api
-        try:
-            version = api.version()
-            info = api.info()
-            check_manager(info, url)
-            engine_time = parse_time(info.get("SystemTime")) or datetime.now(tz=UTC)
-            since = events_since or datetime.fromtimestamp(
-                engine_time.timestamp() - default_lookback_s, tz=UTC
-            )
-            raw = RawPoll(version=version, info=info, engine_time=engine_time)
-            raw.nodes = api.nodes()
-            raw.services = api.services(status=True)
-            raw.tasks_running = api.tasks(filters={"desired-state": "running"})
-            raw.tasks_shutdown = [
-                t
-                for t in api.tasks(filters={"desired-state": "shutdown"})
-                if (t.get("Status") or {}).get("State") in ("failed", "rejected")
-            ]
-            raw.networks = api.networks()
-            raw.secrets = api.secrets()
-            raw.configs = api.configs()
-            for config in raw.configs:
-                (config.get("Spec") or {}).pop("Data", None)
-            raw.events = _events(api, since, engine_time)
-        except PollFailed:
-            raise
-        except Exception as exc:  # noqa: BLE001 - mapped to a PollFailed, the cause is kept
-            raise describe(exc, url, timeout) from exc
+    with _manager(url=url, credentials=credentials, timeout=timeout) as (api, version, info):
+        engine_time = parse_time(info.get("SystemTime")) or datetime.now(tz=UTC)
+        since = events_since or datetime.fromtimestamp(
+            engine_time.timestamp() - default_lookback_s, tz=UTC
+        )
+        raw = RawPoll(version=version, info=info, engine_time=engine_time)
+        raw.nodes = api.nodes()
+        raw.services = api.services(status=True)
+        raw.tasks_running = api.tasks(filters={"desired-state": "running"})
+        raw.tasks_shutdown = [
+            t
+            for t in api.tasks(filters={"desired-state": "shutdown"})
+            if (t.get("Status") or {}).get("State") in ("failed", "rejected")
+        ]
+        raw.networks = api.networks()
+        raw.secrets = api.secrets()
+        raw.configs = api.configs()
+        for config in raw.configs:
+            (config.get("Spec") or {}).pop("Data", None)
+        raw.events = _events(api, since, engine_time)
         for key in ("nodes", "services", "tasks_running", "networks", "secrets", "configs"):
             if not isinstance(getattr(raw, key), list):
                 raise PollFailed(
                     "malformed", f"{display_url(url)} sent a malformed /{key.split('_')[0]}."
                 )
         return raw
+
+
+@contextlib.contextmanager
+def _manager(
+    *, url: str, credentials: dict[str, str] | None, timeout: float
+) -> Iterator[tuple[Any, dict, dict]]:
+    """Connect to URL, check it is a swarm manager and give (api, /version, /info); any
+    failure inside the block becomes the PollFailed that describe() words for it."""
+    with connect(url=url, credentials=credentials, timeout=timeout) as client:
+        api = client.api
+        try:
+            version = api.version()
+            info = api.info()
+            check_manager(info, url)
+            yield api, version, info
+        except PollFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to a PollFailed, the cause is kept
+            raise describe(exc, url, timeout) from exc
 
 
 @dataclass(frozen=True)
@@ -445,17 +455,8 @@ def probe(
     *, url: str, credentials: dict[str, str] | None = None, timeout: float = CONNECT_TIMEOUT
 ) -> Probe:
     """Connect to URL as a poll does (same checks, same PollFailed messages), briefly."""
-    with connect(url=url, credentials=credentials, timeout=timeout) as client:
-        api = client.api
-        try:
-            version = api.version()
-            info = api.info()
-            check_manager(info, url)
-            nodes = api.nodes()
-        except PollFailed:
-            raise
-        except Exception as exc:  # noqa: BLE001 - mapped to a PollFailed, the cause is kept
-            raise describe(exc, url, timeout) from exc
+    with _manager(url=url, credentials=credentials, timeout=timeout) as (api, version, info):
+        nodes = api.nodes()
         if not isinstance(nodes, list) or not isinstance(version, dict):
             raise PollFailed("malformed", f"{display_url(url)} sent a malformed /nodes.")
         return Probe(

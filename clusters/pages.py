@@ -577,23 +577,18 @@ def cluster_page(
     Nodes and services are capped (problems first) unless ALL_NODES / ALL_SERVICES."""
     from readiness.charts import history_chart
     from readiness.scorecard import scorecard_from_counts
-    from readiness.selectors import active_waivers, daily_scores, latest_evaluation
+    from readiness.selectors import (
+        active_waivers,
+        daily_scores,
+        evaluation_scores,
+        latest_evaluation,
+    )
 
     evaluation = latest_evaluation(cluster=cluster)
     card, findings = None, []
     if evaluation is not None:
         counts = _check_counts(evaluation=evaluation)
-        card = scorecard_from_counts(
-            {
-                "score": evaluation.score,
-                "grade": evaluation.grade,
-                "grade_capped": evaluation.grade_capped,
-                "categories": evaluation.categories,
-                "summary": evaluation.summary,
-                "rules": evaluation.rules,
-            },
-            counts,
-        )
+        card = scorecard_from_counts(evaluation_scores(evaluation=evaluation), counts)
         findings = _findings(evaluation=evaluation, counts=counts)
     history = daily_scores(cluster_ids=[cluster.pk], since=now - timedelta(days=30))
     nodes, nodes_total = _node_rows(cluster=cluster, now=now, all_nodes=all_nodes)

@@ -360,6 +360,29 @@ def _policy_save(*, cluster: Cluster, policy: dict | None, by) -> None:
         raise ClusterInputError(f"the readiness policy is invalid: {detail}.", "policy") from None
 
 
+def _settings_checked(
+    *,
+    name: str,
+    environment: str,
+    notify: Iterable[str],
+    dns_server: str,
+    ingress_addresses: str,
+    names: dict[str, str],
+    exclude_pk: int | None = None,
+) -> list[str]:
+    """Check the settings cluster_add and cluster_update share; returns the recipient
+    addresses. Raises ClusterInputError on the first bad one."""
+    if environment not in Cluster.Environment.values:
+        raise ClusterInputError(
+            f"{names['environment']} must be one of {', '.join(Cluster.Environment.values)}.",
+            "environment",
+        )
+    emails = _emails(notify, names)
+    _name_free(name, exclude_pk=exclude_pk)
+    _check_addresses(dns_server=dns_server, ingress_addresses=ingress_addresses)
+    return emails
+
+
 @sensitive_variables()
 def cluster_add(
     *,
@@ -393,14 +416,10 @@ def cluster_add(
         stored={},
         names=names,
     )
-    if environment not in Cluster.Environment.values:
-        raise ClusterInputError(
-            f"{names['environment']} must be one of {', '.join(Cluster.Environment.values)}.",
-            "environment",
-        )
-    emails = _emails(notify, names)
-    _name_free(name)
-    _check_addresses(dns_server=dns_server, ingress_addresses=ingress_addresses)
+    emails = _settings_checked(
+        name=name, environment=environment, notify=notify, dns_server=dns_server,
+        ingress_addresses=ingress_addresses, names=names,
+    )  # fmt: skip
     cluster = Cluster(
         name=name,
         url=url,
@@ -460,14 +479,10 @@ def cluster_update(
         stored=stored,
         names=names,
     )
-    if environment not in Cluster.Environment.values:
-        raise ClusterInputError(
-            f"{names['environment']} must be one of {', '.join(Cluster.Environment.values)}.",
-            "environment",
-        )
-    emails = _emails(notify, names)
-    _name_free(name, exclude_pk=cluster.pk)
-    _check_addresses(dns_server=dns_server, ingress_addresses=ingress_addresses)
+    emails = _settings_checked(
+        name=name, environment=environment, notify=notify, dns_server=dns_server,
+        ingress_addresses=ingress_addresses, names=names, exclude_pk=cluster.pk,
+    )  # fmt: skip
     updated = Cluster.objects.get(pk=cluster.pk)
     updated.name, updated.url, updated.environment = name, url, environment
     updated.poll_interval, updated.enabled, updated.drain_assist = (

@@ -23,6 +23,11 @@ FEED_AHEAD = timedelta(weeks=8)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def _chosen_cluster(value: str) -> Cluster | None:
+    """The cluster a form's select named by primary key, or None."""
+    return Cluster.objects.filter(pk=value).first() if value.isdigit() else None
+
+
 def _day(value: str, default: date) -> date:
     try:
         return date.fromisoformat(value)

@@ -141,6 +141,11 @@ def report_dict(*, evaluation) -> dict:
         }
         for check in evaluation.checks.order_by("id")
     ]
+    return {**evaluation_scores(evaluation=evaluation), "checks": checks}
+
+
+def evaluation_scores(*, evaluation) -> dict:
+    """An evaluation's stored score, grade, categories, summary and per-rule explanation."""
     return {
         "score": evaluation.score,
         "grade": evaluation.grade,
@@ -148,7 +153,6 @@ def report_dict(*, evaluation) -> dict:
         "categories": evaluation.categories,
         "summary": evaluation.summary,
         "rules": evaluation.rules,
-        "checks": checks,
     }
 
 
