@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 from urllib.parse import urlsplit
 
 import paramiko
@@ -133,3 +134,11 @@ class PinnedSSHAdapter(SSHHTTPAdapter):
             "channel_timeout": self._connect_timeout,
         }
         self._key_text = ""
+
+    def close(self) -> None:
+        """Close the pool and the SSH connection, and wait for paramiko's transport thread to
+        end: a poll leaves no thread behind (paramiko's own close does not always wait)."""
+        transport = self.ssh_client.get_transport() if self.ssh_client else None
+        super().close()
+        if transport is not None and transport is not threading.current_thread():
+            transport.join(self._connect_timeout)
