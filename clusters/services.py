@@ -706,6 +706,9 @@ SERVICE_FIELDS = (
 TASK_FIELDS = ("node_id", "service_id", "slot", "state")
 
 
+_COMPARED = {Service: tuple(name for name in SERVICE_FIELDS if name != "removed_at")}
+
+
 def row_digest(values: dict, fields: tuple) -> str:
     """A stable hash of a row's FIELDS (JSON values with sorted keys)."""
     data = orjson.dumps(
@@ -714,6 +717,31 @@ def row_digest(values: dict, fields: tuple) -> str:
         default=str,
     )
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _service_row(service) -> tuple[dict, str]:
+    """The service's stored fields and their digest, made once per Service object (a poll
+    reuses the objects of services the API reports unchanged: see normalize.Reuse)."""
+    kept = service.__dict__.get("_stored_row")
+    if kept is None:
+        row = {
+            "name": service.name,
+            "image": service.image,
+            "mode": service.mode,
+            "replicas": service.replicas,
+            "running_tasks": service.running_tasks,
+            "desired_tasks": service.desired_tasks,
+            "constraints": service.constraints,
+            "memory_limit": service.memory_limit,
+            "memory_reservation": service.memory_reservation,
+            "cpu_limit": service.cpu_limit,
+            "cpu_reservation": service.cpu_reservation,
+            "healthcheck": service.healthcheck,
+            "labels": service.labels,
+            "removed_at": None,
+        }
+        kept = service.__dict__["_stored_row"] = (row, row_digest(row, _COMPARED[Service]))
+    return kept
 
 
 def _sync(
@@ -725,6 +753,7 @@ def _sync(
     now: datetime,
     existing: dict | None = None,
     also: tuple = (),
+    digests: dict[str, str] | None = None,
 ):
     """Upsert the ROWS (swarm id -> field values) that are new or changed; mark the missing.
 
@@ -740,6 +769,7 @@ def _sync(
     timestamps = hasattr(model, "last_seen_at")
     if digested:
         compared = tuple(name for name in fields if name != "removed_at")
+        assert digests is None or compared == _COMPARED[model]
         state = {}
         for swarm_id, pk, digest, removed_at, *rest in model.objects.filter(
             cluster=cluster
@@ -748,7 +778,7 @@ def _sync(
             existing[swarm_id] = (pk, *rest)
         changed = []
         for swarm_id, values in rows.items():
-            digest = row_digest(values, compared)
+            digest = digests[swarm_id] if digests is not None else row_digest(values, compared)
             if state.get(swarm_id) != (digest, None):
                 changed.append(model(cluster=cluster, swarm_id=swarm_id, digest=digest, **values))
         update_fields = [*fields, "digest"]
@@ -827,30 +857,14 @@ def poll_persist(
                 for n in snapshot.nodes
             },
         )
+        service_rows = [(s, _service_row(s)) for s in snapshot.services]
         service_pk = _sync(
             Service,
             cluster=cluster,
             now=now,
             fields=SERVICE_FIELDS,
-            rows={
-                s.id: {
-                    "name": s.name,
-                    "image": s.image,
-                    "mode": s.mode,
-                    "replicas": s.replicas,
-                    "running_tasks": s.running_tasks,
-                    "desired_tasks": s.desired_tasks,
-                    "constraints": s.constraints,
-                    "memory_limit": s.memory_limit,
-                    "memory_reservation": s.memory_reservation,
-                    "cpu_limit": s.cpu_limit,
-                    "cpu_reservation": s.cpu_reservation,
-                    "healthcheck": s.healthcheck,
-                    "labels": s.labels,
-                    "removed_at": None,
-                }  # fmt: skip
-                for s in snapshot.services
-            },
+            rows={s.id: row for s, (row, _) in service_rows},
+            digests={s.id: digest for s, (_, digest) in service_rows},
         )
         _sync(
             RunningTask,

@@ -36,6 +36,10 @@ class Rule:
     remediation: str  # how to fix; "{name}" stands for the object's name
     function: Callable
     runtime: bool = False  # needs runtime data (tasks, statuses): not applicable in lint
+    # Each outcome is about one service and depends on that service and the policy alone
+    # (never on other objects, tasks, nodes or the context): the engine may keep a service's
+    # outcomes while the service is unchanged (see engine.run_rules).
+    alone: bool = False
 
     def remediation_for(self, name: str) -> str:
         return self.remediation.replace("{name}", name)
@@ -54,6 +58,7 @@ def rule(
     rationale: str,
     remediation: str,
     runtime: bool = False,
+    alone: bool = False,
 ):
     """Register the decorated function ``(snapshot, policy, context) -> [Outcome]``."""
     category = id.split(".", 1)[0]
@@ -61,6 +66,7 @@ def rule(
     assert target in TARGETS, id
     assert severity in SEVERITIES, id
     assert id not in _REGISTRY, id
+    assert not alone or target == "S", id
 
     def register(function: Callable) -> Callable:
         _REGISTRY[id] = Rule(
@@ -74,6 +80,7 @@ def rule(
             remediation=" ".join(remediation.split()),
             function=function,
             runtime=runtime,
+            alone=alone,
         )
         return function
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from clusters.snapshot import Snapshot
 from readiness import catalogue
@@ -20,6 +21,7 @@ from readiness.checks import (
     WAIVED,
     WARNING,
     Check,
+    Obj,
     Outcome,
 )
 from readiness.context import DEVELOPMENT, STAGING, RuleContext
@@ -99,6 +101,69 @@ def _status(outcome: Outcome) -> str:
     return PASS if outcome.passed else FAIL
 
 
+def _check(rule: catalogue.Rule, severity: str, outcome: Outcome) -> Check:
+    return Check(
+        rule=rule.id,
+        category=rule.category,
+        severity=severity,
+        status=_status(outcome),
+        object=outcome.object,
+        message=outcome.message,
+        remediation=rule.remediation_for(outcome.object.name),
+    )
+
+
+class _Kept(NamedTuple):
+    """One alone rule's result for one service: its outcomes, how many passed, and the checks
+    of the others (what a poll stores)."""
+
+    outcomes: tuple[Outcome, ...]
+    passes: int
+    others: tuple[Check, ...]
+
+
+def _service_memos(snapshot: Snapshot, stamp: tuple) -> list[dict[str, _Kept]]:
+    """Per service (in snapshot order), the alone rules' results kept on the service object.
+
+    A poll reuses the Service objects the API reports unchanged (clusters.normalize.Reuse), so
+    what the alone rules found on them last time still holds unless the policy or the
+    environment (the STAMP) changed. Kept beside the service's fields, like its check Obj:
+    equality and serialisation of the snapshot do not see it.
+    """
+    memos = []
+    for service in snapshot.services:
+        store = service.__dict__
+        kept = store.get("_alone_rules")
+        if kept is None or kept[0] != stamp:
+            kept = store["_alone_rules"] = (stamp, {})
+        memos.append(kept[1])
+    return memos
+
+
+def _run_alone(rule, severity, snapshot, policy, context, memos) -> None:
+    """Fill in RULE's results for the services that have none kept (all of them at first)."""
+    missing = [
+        (service, memo)
+        for service, memo in zip(snapshot.services, memos, strict=True)
+        if rule.id not in memo
+    ]
+    if not missing:
+        return
+    view = (
+        snapshot
+        if len(missing) == len(snapshot.services)
+        else replace(snapshot, services=[service for service, _ in missing])
+    )
+    found: dict[int, list[Outcome]] = {id(Obj.of_service(service)): [] for service, _ in missing}
+    for outcome in rule.function(view, policy, context):
+        found[id(outcome.object)].append(outcome)  # KeyError: the rule is not alone
+    for service, memo in missing:
+        outcomes = tuple(found[id(Obj.of_service(service))])
+        passes = sum(1 for outcome in outcomes if outcome.passed)
+        others = tuple(_check(rule, severity, o) for o in outcomes if not o.passed)
+        memo[rule.id] = _Kept(outcomes, passes, others)
+
+
 def run_rules(
     snapshot: Snapshot,
     policy: Policy,
@@ -113,8 +178,14 @@ def run_rules(
     With COUNT_PASSES (a dict), passing checks are only counted there (rule id -> [category,
     severity, count], every rule run listed in order) instead of returned, except for the
     rules in KEEP_PASSES_OF (those a waiver names: a waived pass is shown).
+
+    Rules marked ``alone`` run only on the services they have no kept result for (see
+    _service_memos); the checks come out the same and in the same order either way.
     """
     rules = catalogue.all_rules() if rules is None else rules
+    memos = None
+    if any(rule.alone for rule in rules):
+        memos = _service_memos(snapshot, (context.environment, repr(policy)))
     checks = []
     for rule in rules:
         if rule.runtime and not context.runtime:
@@ -125,21 +196,21 @@ def run_rules(
             tally = count_passes.setdefault(rule.id, [rule.category, severity, 0])
             if rule.id in keep_passes_of:
                 tally = None
+        if rule.alone:
+            _run_alone(rule, severity, snapshot, policy, context, memos)
+            for memo in memos:
+                kept = memo[rule.id]
+                if tally is not None:
+                    tally[2] += kept.passes
+                    checks.extend(kept.others)
+                else:
+                    checks.extend(_check(rule, severity, o) for o in kept.outcomes)
+            continue
         for outcome in rule.function(snapshot, policy, context):
             if tally is not None and outcome.passed:
                 tally[2] += 1
                 continue
-            checks.append(
-                Check(
-                    rule=rule.id,
-                    category=rule.category,
-                    severity=severity,
-                    status=_status(outcome),
-                    object=outcome.object,
-                    message=outcome.message,
-                    remediation=rule.remediation_for(outcome.object.name),
-                )
-            )
+            checks.append(_check(rule, severity, outcome))
     return checks
 
 

@@ -26,6 +26,7 @@ from readiness.rules._util import (
     `docker service update --secret-add {name}_password --env-rm PASSWORD
     --env-add PASSWORD_FILE=/run/secrets/{name}_password {name}` (Compose: a top-level
     `secrets:` entry, `secrets: [..]` on the service and `PASSWORD_FILE: /run/secrets/..`).""",
+    alone=True,
 )
 def secret_in_env(snapshot, policy, context):
     outcomes = []
@@ -63,6 +64,7 @@ def secret_in_env(snapshot, policy, context):
     --mount-rm <target> --mount-add type=volume,source=<volume>,target=<target> {name}` (Compose:
     `volumes: ["<volume>:<target>"]` plus a top-level `volumes:` entry), or a config/secret for
     files.""",
+    alone=True,
 )
 def bind_mounts(snapshot, policy, context):
     outcomes = []
@@ -92,6 +94,7 @@ def bind_mounts(snapshot, policy, context):
     remediation="""Remove the mount: `docker service update --mount-rm <target> {name}`. If the
     service really is infrastructure (an agent), label it:
     `docker service update --label-add watchkeeper.role=infrastructure {name}`.""",
+    alone=True,
 )
 def sensitive_host_path(snapshot, policy, context):
     outcomes = []
@@ -122,6 +125,7 @@ def sensitive_host_path(snapshot, policy, context):
     remediation="""`docker node update --label-add database=true <node>` then
     `docker service update --constraint-add 'node.labels.database==true' {name}` (Compose:
     `deploy: placement: constraints: ["node.labels.database == true"]`).""",
+    alone=True,
 )
 def stateful_pinned(snapshot, policy, context):
     outcomes = []

@@ -21,6 +21,7 @@ from readiness.rules._util import is_job
     remediation="""`docker service update --health-cmd 'curl -fsS http://localhost:8000/health'
     --health-interval 30s --health-retries 3 {name}` (Compose: `healthcheck: test: [CMD, ...]`;
     or a HEALTHCHECK in the image's Dockerfile).""",
+    alone=True,
 )
 def healthcheck(snapshot, policy, context):
     outcomes = []
@@ -58,6 +59,7 @@ def healthcheck(snapshot, policy, context):
     resources, image pull, failing health check), fix the cause, then
     `docker service update --force {name}`.""",
     runtime=True,
+    alone=True,
 )
 def converged(snapshot, policy, context):
     outcomes = []

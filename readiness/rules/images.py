@@ -18,6 +18,7 @@ from readiness.rules._util import parse_image
     pushed last. Deploy an explicit version tag, treated as immutable, or a digest.""",
     remediation="""`docker service update --image registry.example.com/app:1.4.2 {name}`
     (Compose: `image: registry.example.com/app:1.4.2`); never reuse a tag for new code.""",
+    alone=True,
 )
 def tag_pinned(snapshot, policy, context):
     outcomes = []
@@ -51,6 +52,7 @@ def tag_pinned(snapshot, policy, context):
     remediation="""`docker service update --image app:1.4.2@sha256:<digest> {name}` (get the
     digest with `docker buildx imagetools inspect app:1.4.2`; Compose: `image:
     app:1.4.2@sha256:<digest>`).""",
+    alone=True,
 )
 def digest_pinned(snapshot, policy, context):
     outcomes = []
@@ -125,6 +127,7 @@ def registry_allowed(image: str, policy) -> tuple[bool, str]:
     `docker service update --image registry.example.com/team/app:1.4.2 {name}` (Compose:
     `image: registry.example.com/team/app:1.4.2`), or add the namespace to the cluster
     policy's allowed registries.""",
+    alone=True,
 )
 def registry(snapshot, policy, context):
     outcomes = []

@@ -18,6 +18,7 @@ from readiness.rules._util import MIB, human_bytes
     the node and take every other task on it down.""",
     remediation="""`docker service update --limit-memory 512M {name}` (Compose: `deploy:
     resources: limits: memory: 512M`); size it from observed usage plus margin.""",
+    alone=True,
 )
 def memory_limit(snapshot, policy, context):
     return [
@@ -42,6 +43,7 @@ def memory_limit(snapshot, policy, context):
     ordinary load. We take 128 MiB as the floor.""",
     remediation="""`docker service update --limit-memory 256M {name}` (Compose: `deploy:
     resources: limits: memory: 256M`), then watch actual usage and alert near the limit.""",
+    alone=True,
 )
 def memory_floor(snapshot, policy, context):
     floor = policy.memory_floor_mib * MIB
@@ -69,6 +71,7 @@ def memory_floor(snapshot, policy, context):
     overcommitted and tasks get OOM-killed once they are busy.""",
     remediation="""`docker service update --reserve-memory 256M {name}` (Compose: `deploy:
     resources: reservations: memory: 256M`).""",
+    alone=True,
 )
 def memory_reservation(snapshot, policy, context):
     return [
@@ -93,6 +96,7 @@ def memory_reservation(snapshot, policy, context):
     since CPU contention degrades rather than kills.""",
     remediation="""`docker service update --limit-cpu 1 {name}` (Compose: `deploy: resources:
     limits: cpus: "1"`).""",
+    alone=True,
 )
 def cpu_limit(snapshot, policy, context):
     return [

@@ -18,6 +18,7 @@ from readiness.rules._util import constraint_matches, is_job
     alive. With a single replica every update, crash or node reboot is downtime.""",
     remediation="""`docker service scale {name}=2` (Compose: `deploy: replicas: 2`); the
     application must tolerate more than one instance.""",
+    alone=True,
 )
 def replicas(snapshot, policy, context):
     return [
@@ -68,6 +69,7 @@ def spread(snapshot, policy, context):
     stops the damage. Swarm's default, when nothing is set, is `pause`.""",
     remediation="""`docker service update --update-failure-action rollback --update-monitor 30s
     {name}` (Compose: `deploy: update_config: failure_action: rollback`).""",
+    alone=True,
 )
 def update_failure_action(snapshot, policy, context):
     outcomes = []
@@ -98,6 +100,7 @@ def update_failure_action(snapshot, policy, context):
     services with a single writer may rightly keep `stop-first`, hence information only.""",
     remediation="""`docker service update --update-order start-first {name}` (Compose: `deploy:
     update_config: order: start-first`).""",
+    alone=True,
 )
 def update_order(snapshot, policy, context):
     outcomes = []
@@ -120,6 +123,7 @@ def update_order(snapshot, policy, context):
     failure. A restart condition of `none` leaves a crashed task dead until someone notices.""",
     remediation="""`docker service update --restart-condition any {name}` (Compose: `deploy:
     restart_policy: condition: any`).""",
+    alone=True,
 )
 def restart_policy(snapshot, policy, context):
     outcomes = []
@@ -152,6 +156,7 @@ def restart_policy(snapshot, policy, context):
     then fix and `docker service update --image <good-image> {name}` or roll back with
     `docker service rollback {name}`.""",
     runtime=True,
+    alone=True,
 )
 def update_stuck(snapshot, policy, context):
     outcomes = []

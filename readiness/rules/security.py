@@ -151,6 +151,7 @@ def is_docker_socket(mount) -> bool:
     remediation="""`docker service update --mount-rm /var/run/docker.sock {name}`; for a real
     infrastructure agent use a restricted socket proxy and
     `docker service update --label-add watchkeeper.role=infrastructure {name}`.""",
+    alone=True,
 )
 def docker_socket(snapshot, policy, context):
     outcomes = []
@@ -180,6 +181,7 @@ def docker_socket(snapshot, policy, context):
     so a compromise of the service becomes a compromise of the node.""",
     remediation="""`docker service update --cap-drop SYS_ADMIN {name}` (remove from `--cap-add`;
     Compose: drop them from `cap_add:`), granting only the narrow capability needed.""",
+    alone=True,
 )
 def capabilities(snapshot, policy, context):
     outcomes = []

@@ -11,9 +11,9 @@ from clusters.models import Node, NodeTransition, PollRun, PollSnapshot, Running
 from tests.clusters.conftest import recorded_now
 
 
-def persist(cluster, raw, now=None):
+def persist(cluster, raw, now=None, reuse=None):
     now = now or recorded_now(raw)
-    snapshot = normalize.snapshot(raw, now=now)
+    snapshot = normalize.snapshot(raw, now=now, reuse=reuse)
     run, transitions = services.poll_persist(
         cluster=cluster, snapshot=snapshot, started_at=now, duration_ms=5, events_until=now
     )
@@ -155,3 +155,20 @@ def test_it_rewrites_only_rows_whose_fields_changed(cluster, poll1):
     assert worker.labels == {"zone": "b", "<script>": "x"}
     assert shop.constraints == ["node.labels.zone==b"]
     assert worker.digest and worker.digest != Node.objects.get(hostname="wk-worker-2").digest
+
+
+@pytest.mark.django_db
+def test_it_stores_services_taken_over_from_the_previous_poll_as_they_are(cluster, poll1):
+    """Reused Service objects keep their stored row and digest; a new version is written."""
+    reuse = normalize.Reuse()
+    persist(cluster, poll1, reuse=reuse)
+    Service.objects.filter(name="legacy-cron").update(image="marker")  # digest left as it was
+    persist(cluster, copy.deepcopy(poll1), recorded_now(poll1) + timedelta(minutes=1), reuse)
+    assert reuse.hits and Service.objects.get(name="legacy-cron").image == "marker"  # not rewritten
+    later = copy.deepcopy(poll1)
+    service = next(s for s in later["services"] if s["Spec"]["Name"] == "shop-api")
+    service["Version"]["Index"] += 1
+    service["Spec"]["TaskTemplate"]["Placement"]["Constraints"] = ["node.labels.zone==c"]
+    persist(cluster, later, recorded_now(poll1) + timedelta(minutes=2), reuse)
+    assert Service.objects.get(name="shop-api").constraints == ["node.labels.zone==c"]
+    assert Service.objects.get(name="legacy-cron").image == "marker"
