@@ -484,3 +484,19 @@ def test_the_connection_test_reports_the_lab_swarm_and_saves_nothing(admin, swar
         in response.text
     )
     assert not Cluster.objects.exists()
+
+
+def test_the_django_admin_only_lists_clusters_and_links_to_the_settings_page(admin, tls_cluster):
+    """One validated way to change a cluster: the admin site cannot add, change or delete."""
+    before = snapshot_of(tls_cluster)
+    listing = admin.get("/admin/clusters/cluster/")
+    assert listing.status_code == 200
+    assert f'href="{settings_url("edge")}"' in listing.text
+    assert admin.get("/admin/clusters/cluster/add/").status_code == 403
+    change = f"/admin/clusters/cluster/{tls_cluster.pk}/change/"
+    assert admin.get(change).status_code == 200  # shown read-only
+    response = admin.post(change, {"name": "new", "url": "tcp://bad url", "poll_interval": 1})
+    assert response.status_code == 403
+    assert admin.post(f"/admin/clusters/cluster/{tls_cluster.pk}/delete/").status_code == 403
+    assert snapshot_of(tls_cluster) == before
+    assert PEM_KEY.splitlines()[1] not in admin.get(change).text
