@@ -70,9 +70,15 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
     context.set_default_timeout(10_000)
     page = context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs: list[str] = []  # every confirm() seen; dismissed unless page.accept_dialogs is set
+
+    def answer(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept() if page.accept_dialogs else dialog.dismiss()
+
+    page.on("dialog", answer)
     page.dialogs = dialogs
+    page.accept_dialogs = False
     try:
         yield page
     finally:

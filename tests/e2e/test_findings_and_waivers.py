@@ -7,6 +7,7 @@ from django.utils import timezone
 from clusters import services as cluster_services
 from clusters.models import Cluster
 from readiness import services
+from readiness.models import Waiver
 from tests.clusters.conftest import fetcher, load_raw
 
 from .conftest import login, screenshot
@@ -57,3 +58,17 @@ def test_it_filters_findings_in_place_and_lists_waivers(page, operator):
     assert "pager works now" in page.locator("#inactive-waivers").inner_text()
     screenshot(page, "waivers")
     assert page.dialogs == []
+
+    # Revoking asks first: cancelled, nothing changes; confirmed, the list is swapped in place.
+    active = Waiver.objects.get(revoked_at__isnull=True)
+    page.fill("#active-waivers input[name=note]", "fixed the kernel")
+    page.locator("#active-waivers button", has_text="Revoke").click()
+    assert page.dialogs and page.dialogs[-1].startswith("Revoke this waiver?")
+    assert rows.count() == 1 and Waiver.objects.get(pk=active.pk).revoked_at is None
+    page.accept_dialogs = True
+    page.locator("#active-waivers button", has_text="Revoke").click()
+    page.wait_for_function("!document.querySelector('#active-waivers tr.waiver-row')")
+    active.refresh_from_db()
+    assert active.revoked_at is not None and active.revoked_by == operator
+    assert "fixed the kernel" in str(active.events.values_list("detail", flat=True))
+    assert page.url.endswith("/readiness/waivers/?show=all")  # still the page it was
