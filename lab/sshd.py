@@ -129,6 +129,20 @@ def _config(directory: Path, addr: str, port: int, docker_host: str, docker_cli:
     )
 
 
+def root_locked(shadow: Path = Path("/etc/shadow")) -> bool:
+    """Whether root's password field is locked ("!..."): sshd without PAM (our config) then
+    refuses root even with a key. "*" (no password) is fine; an unreadable file is not locked."""
+    try:
+        lines = shadow.read_text(errors="replace").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        name, _, rest = line.partition(":")
+        if name == "root":
+            return rest.startswith("!")
+    return False
+
+
 def start_sshd(
     lab: Lab,
     hostname: str | None = None,
@@ -146,6 +160,12 @@ def start_sshd(
         raise LabError("start_sshd needs a running lab made with host_link=True")
     if not SSHD.exists():
         raise LabError(f"{SSHD} is missing (Debian package openssh-server; `make lab-deps`)")
+    if root_locked():
+        raise LabError(
+            "root's account is locked in /etc/shadow (password field starts with '!'): sshd "
+            "refuses key logins to locked accounts; unlock it for key login with "
+            "`usermod -p '*' root` (still no password login), or skip the SSH lab tests"
+        )
     docker_cli = shutil.which("docker")
     if docker_cli is None:
         raise LabError("the docker CLI is missing (Debian package docker.io)")

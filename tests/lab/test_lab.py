@@ -231,3 +231,17 @@ def test_it_removes_the_leftovers_of_a_crashed_owner(lab_host: None) -> None:
 
     assert prefix not in report.kept  # removed here, or by a concurrent session's cleanup
     assert no_traces(traces(prefix, dirs)), traces(prefix, dirs)
+
+
+@pytest.mark.parametrize(
+    ("root_line", "locked"),
+    [("root:!:19000:0:99999:7:::", True), ("root:!*:19000::::::", True),
+     ("root:*:19000:0:99999:7:::", False), ("root:$y$j9T$abc:19000::::::", False)],
+)  # fmt: skip
+def test_it_knows_when_sshd_would_refuse_a_locked_root(tmp_path, root_line, locked) -> None:
+    from lab.sshd import root_locked
+
+    shadow = tmp_path / "shadow"
+    shadow.write_text(f"daemon:!:19000::::::\n{root_line}\nnobody:!:19000::::::\n")
+    assert root_locked(shadow) is locked
+    assert root_locked(tmp_path / "missing") is False
