@@ -220,6 +220,37 @@ def _statements_at_size(now: datetime, divisor: int) -> tuple[int, int]:
     return first, steady
 
 
+def _kept_between_polls(now: datetime) -> float:
+    """MiB a worker keeps for one cluster of the full size between two polls (the services and
+    tasks normalize.Reuse hands to the next poll, with the rule results kept on them)."""
+    import gc
+
+    from clusters import services
+    from clusters.models import Cluster
+
+    bodies = synthetic_swarm(now)
+    server = serve(bodies)
+    try:
+        Cluster.objects.filter(name="bench-kept").delete()
+        cluster = Cluster.objects.create(
+            name="bench-kept", url=f"tcp://127.0.0.1:{server.server_port}"
+        )
+        tracemalloc.start()
+        _poll_once(cluster, now)
+        bodies.update(synthetic_swarm(now, generation=1))
+        _poll_once(cluster, now + timedelta(minutes=1))
+        gc.collect()
+        with_kept, _ = tracemalloc.get_traced_memory()
+        services._REUSE.pop(cluster.pk, None)
+        gc.collect()
+        without, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        cluster.delete()
+    finally:
+        server.shutdown()
+    return (with_kept - without) / 1024**2
+
+
 def run() -> dict:
     from django.utils import timezone
 
@@ -254,6 +285,7 @@ def run() -> dict:
     finally:
         server.shutdown()
     small_first, small_steady = _statements_at_size(now, 10)
+    kept = _kept_between_polls(now)
     processing = steady["processing"]
     first_processing = first["normalize"] + first["persist"] + first["score"]
     return {
@@ -273,6 +305,7 @@ def run() -> dict:
         "processing_s": round(processing, 3),
         "total_s": round(steady["total"], 3),
         "peak_memory_mib": round(peak / 1024**2, 1),
+        "kept_between_polls_mib": round(kept, 1),
         "sql_statements": statements,
         "sql_statements_tenth_size": {"first_poll": small_first, "steady": small_steady},
         "targets": {
@@ -298,6 +331,8 @@ def table(result: dict) -> str:
         ("processing", f"{result['processing_s']:.3f} s"),
         ("total poll", f"{result['total_s']:.3f} s"),
         ("peak memory", f"{result['peak_memory_mib']} MiB (tracemalloc)"),
+        ("kept per cluster", f"{result['kept_between_polls_mib']} MiB between polls "
+                             "(reused objects and rule results, per worker process)"),
         ("SQL statements", f"{result['sql_statements']} "
                            f"(a tenth of the size: {small['steady']})"),
         ("first poll", f"fetch {first['fetch']:.3f} s, normalise {first['normalize']:.3f} s, "

@@ -324,6 +324,11 @@ class Reuse:
     tasks: dict[str, tuple[Any, Task]] = field(default_factory=dict)
     hits: int = 0
 
+    @property
+    def size(self) -> int:
+        """How many objects it keeps."""
+        return len(self.services) + len(self.tasks)
+
 
 def _version(raw: dict) -> Any:
     version = raw.get("Version")

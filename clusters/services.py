@@ -998,18 +998,31 @@ def cluster_poll(
 
 # Per worker process: what the last poll of each cluster normalised (see normalize.Reuse).
 # Any process may poll any cluster; a process that did not poll it last only builds more.
+# Bounded by clusters and by objects: a cluster of 2,000 services and 10,000 tasks (12,000
+# objects) keeps some 27 MiB (make bench), so a worker keeps at most about 230 MiB.
 _REUSE: OrderedDict[int, normalize.Reuse] = OrderedDict()
 REUSE_CLUSTERS = 32
+REUSE_OBJECTS = 100_000  # services + tasks kept, all clusters together
 
 
 def _reuse_for(cluster: Cluster) -> normalize.Reuse:
-    """The cluster's Reuse, most recently used last; the least recently used beyond
-    REUSE_CLUSTERS are dropped (memory stays bounded whatever the fleet size)."""
+    """The cluster's Reuse, made the most recently used (see _reuse_trim)."""
     reuse = _REUSE.pop(cluster.pk, None) or normalize.Reuse()
     _REUSE[cluster.pk] = reuse
-    while len(_REUSE) > REUSE_CLUSTERS:
-        _REUSE.popitem(last=False)
+    _reuse_trim()
     return reuse
+
+
+def _reuse_trim() -> None:
+    """Drop the least recently used beyond REUSE_CLUSTERS clusters or REUSE_OBJECTS objects;
+    the most recent (the cluster being polled) always stays. Memory stays bounded whatever the
+    size of the fleet; called before a poll and again once the poll knows its new size."""
+    objects = clusters = 0
+    for pk in reversed(list(_REUSE)):  # most recently used first
+        objects += _REUSE[pk].size
+        clusters += 1
+        if clusters > 1 and (objects > REUSE_OBJECTS or clusters > REUSE_CLUSTERS):
+            del _REUSE[pk]  # and, in the next rounds, every older one
 
 
 def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> PollOutcome:
@@ -1035,6 +1048,7 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> 
         timings["fetch"] = time.perf_counter() - clock
         mark = time.perf_counter()
         snapshot = normalize.snapshot(raw.as_dict(), now=started_at, reuse=_reuse_for(cluster))
+        _reuse_trim()
         timings["normalize"] = time.perf_counter() - mark
     except client.PollFailed as failure:
         return PollOutcome(run=_failed(cluster, started_at, clock, failure))

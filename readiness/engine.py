@@ -114,10 +114,9 @@ def _check(rule: catalogue.Rule, severity: str, outcome: Outcome) -> Check:
 
 
 class _Kept(NamedTuple):
-    """One alone rule's result for one service: its outcomes, how many passed, and the checks
-    of the others (what a poll stores)."""
+    """One alone rule's result for one service, as a poll stores it: how many checks passed,
+    and the others (failed, not evaluated)."""
 
-    outcomes: tuple[Outcome, ...]
     passes: int
     others: tuple[Check, ...]
 
@@ -158,10 +157,10 @@ def _run_alone(rule, severity, snapshot, policy, context, memos) -> None:
     for outcome in rule.function(view, policy, context):
         found[id(outcome.object)].append(outcome)  # KeyError: the rule is not alone
     for service, memo in missing:
-        outcomes = tuple(found[id(Obj.of_service(service))])
+        outcomes = found[id(Obj.of_service(service))]
         passes = sum(1 for outcome in outcomes if outcome.passed)
         others = tuple(_check(rule, severity, o) for o in outcomes if not o.passed)
-        memo[rule.id] = _Kept(outcomes, passes, others)
+        memo[rule.id] = _Kept(passes, others)
 
 
 def run_rules(
@@ -179,12 +178,12 @@ def run_rules(
     severity, count], every rule run listed in order) instead of returned, except for the
     rules in KEEP_PASSES_OF (those a waiver names: a waived pass is shown).
 
-    Rules marked ``alone`` run only on the services they have no kept result for (see
-    _service_memos); the checks come out the same and in the same order either way.
+    When passes are counted, rules marked ``alone`` run only on the services they have no kept
+    result for (see _service_memos); the checks come out the same and in the same order.
     """
     rules = catalogue.all_rules() if rules is None else rules
     memos = None
-    if any(rule.alone for rule in rules):
+    if count_passes is not None and any(rule.alone for rule in rules):
         memos = _service_memos(snapshot, (context.environment, repr(policy)))
     checks = []
     for rule in rules:
@@ -196,15 +195,12 @@ def run_rules(
             tally = count_passes.setdefault(rule.id, [rule.category, severity, 0])
             if rule.id in keep_passes_of:
                 tally = None
-        if rule.alone:
+        if rule.alone and tally is not None:
             _run_alone(rule, severity, snapshot, policy, context, memos)
             for memo in memos:
                 kept = memo[rule.id]
-                if tally is not None:
-                    tally[2] += kept.passes
-                    checks.extend(kept.others)
-                else:
-                    checks.extend(_check(rule, severity, o) for o in kept.outcomes)
+                tally[2] += kept.passes
+                checks.extend(kept.others)
             continue
         for outcome in rule.function(snapshot, policy, context):
             if tally is not None and outcome.passed:

@@ -177,3 +177,32 @@ def test_it_polls_with_the_collector_paused_and_restores_its_state(cluster, poll
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_worker_keeps_what_it_reuses_within_a_cluster_and_object_budget(monkeypatch):
+    from types import SimpleNamespace
+
+    from clusters import normalize
+
+    monkeypatch.setattr(services, "_REUSE", services.OrderedDict())
+    monkeypatch.setattr(services, "REUSE_OBJECTS", 10)
+    monkeypatch.setattr(services, "REUSE_CLUSTERS", 3)
+
+    def polled(pk, objects):
+        reuse = services._reuse_for(SimpleNamespace(pk=pk))
+        reuse.tasks = {f"t{i}": (1, None) for i in range(objects)}  # what the poll leaves
+        services._reuse_trim()  # as _poll_claimed does once the snapshot is built
+        return reuse
+
+    first = polled(1, 4)
+    polled(2, 4)
+    assert list(services._REUSE) == [1, 2]
+    assert polled(1, 4) is first  # the same cluster gets its own back, now most recent
+    polled(3, 4)  # 4 + 4 + 4 > 10: the least recently used (2) goes
+    assert list(services._REUSE) == [1, 3]
+    polled(4, 1)
+    polled(5, 1)  # four clusters > 3: the oldest (1) goes
+    assert list(services._REUSE) == [3, 4, 5]
+    polled(6, 20)  # one cluster beyond the budget is still kept while it is polled
+    assert list(services._REUSE) == [6]
+    assert isinstance(services._REUSE[6], normalize.Reuse)
