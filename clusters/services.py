@@ -98,14 +98,19 @@ SETTINGS_FIELDS = (
 # --- registering ------------------------------------------------------------------------
 
 
-def read_pem(path: str | Path, kind: str) -> str:
-    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable or not PEM."""
+def _read_text(path: str | Path, option: str) -> str:
+    """The text of the file given to --OPTION; ClusterInputError if it cannot be read."""
     try:
-        text = Path(path).read_text()
+        return Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise ClusterInputError(
-            f"--tls-{kind}: cannot read {path} ({exc.strerror or 'not text'})."
+            f"--{option}: cannot read {path} ({getattr(exc, 'strerror', None) or 'not text'})."
         ) from None
+
+
+def read_pem(path: str | Path, kind: str) -> str:
+    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable or not PEM."""
+    text = _read_text(path, f"tls-{kind}")
     if PEM_MARKERS[kind] not in text:
         what = "a PEM private key" if kind == "key" else "a PEM certificate"
         raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.")
@@ -114,12 +119,7 @@ def read_pem(path: str | Path, kind: str) -> str:
 
 def read_ssh_file(path: str | Path, option: str) -> str:
     """Read the file given to --ssh-key or --ssh-known-hosts, checked; never echo its text."""
-    try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ClusterInputError(
-            f"--{option}: cannot read {path} ({getattr(exc, 'strerror', None) or 'not text'})."
-        ) from None
+    text = _read_text(path, option)
     try:
         if option == "ssh-key":
             sshconn.load_private_key(text)
