@@ -62,3 +62,10 @@ def nobody(db, django_user_model):
 @pytest.fixture
 def roles_exist(db):
     return list(Group.objects.values_list("name", flat=True))
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Tests make hundreds of accounts: a cheap hasher (the real one is PBKDF2, made slow on
+    purpose); the login, reset and throttling tests still check passwords for real."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,170 @@
+"""Every URL of the product, by role: sign-in first, then the role each one needs.
+
+The table below must name every route: a new page or action cannot ship without saying who
+may use it. Anyone below the route's role gets 403 on GET and POST and the database does not
+change (every row of every table compared); anonymous visitors are sent to the login page.
+"""
+
+from datetime import time, timedelta
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from accounts.roles import ADMIN, OPERATOR, RANK, VIEWER
+from clusters.models import Cluster
+from maintenance import services as maintenance
+from maintenance.models import Occurrence
+from readiness import services as readiness
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = "public"  # no sign-in (the login and reset pages, the token-protected calendar)
+SIGNED_IN = "signed-in"  # any account, even one without a role (its own settings, sign-out)
+
+# route name -> (role needed, URL arguments from the objects made by `world`)
+ROUTES = {
+    "clusters:fleet": (VIEWER, lambda w: []),
+    "clusters:new": (ADMIN, lambda w: []),
+    "clusters:detail": (VIEWER, lambda w: ["lab"]),
+    "clusters:settings": (ADMIN, lambda w: ["lab"]),
+    "clusters:calendar_token_rotate": (ADMIN, lambda w: ["lab"]),
+    "clusters:delete": (ADMIN, lambda w: ["lab"]),
+    "clusters:poll_now": (OPERATOR, lambda w: ["lab"]),
+    "clusters:poll_status": (OPERATOR, lambda w: ["lab"]),
+    "readiness:findings": (VIEWER, lambda w: []),
+    "readiness:waivers": (VIEWER, lambda w: []),
+    "readiness:waiver_new": (OPERATOR, lambda w: []),
+    "readiness:waiver_revoke": (OPERATOR, lambda w: [w["waiver"].pk]),
+    "maintenance:overview": (VIEWER, lambda w: []),
+    "maintenance:window_create": (OPERATOR, lambda w: []),
+    "maintenance:occurrence": (VIEWER, lambda w: [w["occurrence"].pk]),
+    "maintenance:occurrence_confirm": (OPERATOR, lambda w: [w["occurrence"].pk]),
+    "maintenance:backups": (VIEWER, lambda w: []),
+    "maintenance:backup_validate": (OPERATOR, lambda w: [w["backup"].pk]),
+    "maintenance:checklists": (VIEWER, lambda w: []),
+    "maintenance:checklist_start": (OPERATOR, lambda w: []),
+    "maintenance:checklist": (VIEWER, lambda w: [w["run"].pk]),
+    "maintenance:step_tick": (OPERATOR, lambda w: [w["run"].steps.first().pk]),
+    "maintenance:reminders": (VIEWER, lambda w: []),
+    "maintenance:outbox": (VIEWER, lambda w: []),
+    "maintenance:calendar": (PUBLIC, lambda w: [w["cluster"].calendar_token]),
+    "accounts:login": (PUBLIC, lambda w: []),
+    "accounts:logout": (SIGNED_IN, lambda w: []),
+    "accounts:password_change": (SIGNED_IN, lambda w: []),
+    "accounts:password_done": (SIGNED_IN, lambda w: []),
+    "accounts:password_reset": (PUBLIC, lambda w: []),
+    "accounts:reset_done": (PUBLIC, lambda w: []),
+    "accounts:password_reset_confirm": (PUBLIC, lambda w: ["MQ", "set-password"]),
+    "accounts:reset_complete": (PUBLIC, lambda w: []),
+    "accounts:preferences": (SIGNED_IN, lambda w: []),
+    "accounts:users": (ADMIN, lambda w: []),
+    "accounts:user_create": (ADMIN, lambda w: []),
+    "accounts:user_role": (ADMIN, lambda w: [w["viewer"].pk]),
+}
+GUARDED = {name: spec for name, spec in ROUTES.items() if spec[0] in RANK}
+
+
+def route_names(patterns=None, namespace=""):
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue  # Django's own admin site: staff only, tested in test_settings_pages
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from route_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield namespace + pattern.name
+
+
+@pytest.fixture
+def world(django_user_model):
+    cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
+    now = timezone.now()
+    owner = make_user(django_user_model, "owen", OPERATOR)
+    maintenance.window_create(
+        cluster=cluster, weekdays="sun", start_time=time(2, 30), duration_minutes=60,
+        tz="Europe/Berlin", name="weekly", now=now,
+    )  # fmt: skip
+    return {
+        "cluster": cluster,
+        "occurrence": Occurrence.objects.first(),
+        "backup": maintenance.backup_create(
+            cluster=cluster, name="orders", interval_days=60, now=now
+        ),
+        "run": maintenance.checklist_start(
+            cluster=cluster,
+            template="switchover",
+            tz="UTC",
+            now=now,
+            target=(now + timedelta(days=3)).replace(tzinfo=None),
+        ),  # fmt: skip
+        "waiver": readiness.waiver_create(
+            cluster=cluster,
+            rule="images.tag-pinned",
+            reason="r",
+            owner=owner,
+            expires_at=now + timedelta(days=3),
+            created_by=owner,
+            now=now,
+        ),  # fmt: skip
+        "viewer": make_user(django_user_model, "vic", VIEWER),
+    }
+
+
+def database():
+    """Every row of every table of the project and of Django's auth (sessions and the time of
+    the last sign-in left out: signing the test users in changes those)."""
+    rows = {}
+    for model in apps.get_models():
+        if model._meta.app_label in ("clusters", "readiness", "maintenance", "accounts", "auth"):
+            fields = [f.attname for f in model._meta.concrete_fields if f.name != "last_login"]
+            rows[model._meta.label] = sorted(map(repr, model.objects.values_list(*fields)))
+    return rows
+
+
+def test_the_table_names_every_route():
+    assert sorted(route_names()) == sorted(ROUTES)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, spec in ROUTES.items() if spec[0] != PUBLIC))
+def test_anonymous_visitors_are_sent_to_the_login_page(client, world, name):
+    url = reverse(name, args=ROUTES[name][1](world))
+    before = database()
+    for response in (client.get(url), client.post(url, {"name": "x", "confirm": "lab"})):
+        assert response.status_code == 302, name
+        assert response["Location"].startswith(reverse("accounts:login")), name
+    assert database() == before
+
+
+@pytest.mark.parametrize("name", sorted(GUARDED))
+def test_every_role_below_the_one_needed_gets_403_and_changes_nothing(
+    client, world, name, django_user_model
+):
+    needed, args = GUARDED[name]
+    url = reverse(name, args=args(world))
+    below = [
+        make_user(django_user_model, f"user-{role}", role)
+        for role, rank in RANK.items()
+        if rank < RANK[needed]
+    ]
+    before = database()
+    for user in below:
+        client.force_login(user)
+        role = user.username
+        data = {"name": "x", "confirm": "lab", "role": "admin", "note": "x", "cluster": "lab"}
+        assert client.get(url).status_code == 403, (name, role)
+        assert client.post(url, data).status_code == 403, (name, role)
+    assert database() == before
+
+
+@pytest.mark.parametrize("name", sorted(GUARDED))
+def test_the_role_needed_gets_in(client, world, name, django_user_model):
+    needed, args = GUARDED[name]
+    client.force_login(make_user(django_user_model, f"user-{needed}", needed))
+    url = reverse(name, args=args(world))
+    if name == "readiness:waiver_new":
+        url += "?cluster=lab&rule=images.tag-pinned"
+    status = client.get(url).status_code
+    assert status in (200, 286, 405), (name, status)  # 405: an action (POST only); 286: htmx
