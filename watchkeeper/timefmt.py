@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 
 def iso_utc(value: datetime | None) -> str | None:
-    """2026-11-22T10:00:00Z for an aware datetime; None stays None."""
+    """2026-11-22T10:00:00Z for an aware datetime (whole seconds, as the contracts show them);
+    None stays None."""
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -42,3 +42,18 @@ def test_it_keeps_json_exact():
     data = json.loads(render(hostile_report(), "json"))
     messages = [c["message"] for c in data["checks"] if c["rule"] == "config.bind-mounts"]
     assert messages == [f"service web bind-mounts /srv/{HOSTILE}"]
+
+
+def test_it_writes_times_in_whole_seconds_utc_like_the_contract():
+    from datetime import timedelta, timezone
+
+    from .factories import NOW
+
+    local = timezone(timedelta(hours=2))
+    evaluated = (NOW + timedelta(seconds=1, microseconds=987654)).astimezone(local)
+    report = evaluate(snapshot(), Policy(), context(now=evaluated), cluster="lab")
+    data = json.loads(render(report, "json"))
+    assert (data["snapshot_at"], data["evaluated_at"]) == (
+        "2026-11-22T10:00:00Z",
+        "2026-11-22T10:00:01Z",
+    )
