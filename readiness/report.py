@@ -68,6 +68,12 @@ def render_text(report: Report, *, only_failed: bool = False) -> str:
     ]
     if score.grade_capped:
         lines.append("Grade capped at C: a critical check fails.")
+    if report.snapshot_at is not None:
+        lines.append(
+            f"Snapshot {iso_utc(report.snapshot_at)}, evaluated {iso_utc(report.evaluated_at)}"
+        )
+    else:
+        lines.append(f"Evaluated {iso_utc(report.evaluated_at)}")
     lines.append(
         "Failing: {critical} critical, {warning} warning, {info} info; "
         "{waived} waived, {passed} passed".format(**summary)
@@ -90,6 +96,25 @@ def render_text(report: Report, *, only_failed: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _junit_properties(report: Report) -> list[tuple[str, str]]:
+    """The report's own fields as (name, value) pairs: what the JSON holds besides the checks."""
+    score = report.score
+    pairs = [
+        ("cluster", report.cluster or ""),
+        ("environment", report.environment),
+        ("snapshot_at", iso_utc(report.snapshot_at) or ""),
+        ("evaluated_at", iso_utc(report.evaluated_at)),
+        ("score", str(score.score)),
+        ("grade", score.grade),
+        ("grade_capped", str(score.grade_capped)),
+    ]
+    pairs += [(f"summary.{key}", str(value)) for key, value in report.summary.items()]
+    for name, category in score.categories.items():
+        pairs += [(f"categories.{name}.{key}", str(value)) for key, value in category.items()]
+    pairs += [("note", note) for note in report.notes]
+    return pairs
+
+
 def render_junit(report: Report, *, only_failed: bool = False) -> str:
     """JUnit XML: one test suite per category, one test case per check."""
     checks = _checks(report, only_failed)
@@ -101,8 +126,8 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
         skipped=str(sum(1 for c in checks if c.status in (WAIVED, NOT_EVALUATED))),
     )
     properties = ET.SubElement(root, "properties")
-    for key in ("score", "grade", "grade_capped"):
-        ET.SubElement(properties, "property", name=key, value=str(getattr(report.score, key)))
+    for key, value in _junit_properties(report):
+        ET.SubElement(properties, "property", name=key, value=xml_safe(value))
     for category in dict.fromkeys(c.category for c in checks):
         in_category = [c for c in checks if c.category == category]
         suite = ET.SubElement(
@@ -120,12 +145,18 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
                 classname=item.rule,
                 name=xml_safe(f"{item.object.type} {item.object.name}"),
             )
+            facts = ET.SubElement(case, "properties")
+            for key in ("severity", "status"):
+                ET.SubElement(facts, "property", name=key, value=getattr(item, key))
+            ET.SubElement(facts, "property", name="object_id", value=xml_safe(item.object.id))
             message = xml_safe(item.message)
             if item.status == FAIL:
                 failure = ET.SubElement(case, "failure", message=message, type=item.severity)
                 failure.text = xml_safe(item.remediation)
             elif item.status in (WAIVED, NOT_EVALUATED):
                 ET.SubElement(case, "skipped", message=f"{item.status}: {message}")
+            else:
+                ET.SubElement(case, "system-out").text = message
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 

@@ -57,3 +57,84 @@ def test_it_writes_times_in_whole_seconds_utc_like_the_contract():
         "2026-11-22T10:00:00Z",
         "2026-11-22T10:00:01Z",
     )
+
+
+def mixed_report():
+    """A cluster report with a pass, a failure, a waived check and a note."""
+    from readiness.engine import WaiverSpec
+
+    web = service("web", image="web:latest", replicas=1)
+    return evaluate(
+        snapshot(services=[web, service("api")]),
+        Policy(),
+        context(environment="staging"),
+        cluster="lab",
+        waivers=[WaiverSpec(1, "rollout.replicas", "web")],
+        notes=["a note"],
+    )
+
+
+def test_it_writes_the_report_fields_in_text_as_in_json():
+    report = mixed_report()
+    data = json.loads(render(report, "json"))
+    text = render(report, "text")
+    assert text.startswith(
+        "Readiness of lab (staging): {score}/100, grade {grade}\n"
+        "Grade capped at C: a critical check fails.\n"
+        "Snapshot {snapshot_at}, evaluated {evaluated_at}\n".format(**data)
+    )
+    summary = "Failing: {critical} critical, {warning} warning, {info} info; {waived} waived, "
+    assert (summary + "{passed} passed").format(**data["summary"]) in text
+    assert "Note: a note" in text
+    for name, category in data["categories"].items():
+        assert f"  {name:<14} {category['score']:>3}  ({category['rules']} rules scored)" in text
+
+
+def test_it_writes_the_report_fields_and_every_check_in_junit_as_in_json():
+    report = mixed_report()
+    data = json.loads(render(report, "json"))
+    root = ET.fromstring(render(report, "junit").encode())
+    properties = [(p.get("name"), p.get("value")) for p in root.find("properties")]
+    assert properties[:7] == [
+        ("cluster", "lab"),
+        ("environment", "staging"),
+        ("snapshot_at", data["snapshot_at"]),
+        ("evaluated_at", data["evaluated_at"]),
+        ("score", str(data["score"])),
+        ("grade", data["grade"]),
+        ("grade_capped", "True"),
+    ]
+    named = dict(properties)
+    assert {key: int(named[f"summary.{key}"]) for key in data["summary"]} == data["summary"]
+    assert {
+        name: {key: int(named[f"categories.{name}.{key}"]) for key in ("score", "rules")}
+        for name in data["categories"]
+    } == data["categories"]
+    assert ("note", "a note") in properties
+
+    cases = []
+    for suite in root.iter("testsuite"):
+        for case in suite.iter("testcase"):
+            facts = {p.get("name"): p.get("value") for p in case.find("properties")}
+            failure, skipped, out = (
+                case.find("failure"),
+                case.find("skipped"),
+                case.find("system-out"),
+            )
+            if failure is not None:
+                message, remediation = failure.get("message"), failure.text
+            elif skipped is not None:
+                message, remediation = skipped.get("message").split(": ", 1)[1], None
+            else:
+                message, remediation = out.text, None
+            cases.append(
+                (case.get("classname"), suite.get("name"), facts["severity"], facts["status"],
+                 case.get("name"), facts["object_id"], message, remediation)
+            )  # fmt: skip
+    assert sorted(cases) == sorted(
+        (c["rule"], c["category"], c["severity"], c["status"],
+         f"{c['object']['type']} {c['object']['name']}", c["object"]["id"], c["message"],
+         c["remediation"] if c["status"] == "fail" else None)
+        for c in data["checks"]
+    )  # fmt: skip
+    assert {case[3] for case in cases} >= {"pass", "fail", "waived"}
