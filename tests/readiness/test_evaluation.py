@@ -305,3 +305,50 @@ def test_it_stores_names_with_tabs_newlines_and_backslashes_exactly(cluster, not
         for c in fresh.checks
         if c.status != "pass" and c.object.name == name
     )
+
+
+def report_json(capsys, *args):
+    call_command("readiness", "report", "lab", "--format", "json", *args)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_it_exits_4_only_below_the_threshold_and_0_without_flags(cluster, capsys):
+    with mock.patch("clusters.selectors.latest_snapshot", return_value=bad()):
+        report = report_json(capsys)  # a critical check fails: still 0 without --fail-on-critical
+        assert report["summary"]["critical"] == 1
+        report_json(capsys, "--fail-below", str(report["score"]))
+        with pytest.raises(SystemExit) as exit_info:
+            report_json(capsys, "--fail-below", str(report["score"] + 1))
+        assert exit_info.value.code == 4
+
+
+def test_it_writes_the_json_fields_of_the_contract_in_its_order(cluster, capsys):
+    with mock.patch("clusters.selectors.latest_snapshot", return_value=bad()):
+        report = report_json(capsys)
+    assert list(report)[:10] == [
+        "cluster", "environment", "snapshot_at", "evaluated_at", "score", "grade",
+        "grade_capped", "categories", "summary", "checks",
+    ]  # fmt: skip
+    assert isinstance(report["score"], int) and isinstance(report["grade_capped"], bool)
+    assert list(report["summary"]) == ["critical", "warning", "info", "waived", "passed"]
+    assert all(list(c) == ["score", "rules"] for c in report["categories"].values())
+    assert list(report["categories"])[:3] == ["topology", "sizing", "manager-load"]
+    for check in report["checks"]:
+        assert list(check) == [
+            "rule", "category", "severity", "status", "object", "message", "remediation",
+        ]  # fmt: skip
+        assert list(check["object"]) == ["type", "id", "name"]
+    assert {c["status"] for c in report["checks"]} == {"pass", "fail"}
+    assert len(report["checks"]) == report["summary"]["passed"] + sum(
+        report["summary"][severity] for severity in ("critical", "warning", "info")
+    )
+
+
+def test_it_keeps_only_failures_with_the_full_summary_and_score(cluster, capsys):
+    with mock.patch("clusters.selectors.latest_snapshot", return_value=bad()):
+        full = report_json(capsys)
+        failed = report_json(capsys, "--only-failed")
+    assert [c for c in full["checks"] if c["status"] == "fail"] == failed["checks"]
+    assert {c["status"] for c in failed["checks"]} == {"fail"}
+    del full["checks"], failed["checks"], full["evaluated_at"], failed["evaluated_at"]
+    assert failed == full
