@@ -208,3 +208,17 @@ def test_it_scores_the_same_when_passes_are_only_counted(environment):
     assert compact.summary["waived"] == 2
     assert [r.rule for r in compact.score.rules] == [r.rule for r in full.score.rules]
     assert full.counted_passes == {}
+
+
+def test_it_waives_node_checks_by_node_label():
+    from .factories import node
+
+    nodes = [
+        node("m1", "manager", leader=True),
+        node("w1", cpus=1, labels={"pool": "legacy"}),
+        node("w2", cpus=1),
+    ]
+    waiver = WaiverSpec(4, "sizing.worker-tier", "pool=legacy")
+    report = evaluate(snapshot(nodes=nodes), Policy(), context(), waivers=[waiver])
+    statuses = {c.object.name: c.status for c in report.checks if c.rule == "sizing.worker-tier"}
+    assert statuses == {"w1": "waived", "w2": "fail"}
