@@ -2,7 +2,8 @@
 
 Only ``yaml.safe_load`` is used: anchors, aliases and merge keys work, ``x-`` extensions are
 ignored, custom tags are refused, nothing in the file is ever executed. ``${VAR}`` references
-are left as they are and reported as notes; environment values are only looked at to set the
+are left as they are and reported as notes (a number or size that is one ``${VAR:-default}``
+is read as its default); environment values are only looked at to set the
 secret flags and are never kept.
 """
 
@@ -18,6 +19,8 @@ from readiness.rules._util import secret_like_name
 
 _VARIABLE = re.compile(r"(?<!\$)\$(?:\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+# A whole value that is one variable: ${NAME}, ${NAME:-default} or ${NAME-default}.
+_ONE_VARIABLE = re.compile(r"^\s*\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}\s*$")
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2}
 _UNITS |= {"g": 1024**3, "gb": 1024**3, "t": 1024**4, "tb": 1024**4}
 _RESTART = {"no": "none", "always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
@@ -41,8 +44,24 @@ def _line_of(node, path: list[str]) -> int | None:
     return node.start_mark.line + 1
 
 
+def _defaulted(value, where: str):
+    """VALUE, or the default of the one variable it is (what docker substitutes when the
+    variable is unset): a number or size is read from the file, never from the environment."""
+    match = _ONE_VARIABLE.match(value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    if match.group(2) is None:
+        raise ComposeError(
+            f"{where}: ${{{match.group(1)}}} has no default; write "
+            f"${{{match.group(1)}:-<value>}} so the file can be linted"
+        )
+    default = match.group(3)
+    return int(default) if default.isdigit() else default
+
+
 def parse_size(value, where: str) -> int:
-    """Bytes from a Compose size (512M, 1g, 1.5GB, 1048576)."""
+    """Bytes from a Compose size (512M, 1g, 1.5GB, 1048576, ${VAR:-512M})."""
+    value = _defaulted(value, where)
     if isinstance(value, bool):
         raise ComposeError(f"{where}: {value!r} is not a size")
     if isinstance(value, int | float):
@@ -54,6 +73,7 @@ def parse_size(value, where: str) -> int:
 
 
 def parse_cpus(value, where: str) -> float:
+    value = _defaulted(value, where)
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -171,7 +191,11 @@ def _service(name: str, spec: dict, top_volumes: dict) -> Service:
     cpu_limit = limits.get("cpus", spec.get("cpus"))
     cpu_reservation = reservations.get("cpus")
     mode = str(deploy.get("mode", "replicated"))
-    replicas = deploy.get("replicas", 1) if mode == "replicated" else None
+    replicas = (
+        _defaulted(deploy.get("replicas", 1), f"{where}.deploy.replicas")
+        if mode == "replicated"
+        else None
+    )
     if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int)):
         raise ComposeError(f"{where}.deploy.replicas: {replicas!r} is not a whole number")
     update = _mapping(deploy.get("update_config"), f"{where}.deploy.update_config")

@@ -175,3 +175,31 @@ def test_it_renders_junit_and_text(tmp_path, capsys):
     assert '<testsuite name="images"' in out and "<failure" in out
     lint(tmp_path, BAD)
     assert "Readiness of compose file" in capsys.readouterr().out
+
+
+def test_it_reads_the_default_of_a_variable_in_a_number_or_size():
+    text = """
+services:
+  web:
+    image: app:${TAG:-1.0}
+    deploy:
+      replicas: ${WEB_REPLICAS:-3}
+      resources:
+        limits: {memory: "${WEB_MEMORY-1G}", cpus: "${WEB_CPUS:-0.5}"}
+        reservations: {memory: "${WEB_RESERVED:-256M}"}
+"""
+    snapshot, notes = load_compose(text, filename="f", now=NOW)
+    web = snapshot.services[0]
+    assert (web.replicas, web.memory_limit, web.cpu_limit, web.memory_reservation) == (
+        3,
+        1024**3,
+        0.5,
+        256 * 1024**2,
+    )
+    assert any("${WEB_REPLICAS}" in note for note in notes)
+
+
+def test_it_asks_for_a_default_when_a_number_is_a_bare_variable():
+    text = "services:\n  web:\n    image: app:1\n    deploy: {replicas: '${REPLICAS}'}\n"
+    with pytest.raises(ComposeError, match=r"line 3: .*\$\{REPLICAS\} has no default"):
+        load_compose(text, filename="f", now=NOW)
