@@ -152,10 +152,10 @@ def occurrences_materialise(
 ) -> int:
     """Create the missing occurrences of WINDOW (default: from today to the horizon).
 
-    Occurrences that would already have started are not created retroactively, except
-    when FIRST_DAY is given explicitly (listing a past range). Returns how many were new.
+    An occurrence that has already ended is never created afterwards, whatever the range
+    (listing past days shows what was stored, it does not invent a window that never
+    happened and then report it missed). Returns how many were new.
     """
-    explicit = first_day is not None
     today = occ.local_today(now, window.tz)
     first_day = first_day or today - timedelta(days=1)
     last_day = last_day or occ.local_today(now + HORIZON, window.tz)
@@ -168,7 +168,7 @@ def occurrences_materialise(
     for slot in window.slots(first_day, last_day):
         if slot.local_date in existing:
             continue
-        if not explicit and slot.end <= now:
+        if slot.end <= now:
             continue
         status = Occurrence.Status.SCHEDULED
         if cancelled_days and slot.local_date in cancelled_days:
