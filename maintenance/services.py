@@ -213,7 +213,13 @@ def occurrence_confirm_reboot(
         raise ValidationError("The occurrence was cancelled.")
     if occurrence.start > now:
         raise ValidationError("The occurrence has not started yet.")
-    hostname = hostname or occurrence.expected_nodes.get(node_id, "")
+    cluster = occurrence.window.cluster
+    snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
+    known = {node.id: node.hostname for node in snapshot.nodes} if snapshot is not None else {}
+    known.update(occurrence.expected_nodes or {})
+    if node_id not in known:
+        raise ValidationError(f"{node_id!r} is not a node of cluster {cluster.name}.")
+    hostname = hostname or known[node_id]
     verification, created = NodeVerification.objects.get_or_create(
         occurrence=occurrence,
         node_id=node_id,

@@ -105,6 +105,21 @@ def test_it_marks_missed_and_accepts_confirmations(swarm, occurrence, operator):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("node_id", ["", "id-elsewhere"])
+def test_it_refuses_to_confirm_a_node_the_cluster_does_not_have(
+    swarm, occurrence, operator, node_id
+):
+    services.tick(now=occurrence.start + timedelta(minutes=1))
+    with pytest.raises(ValidationError, match="not a node of cluster prod"):
+        services.occurrence_confirm_reboot(
+            occurrence=occurrence, node_id=node_id, user=operator, note="console",
+            now=occurrence.start + timedelta(minutes=5),
+        )  # fmt: skip
+    assert not NodeVerification.objects.exists()
+    assert not selectors.last_reboots(cluster=occurrence.window.cluster, now=occurrence.end)
+
+
+@pytest.mark.django_db
 def test_it_feeds_operations_facts(swarm, occurrence, cluster, recipients, operator):
     services.backup_create(cluster=cluster, name="orders", now=BEFORE, validated_at=BEFORE)
     swarm["reboots"] = [reboot("w-1", occurrence.start + timedelta(minutes=5))]
