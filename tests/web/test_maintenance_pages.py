@@ -111,3 +111,28 @@ def test_a_rejected_checklist_start_keeps_what_was_entered(client, operator, set
     response = client.post(reverse("maintenance:checklist_start"), data | {"target": "soon"})
     assert response.status_code == 400 and "date and time" in response.text
     assert ChecklistRun.objects.count() == before
+
+
+def test_the_page_warns_about_a_window_outside_15_to_90_minutes(client, operator, setup):
+    cluster, _, _ = setup
+    client.force_login(operator)
+    data = {"cluster": cluster.pk, "weekdays": ["sat"], "start_time": "01:00", "tz": "UTC"}
+    long = client.post(
+        reverse("maintenance:window_create"),
+        data | {"duration_minutes": "120", "name": "long"},
+        follow=True,
+    )
+    assert long.status_code == 200
+    assert "usually set aside 15-90 minutes a week; this window is 120" in long.text
+    assert Window.objects.get(name="long").duration_minutes == 120  # a warning, not a refusal
+    usual = client.post(
+        reverse("maintenance:window_create"),
+        data | {"duration_minutes": "90", "name": "usual"},
+        follow=True,
+    )
+    assert "usually set aside" not in usual.text
+    too_long = client.post(
+        reverse("maintenance:window_create"), data | {"duration_minutes": "481", "name": "x"}
+    )
+    assert too_long.status_code == 400 and "5 to 480 minutes" in too_long.text
+    assert not Window.objects.filter(name="x").exists()
