@@ -136,3 +136,24 @@ def test_the_page_warns_about_a_window_outside_15_to_90_minutes(client, operator
     )
     assert too_long.status_code == 400 and "5 to 480 minutes" in too_long.text
     assert not Window.objects.filter(name="x").exists()
+
+
+def test_an_operator_ticks_a_step_with_a_note(client, operator, viewer, setup):
+    _, _, run = setup
+    step = run.steps.order_by("position").first()
+    note_input = f'<input form="tick-{step.pk}" name="note"'
+    client.force_login(viewer)
+    assert note_input not in client.get(reverse("maintenance:checklist", args=[run.pk])).text
+    client.force_login(operator)
+    page = client.get(reverse("maintenance:checklist", args=[run.pk])).text
+    assert f'id="tick-{step.pk}"' in page and note_input in page
+    row = client.post(
+        reverse("maintenance:step_tick", args=[step.pk]),
+        {"done": "1", "note": "dump restored on staging <ok>"},
+        headers={"HX-Request": "true"},
+    )
+    assert row.status_code == 200
+    assert "by otto: dump restored on staging &lt;ok&gt;" in row.text
+    assert note_input not in row.text  # done: nothing left to note
+    step.refresh_from_db()
+    assert (step.done, step.done_by, step.note) == (True, operator, "dump restored on staging <ok>")
