@@ -848,6 +848,15 @@ def _plan_text(cluster: Cluster) -> str:
     return planner.plan(snapshot).text()
 
 
+def _time_left(left: timedelta) -> str:
+    """'72 h', '40 h' or '20 min': the time really left when a reminder is written (a window
+    scheduled less than 72 hours ahead gets its first reminder late)."""
+    minutes = round(left.total_seconds() / 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    return f"{round(minutes / 60)} h"
+
+
 def _occurrence_reminders(*, now: datetime) -> int:
     created = 0
     soon = Occurrence.objects.filter(
@@ -863,7 +872,10 @@ def _occurrence_reminders(*, now: datetime) -> int:
             cluster=cluster,
             kind=Reminder.Kind.WINDOW_UPCOMING,
             subject_key=f"occurrence:{occurrence.pk}:upcoming:{hours}h",
-            title=f"[{cluster.name}] maintenance window {window.name} in {hours} h",
+            title=(
+                f"[{cluster.name}] maintenance window {window.name} in "
+                f"{_time_left(occurrence.start - now)}"
+            ),
             body=(
                 f"Maintenance window {window.name} on cluster {cluster.name} starts at "
                 f"{occurrence.local_start} ({occurrence.start:%Y-%m-%d %H:%M} UTC) and lasts "

@@ -268,3 +268,26 @@ def test_it_reminds_an_upcoming_window_72_24_and_1_hour_before_once_each(
     for hours in (72, 24, 1):
         services.tick(now=second.start - timedelta(hours=hours))
     assert not Reminder.objects.filter(occurrence=second).exists()
+
+
+@pytest.mark.django_db
+def test_a_window_scheduled_late_is_announced_with_the_time_really_left(cluster, recipients):
+    from datetime import time
+
+    window = services.window_create(
+        cluster=cluster, weekdays="wed", start_time=time(1, 0), duration_minutes=60,
+        tz="UTC", now=T, name="soon",
+    )  # fmt: skip
+    start = window.occurrences.order_by("start").first().start
+    assert start - T == timedelta(hours=40)
+    services.tick(now=T)  # the 72-hour reminder is late: say how long is really left
+    services.tick(now=start - timedelta(minutes=20))  # so is the one-hour reminder
+    titles = list(
+        Reminder.objects.filter(kind="window_upcoming", recipient="ops@example.org")
+        .order_by("due_at")
+        .values_list("title", flat=True)
+    )
+    assert titles == [
+        "[prod] maintenance window soon in 40 h",
+        "[prod] maintenance window soon in 20 min",
+    ]
