@@ -157,3 +157,30 @@ def test_an_operator_ticks_a_step_with_a_note(client, operator, viewer, setup):
     assert note_input not in row.text  # done: nothing left to note
     step.refresh_from_db()
     assert (step.done, step.done_by, step.note) == (True, operator, "dump restored on staging <ok>")
+
+
+def test_without_smtp_a_sent_reminder_is_shown_in_the_outbox(client, viewer, settings, tmp_path):
+    from clusters.models import Recipient
+
+    settings.EMAIL_OUTBOX_DIR = tmp_path
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(tmp_path)},
+        }
+    }
+    cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
+    Recipient.objects.create(cluster=cluster, email="ops@example.org")
+    now = timezone.now()
+    services.notification_enqueue(
+        cluster=cluster, kind="critical_finding", subject_key="finding:1",
+        title="[lab] new critical finding <b>web</b>", body="The web service runs as root.",
+        now=now,
+    )  # fmt: skip
+    assert services.reminders_send_due(now=now).sent == 1
+    client.force_login(viewer)
+    page = client.get(reverse("maintenance:outbox")).text
+    assert "The web service runs as root." in page
+    assert "new critical finding &lt;b&gt;web&lt;/b&gt;" in page and "<b>web</b>" not in page
+    message_id = services.message_id_for("critical_finding|finding:1|-|ops@example.org")
+    assert message_id.replace("<", "&lt;").replace(">", "&gt;") in page
