@@ -1013,7 +1013,12 @@ def tick(*, now: datetime, after_claim=None) -> TickResult:
     for window in Window.objects.select_related("cluster"):
         result.materialised += occurrences_materialise(window=window, now=now)
     open_or_recent = (
-        Occurrence.objects.filter(start__lte=now, end__gt=now - REFRESH_AFTER_END)
+        Occurrence.objects.filter(start__lte=now)
+        .filter(
+            Q(end__gt=now - REFRESH_AFTER_END)
+            # ended while no tick ran (scheduler down): still give it an outcome
+            | Q(status__in=[Occurrence.Status.SCHEDULED, Occurrence.Status.IN_PROGRESS])
+        )
         .exclude(status__in=[Occurrence.Status.CANCELLED, Occurrence.Status.COMPLETED])
         .select_related("window__cluster")
     )
