@@ -3,8 +3,9 @@
 Workers first, then managers (the leader last), one node at a time. A node is blocked
 (listed with the reason, not planned) when it is not ready, when it is a manager while
 another manager is unreachable, when its loss takes a service to zero running tasks
-(drain does not wait for replacements), or when its loss breaks n+1: the running tasks'
-reservations no longer fit on the remaining active workers.
+(drain does not wait for replacements), or when its loss breaks `sizing.n-plus-one`: the
+running tasks' reservations no longer fit on the other ready, active nodes (managers that
+take tasks count, as in the rule).
 """
 
 from __future__ import annotations
@@ -95,32 +96,28 @@ def _reservations(snapshot: Snapshot) -> dict[str, tuple[float, int]]:
 
 
 def n_plus_one_gap(snapshot: Snapshot, node: Node) -> str | None:
-    """Why losing NODE breaks n+1 (reservations no longer fit on the active workers), or None."""
+    """Why losing NODE breaks n+1 (reservations no longer fit on the other nodes), or None.
+
+    Capacity is counted as `sizing.n-plus-one` counts it: every other node that is ready and
+    active, managers included (a drained manager takes no tasks and is left out).
+    """
     services = snapshot.service_by_id()
     reserved = _reservations(snapshot)
-    nodes = snapshot.node_by_id()
     need_cpu = 0.0
     need_memory = 0
     for task in snapshot.running_tasks():
         service = services.get(task.service_id)
-        host = nodes.get(task.node_id or "")
         if service is not None and service.mode in JOB_MODES:
             continue
-        if task.node_id == node.id:
-            if service is not None and service.mode == "global":
-                continue  # a global task goes away with its node
-        elif host is not None and host.is_manager:
-            continue  # tasks on other managers stay where they are
+        if task.node_id == node.id and service is not None and service.mode == "global":
+            continue  # a global task goes away with its node
         cpu, memory = reserved[task.id]
         need_cpu += cpu
         need_memory += memory
     capacity = [
         other
         for other in snapshot.nodes
-        if other.id != node.id
-        and not other.is_manager
-        and other.state == "ready"
-        and other.availability == "active"
+        if other.id != node.id and other.state == "ready" and other.availability == "active"
     ]
     have_cpu = sum(other.cpus for other in capacity)
     have_memory = sum(other.memory_bytes for other in capacity)
@@ -128,11 +125,11 @@ def n_plus_one_gap(snapshot: Snapshot, node: Node) -> str | None:
         return None
     gaps = []
     if need_cpu > have_cpu + 1e-9:
-        gaps.append(f"CPU reservations {need_cpu:g} > {have_cpu:g} CPUs left on active workers")
+        gaps.append(f"CPU reservations {need_cpu:g} > {have_cpu:g} CPUs left on active nodes")
     if need_memory > have_memory:
         gaps.append(
             f"memory reservations {need_memory / 2**30:.1f} GiB > "
-            f"{have_memory / 2**30:.1f} GiB left on active workers"
+            f"{have_memory / 2**30:.1f} GiB left on active nodes"
         )
     return "; ".join(gaps) if gaps else None
 

@@ -152,10 +152,10 @@ def occurrences_materialise(
 ) -> int:
     """Create the missing occurrences of WINDOW (default: from today to the horizon).
 
-    Occurrences that would already have started are not created retroactively, except
-    when FIRST_DAY is given explicitly (listing a past range). Returns how many were new.
+    An occurrence that has already ended is never created afterwards, whatever the range
+    (listing past days shows what was stored, it does not invent a window that never
+    happened and then report it missed). Returns how many were new.
     """
-    explicit = first_day is not None
     today = occ.local_today(now, window.tz)
     first_day = first_day or today - timedelta(days=1)
     last_day = last_day or occ.local_today(now + HORIZON, window.tz)
@@ -168,7 +168,7 @@ def occurrences_materialise(
     for slot in window.slots(first_day, last_day):
         if slot.local_date in existing:
             continue
-        if not explicit and slot.end <= now:
+        if slot.end <= now:
             continue
         status = Occurrence.Status.SCHEDULED
         if cancelled_days and slot.local_date in cancelled_days:
@@ -213,7 +213,13 @@ def occurrence_confirm_reboot(
         raise ValidationError("The occurrence was cancelled.")
     if occurrence.start > now:
         raise ValidationError("The occurrence has not started yet.")
-    hostname = hostname or occurrence.expected_nodes.get(node_id, "")
+    cluster = occurrence.window.cluster
+    snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
+    known = {node.id: node.hostname for node in snapshot.nodes} if snapshot is not None else {}
+    known.update(occurrence.expected_nodes or {})
+    if node_id not in known:
+        raise ValidationError(f"{node_id!r} is not a node of cluster {cluster.name}.")
+    hostname = hostname or known[node_id]
     verification, created = NodeVerification.objects.get_or_create(
         occurrence=occurrence,
         node_id=node_id,
@@ -842,6 +848,15 @@ def _plan_text(cluster: Cluster) -> str:
     return planner.plan(snapshot).text()
 
 
+def _time_left(left: timedelta) -> str:
+    """'72 h', '40 h' or '20 min': the time really left when a reminder is written (a window
+    scheduled less than 72 hours ahead gets its first reminder late)."""
+    minutes = round(left.total_seconds() / 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    return f"{round(minutes / 60)} h"
+
+
 def _occurrence_reminders(*, now: datetime) -> int:
     created = 0
     soon = Occurrence.objects.filter(
@@ -857,7 +872,10 @@ def _occurrence_reminders(*, now: datetime) -> int:
             cluster=cluster,
             kind=Reminder.Kind.WINDOW_UPCOMING,
             subject_key=f"occurrence:{occurrence.pk}:upcoming:{hours}h",
-            title=f"[{cluster.name}] maintenance window {window.name} in {hours} h",
+            title=(
+                f"[{cluster.name}] maintenance window {window.name} in "
+                f"{_time_left(occurrence.start - now)}"
+            ),
             body=(
                 f"Maintenance window {window.name} on cluster {cluster.name} starts at "
                 f"{occurrence.local_start} ({occurrence.start:%Y-%m-%d %H:%M} UTC) and lasts "
@@ -995,7 +1013,12 @@ def tick(*, now: datetime, after_claim=None) -> TickResult:
     for window in Window.objects.select_related("cluster"):
         result.materialised += occurrences_materialise(window=window, now=now)
     open_or_recent = (
-        Occurrence.objects.filter(start__lte=now, end__gt=now - REFRESH_AFTER_END)
+        Occurrence.objects.filter(start__lte=now)
+        .filter(
+            Q(end__gt=now - REFRESH_AFTER_END)
+            # ended while no tick ran (scheduler down): still give it an outcome
+            | Q(status__in=[Occurrence.Status.SCHEDULED, Occurrence.Status.IN_PROGRESS])
+        )
         .exclude(status__in=[Occurrence.Status.CANCELLED, Occurrence.Status.COMPLETED])
         .select_related("window__cluster")
     )

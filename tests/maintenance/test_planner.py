@@ -1,6 +1,10 @@
 """The rolling reboot plan on hand-built snapshots: pure code."""
 
+from types import SimpleNamespace
+
 from maintenance import planner
+from readiness.policy import Policy
+from readiness.rules.sizing import n_plus_one
 
 from .factories import node, service, snapshot, tasks
 
@@ -64,16 +68,62 @@ def test_it_never_reboots_a_manager_while_another_is_unreachable():
 def test_it_never_breaks_n_plus_one():
     api = service("api", replicas=3, memory_gib=4)
     snap = snapshot(
-        [node("m-1", "manager"), node("w-1", memory_gib=8), node("w-2", memory_gib=8)],
+        [
+            node("m-1", "manager", availability="drain"),
+            node("w-1", memory_gib=8),
+            node("w-2", memory_gib=8),
+        ],
         [api],
         tasks(api, "w-1", "w-1", "w-2"),
     )
-    # 12 GiB reserved; losing either worker leaves 8 GiB
+    # 12 GiB reserved; the manager takes no tasks, so losing either worker leaves 8 GiB
     plan = planner.plan(snap)
     reasons = blocked(plan)
     assert set(reasons) == {"w-1", "w-2"}
     assert all("breaks n+1" in r[0] for r in reasons.values())
     assert hostnames(plan) == ["m-1"]
+
+
+def sizing_n_plus_one_passes(snap) -> bool:
+    (outcome,) = n_plus_one(snap, Policy(), SimpleNamespace(cluster_name="prod"))
+    return outcome.passed
+
+
+def test_it_counts_active_managers_as_room_like_sizing_n_plus_one():
+    # 12 GiB reserved on two 8 GiB workers; the active 8 GiB manager takes tasks too, so
+    # losing a worker leaves 16 GiB: the rule passes and the workers may be rebooted.
+    api = service("api", replicas=3, memory_gib=4)
+    snap = snapshot(
+        [node("m-1", "manager"), node("w-1"), node("w-2")], [api], tasks(api, "w-1", "w-1", "w-2")
+    )
+    assert sizing_n_plus_one_passes(snap)
+    plan = planner.plan(snap)
+    assert hostnames(plan) == ["w-1", "w-2", "m-1"]
+    assert plan.blocked == []
+
+
+def test_it_reboots_managers_of_a_managers_only_swarm_when_the_others_have_room():
+    api = service("api", replicas=3, cpu=0.5, memory_gib=2)
+    snap = snapshot(
+        [node("m-1", "manager", leader=True), node("m-2", "manager"), node("m-3", "manager")],
+        [api],
+        tasks(api, "m-1", "m-2", "m-3"),
+    )
+    assert hostnames(planner.plan(snap)) == ["m-2", "m-3", "m-1"]
+
+
+def test_it_blocks_a_node_whose_loss_the_others_cannot_hold_with_managers_counted():
+    api = service("api", replicas=4, memory_gib=5)
+    snap = snapshot(
+        [node("m-1", "manager"), node("w-1"), node("w-2")],
+        [api],
+        tasks(api, "w-1", "w-1", "w-2", "m-1"),
+    )
+    # 20 GiB reserved; any node lost leaves 16 GiB
+    assert not sizing_n_plus_one_passes(snap)
+    reasons = blocked(planner.plan(snap))
+    assert set(reasons) == {"m-1", "w-1", "w-2"}
+    assert all(any("breaks n+1" in r for r in rs) for rs in reasons.values())
 
 
 def test_it_fits_n_plus_one_with_room_to_spare():

@@ -237,3 +237,57 @@ def test_the_command_exits_2_on_bad_input(cluster):
     assert proc.returncode == 2
     assert "Mars/Olympus" in proc.stderr
     assert not cluster.maintenance_windows.exists()
+
+
+@pytest.mark.django_db
+def test_it_reminds_an_upcoming_window_72_24_and_1_hour_before_once_each(
+    cluster, recipients, locmem
+):
+    from datetime import time
+
+    window = services.window_create(
+        cluster=cluster, weekdays="sun", start_time=time(3, 0), duration_minutes=60,
+        tz="Europe/Berlin", now=T, name="sunday",
+    )  # fmt: skip
+    first, second = window.occurrences.order_by("start")[:2]
+    services.occurrence_cancel(occurrence=second, now=T, reason="freeze")
+    start = first.start
+    for at in (72 * 60 + 1, 72 * 60, 71 * 60, 24 * 60, 23 * 60, 60, 30, 1):
+        services.tick(now=start - timedelta(minutes=at))
+    rows = Reminder.objects.filter(kind="window_upcoming", recipient="ops@example.org")
+    assert [(r.due_at, r.title) for r in rows.order_by("due_at")] == [
+        (start - timedelta(hours=72), "[prod] maintenance window sunday in 72 h"),
+        (start - timedelta(hours=24), "[prod] maintenance window sunday in 24 h"),
+        (start - timedelta(hours=1), "[prod] maintenance window sunday in 1 h"),
+    ]
+    assert {r.occurrence_id for r in rows} == {first.pk}
+    assert Reminder.objects.filter(kind="window_upcoming").count() == 6  # two recipients
+    assert len(locmem) == 6
+    assert "Rolling reboot plan" in locmem[0].body
+    # the cancelled week gets none, even at its own lead times
+    for hours in (72, 24, 1):
+        services.tick(now=second.start - timedelta(hours=hours))
+    assert not Reminder.objects.filter(occurrence=second).exists()
+
+
+@pytest.mark.django_db
+def test_a_window_scheduled_late_is_announced_with_the_time_really_left(cluster, recipients):
+    from datetime import time
+
+    window = services.window_create(
+        cluster=cluster, weekdays="wed", start_time=time(1, 0), duration_minutes=60,
+        tz="UTC", now=T, name="soon",
+    )  # fmt: skip
+    start = window.occurrences.order_by("start").first().start
+    assert start - T == timedelta(hours=40)
+    services.tick(now=T)  # the 72-hour reminder is late: say how long is really left
+    services.tick(now=start - timedelta(minutes=20))  # so is the one-hour reminder
+    titles = list(
+        Reminder.objects.filter(kind="window_upcoming", recipient="ops@example.org")
+        .order_by("due_at")
+        .values_list("title", flat=True)
+    )
+    assert titles == [
+        "[prod] maintenance window soon in 40 h",
+        "[prod] maintenance window soon in 20 min",
+    ]

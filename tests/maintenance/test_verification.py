@@ -80,6 +80,16 @@ def test_it_leaves_partial_and_reminds_not_verified(swarm, occurrence, recipient
 
 
 @pytest.mark.django_db
+def test_a_window_the_scheduler_slept_through_still_gets_its_outcome(swarm, occurrence, recipients):
+    swarm["reboots"] = [reboot("w-1", occurrence.start + timedelta(minutes=5))]
+    services.tick(now=occurrence.end + timedelta(days=3))  # no tick ran for three days
+    occurrence.refresh_from_db()
+    assert occurrence.status == "partial"
+    assert list(occurrence.verifications.values_list("hostname", flat=True)) == ["w-1"]
+    assert not Reminder.objects.filter(kind="window_not_verified").exists()  # too late to nag
+
+
+@pytest.mark.django_db
 def test_it_marks_missed_and_accepts_confirmations(swarm, occurrence, operator):
     services.tick(now=occurrence.end)
     occurrence.refresh_from_db()
@@ -102,6 +112,21 @@ def test_it_marks_missed_and_accepts_confirmations(swarm, occurrence, operator):
         operator,
         "w-1",
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("node_id", ["", "id-elsewhere"])
+def test_it_refuses_to_confirm_a_node_the_cluster_does_not_have(
+    swarm, occurrence, operator, node_id
+):
+    services.tick(now=occurrence.start + timedelta(minutes=1))
+    with pytest.raises(ValidationError, match="not a node of cluster prod"):
+        services.occurrence_confirm_reboot(
+            occurrence=occurrence, node_id=node_id, user=operator, note="console",
+            now=occurrence.start + timedelta(minutes=5),
+        )  # fmt: skip
+    assert not NodeVerification.objects.exists()
+    assert not selectors.last_reboots(cluster=occurrence.window.cluster, now=occurrence.end)
 
 
 @pytest.mark.django_db

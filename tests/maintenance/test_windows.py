@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from maintenance import services
-from maintenance.models import Occurrence, Window
+from maintenance.models import Occurrence, Reminder, Window
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # a Monday
 
@@ -136,6 +136,20 @@ def test_cli_lists_the_fold_day(cluster):
     (row,) = json.loads(out)
     assert row["start"] == "2026-10-25T00:30:00Z"
     assert row["end"] == "2026-10-25T01:30:00Z"
+
+
+@pytest.mark.django_db
+def test_cli_listing_past_days_creates_no_occurrence_that_never_happened(cluster, recipients):
+    added = datetime(2027, 3, 7, 12, 0, tzinfo=UTC)  # Sunday noon, after that day's 02:30 slot
+    with time_machine.travel(added, tick=False):
+        run("window", "add", "prod", "--weekday", "sun", "--start", "02:30",
+            "--duration", "60", "--tz", "Europe/Berlin")  # fmt: skip
+        out, _ = run("occurrences", "prod", "--from", "2027-02-28", "--to", "2027-03-14",
+                     "--format", "json")  # fmt: skip
+    assert [row["start"] for row in json.loads(out)] == ["2027-03-14T01:30:00Z"]
+    services.tick(now=added + timedelta(hours=1))
+    assert not Occurrence.objects.filter(local_date__lt=date(2027, 3, 14)).exists()
+    assert not Reminder.objects.filter(kind="window_not_verified").exists()
 
 
 @pytest.mark.django_db

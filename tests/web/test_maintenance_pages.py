@@ -111,3 +111,76 @@ def test_a_rejected_checklist_start_keeps_what_was_entered(client, operator, set
     response = client.post(reverse("maintenance:checklist_start"), data | {"target": "soon"})
     assert response.status_code == 400 and "date and time" in response.text
     assert ChecklistRun.objects.count() == before
+
+
+def test_the_page_warns_about_a_window_outside_15_to_90_minutes(client, operator, setup):
+    cluster, _, _ = setup
+    client.force_login(operator)
+    data = {"cluster": cluster.pk, "weekdays": ["sat"], "start_time": "01:00", "tz": "UTC"}
+    long = client.post(
+        reverse("maintenance:window_create"),
+        data | {"duration_minutes": "120", "name": "long"},
+        follow=True,
+    )
+    assert long.status_code == 200
+    assert "usually set aside 15-90 minutes a week; this window is 120" in long.text
+    assert Window.objects.get(name="long").duration_minutes == 120  # a warning, not a refusal
+    usual = client.post(
+        reverse("maintenance:window_create"),
+        data | {"duration_minutes": "90", "name": "usual"},
+        follow=True,
+    )
+    assert "usually set aside" not in usual.text
+    too_long = client.post(
+        reverse("maintenance:window_create"), data | {"duration_minutes": "481", "name": "x"}
+    )
+    assert too_long.status_code == 400 and "5 to 480 minutes" in too_long.text
+    assert not Window.objects.filter(name="x").exists()
+
+
+def test_an_operator_ticks_a_step_with_a_note(client, operator, viewer, setup):
+    _, _, run = setup
+    step = run.steps.order_by("position").first()
+    note_input = f'<input form="tick-{step.pk}" name="note"'
+    client.force_login(viewer)
+    assert note_input not in client.get(reverse("maintenance:checklist", args=[run.pk])).text
+    client.force_login(operator)
+    page = client.get(reverse("maintenance:checklist", args=[run.pk])).text
+    assert f'id="tick-{step.pk}"' in page and note_input in page
+    row = client.post(
+        reverse("maintenance:step_tick", args=[step.pk]),
+        {"done": "1", "note": "dump restored on staging <ok>"},
+        headers={"HX-Request": "true"},
+    )
+    assert row.status_code == 200
+    assert "by otto: dump restored on staging &lt;ok&gt;" in row.text
+    assert note_input not in row.text  # done: nothing left to note
+    step.refresh_from_db()
+    assert (step.done, step.done_by, step.note) == (True, operator, "dump restored on staging <ok>")
+
+
+def test_without_smtp_a_sent_reminder_is_shown_in_the_outbox(client, viewer, settings, tmp_path):
+    from clusters.models import Recipient
+
+    settings.EMAIL_OUTBOX_DIR = tmp_path
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(tmp_path)},
+        }
+    }
+    cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
+    Recipient.objects.create(cluster=cluster, email="ops@example.org")
+    now = timezone.now()
+    services.notification_enqueue(
+        cluster=cluster, kind="critical_finding", subject_key="finding:1",
+        title="[lab] new critical finding <b>web</b>", body="The web service runs as root.",
+        now=now,
+    )  # fmt: skip
+    assert services.reminders_send_due(now=now).sent == 1
+    client.force_login(viewer)
+    page = client.get(reverse("maintenance:outbox")).text
+    assert "The web service runs as root." in page
+    assert "new critical finding &lt;b&gt;web&lt;/b&gt;" in page and "<b>web</b>" not in page
+    message_id = services.message_id_for("critical_finding|finding:1|-|ops@example.org")
+    assert message_id.replace("<", "&lt;").replace(">", "&gt;") in page
