@@ -34,7 +34,6 @@ from clusters.models import (
     Recipient,
     RunningTask,
     Service,
-    new_calendar_token,
 )
 from clusters.snapshot import Snapshot
 from watchkeeper import crypto
@@ -549,9 +548,10 @@ def cluster_connection_test(
 
 def cluster_calendar_token_rotate(*, cluster: Cluster) -> str:
     """Give CLUSTER a new calendar token: the old feed URL stops working at once."""
-    token = new_calendar_token()
-    Cluster.objects.filter(pk=cluster.pk).update(calendar_token=token, updated_at=timezone.now())
-    cluster.calendar_token = token
+    from maintenance.services import calendar_token_rotate
+
+    token = calendar_token_rotate(cluster=cluster)
+    Cluster.objects.filter(pk=cluster.pk).update(updated_at=timezone.now())
     return token
 
 
