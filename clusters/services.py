@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -1059,13 +1059,24 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> 
         log.warning("malformed response from cluster %s", cluster.pk, exc_info=True)
         return PollOutcome(run=_failed(cluster, started_at, clock, failure))
     mark = time.perf_counter()
-    run, transitions = poll_persist(
-        cluster=cluster,
-        snapshot=snapshot,
-        started_at=started_at,
-        duration_ms=int((time.perf_counter() - clock) * 1000),
-        events_until=raw.engine_time,
-    )
+    try:
+        run, transitions = poll_persist(
+            cluster=cluster,
+            snapshot=snapshot,
+            started_at=started_at,
+            duration_ms=int((time.perf_counter() - clock) * 1000),
+            events_until=raw.engine_time,
+        )
+    except (DataError, IntegrityError, ValueError, TypeError):
+        # A value the columns refuse (too long, out of range, not a number): the transaction
+        # rolled back, the poll is recorded as malformed and the traceback logged.
+        failure = client.PollFailed(
+            "malformed",
+            f"{client.display_url(cluster.url)} sent data Watchkeeper cannot store (a value of "
+            "an unexpected type or size).",
+        )
+        log.warning("cannot store the poll of cluster %s", cluster.pk, exc_info=True)
+        return PollOutcome(run=_failed(cluster, started_at, clock, failure))
     timings["persist"] = time.perf_counter() - mark
     mark = time.perf_counter()
     _score(cluster=cluster, snapshot=snapshot, now=started_at)

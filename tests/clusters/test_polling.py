@@ -1,5 +1,6 @@
 """A poll: claim, failure handling, scheduling, concurrency."""
 
+import copy
 import gc
 import threading
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,35 @@ def test_it_records_malformed_json_as_a_failure(cluster, poll1):
     outcome = services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
     assert outcome.run.error_kind == "malformed"
     assert "cannot read" in outcome.run.error
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["replicas", "state", "hostname", "running"])
+def test_it_records_values_that_cannot_be_stored_as_malformed(cluster, poll1, value):
+    services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    bad = copy.deepcopy(poll1)
+    if value == "replicas":
+        bad["services"][0]["Spec"]["Mode"] = {"Replicated": {"Replicas": "many"}}
+        bad["services"][0]["Version"]["Index"] += 1  # a new version: not reused
+    elif value == "state":
+        bad["nodes"][0]["Status"]["State"] = "x" * 40
+    elif value == "hostname":
+        bad["nodes"][0]["Description"]["Hostname"] = "h" * 300
+    else:
+        bad["services"][0]["ServiceStatus"]["RunningTasks"] = -1
+    outcome = services.cluster_poll(
+        cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetcher(bad)
+    )
+    assert (outcome.run.ok, outcome.run.error_kind) == (False, "malformed")
+    assert "cannot store" in outcome.run.error
+    cluster.refresh_from_db()
+    assert (cluster.last_poll_ok, cluster.last_success_at, cluster.poll_claimed_at) == (
+        False,
+        NOW,
+        None,
+    )
+    assert PollSnapshot.objects.count() == 1  # the last good one stays, nothing half-written
+    assert set(Node.objects.values_list("state", flat=True)) == {"ready"}
 
 
 @pytest.mark.django_db
