@@ -1,6 +1,7 @@
 """Client failures mapped to clear messages (no lab needed)."""
 
 import http.server
+import json
 import socket
 import threading
 
@@ -60,6 +61,48 @@ def test_it_says_when_the_response_is_malformed():
     finally:
         server.shutdown()
     assert caught.value.kind == "malformed"
+
+
+class FailingManager(http.server.BaseHTTPRequestHandler):
+    """A swarm manager whose /nodes fails with an error text holding control characters."""
+
+    def do_GET(self):
+        status, body = 200, {"ApiVersion": "1.41", "Version": "20.10.24"}
+        if self.path.split("?")[0].endswith("/info"):
+            body = {"Swarm": {"LocalNodeState": "active", "ControlAvailable": True}}
+        elif self.path.split("?")[0].endswith("/nodes"):
+            status, body = 500, {"message": "raft \x1b[2J\x1b]0;owned\x07broke\x00 down"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_it_reports_an_api_error_with_its_status_and_printable_text_only():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FailingManager)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(client.PollFailed) as caught:
+            client.fetch(url=f"tcp://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert caught.value.kind == "api_error"
+    message = caught.value.message
+    assert "answered with an error (500)" in message and "broke" in message
+    assert message.isprintable() and str(caught.value) == message
+
+
+def test_it_keeps_only_printable_text_of_the_engine_in_messages():
+    state = "pending\x1b[31m\n\x00"
+    with pytest.raises(client.PollFailed) as caught:
+        client.check_manager({"Swarm": {"LocalNodeState": state}}, "unix:///x.sock")
+    assert caught.value.message.isprintable() and "pending" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,17 @@ def test_it_records_a_failure_and_keeps_the_last_good_snapshot(cluster, poll1):
 
 
 @pytest.mark.django_db
+def test_it_records_a_failure_whose_engine_text_holds_a_nul(cluster):
+    def broken(**kwargs):
+        raise PollFailed("api_error", "The Docker API answered with an error (500): a\x00b")
+
+    outcome = services.cluster_poll(cluster=cluster, now=NOW, fetch=broken)
+    assert outcome.run.error == "The Docker API answered with an error (500): a\ufffdb"
+    cluster.refresh_from_db()
+    assert cluster.last_poll_error == outcome.run.error and cluster.poll_claimed_at is None
+
+
+@pytest.mark.django_db
 def test_it_records_malformed_json_as_a_failure(cluster, poll1):
     poll1["services"] = [{"Spec": {}}]
     outcome = services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
