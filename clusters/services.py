@@ -657,6 +657,20 @@ def poll_release(*, cluster_id: int, claimed_at: datetime, interval: int) -> Non
     )
 
 
+class ClaimLost(Exception):
+    """A poll outlived its claim (POLL_CLAIM_TIMEOUT) and another poll took the cluster."""
+
+
+def _claim_held(*, cluster: Cluster, claimed_at: datetime | None) -> None:
+    """In a transaction: lock CLUSTER's row if the poll claim made at CLAIMED_AT still holds,
+    else raise ClaimLost. Only the poll holding the claim writes (None: no check)."""
+    if claimed_at is None:
+        return
+    held = Cluster.objects.select_for_update().filter(pk=cluster.pk, poll_claimed_at=claimed_at)
+    if not held.exists():
+        raise ClaimLost
+
+
 # --- persisting -----------------------------------------------------------------------------
 
 
@@ -823,14 +837,17 @@ def poll_persist(
     started_at: datetime,
     duration_ms: int,
     events_until: datetime | None,
+    claimed_at: datetime | None = None,
 ) -> tuple[PollRun, list[Transition]]:
     """Store one good poll in one transaction with bulk writes (statement count is constant).
 
     Only new or changed nodes, services and tasks are written; removed nodes and services
-    are marked removed (history kept), tasks no longer running are deleted.
+    are marked removed (history kept), tasks no longer running are deleted. With CLAIMED_AT,
+    nothing is written unless that poll claim still holds (else ClaimLost).
     """
     now = snapshot.taken_at
     with transaction.atomic():
+        _claim_held(cluster=cluster, claimed_at=claimed_at)
         known_nodes: dict[str, tuple] = {}
         node_pk = _sync(
             Node,
@@ -927,11 +944,18 @@ def poll_persist(
 
 
 def poll_failure_record(
-    *, cluster: Cluster, started_at: datetime, duration_ms: int, failure: client.PollFailed
+    *,
+    cluster: Cluster,
+    started_at: datetime,
+    duration_ms: int,
+    failure: client.PollFailed,
+    claimed_at: datetime | None = None,
 ) -> PollRun:
-    """Record a failed poll; the last good snapshot and nodes stay as they were."""
+    """Record a failed poll; the last good snapshot and nodes stay as they were. With
+    CLAIMED_AT, nothing is written unless that poll claim still holds (else ClaimLost)."""
     message = failure.message[:500]
     with transaction.atomic():
+        _claim_held(cluster=cluster, claimed_at=claimed_at)
         run = PollRun.objects.create(
             cluster=cluster,
             started_at=started_at,
@@ -980,7 +1004,8 @@ def gc_paused() -> Iterator[None]:
 def cluster_poll(
     *, cluster: Cluster, now: datetime | None = None, fetch: Fetcher | None = None
 ) -> PollOutcome | None:
-    """Claim, fetch, normalise, persist, score and notify; None if another poll holds it.
+    """Claim, fetch, normalise, persist, score and notify; None if another poll holds it
+    (or took it over while this one outlived its claim: then this one writes nothing).
 
     Failures of the cluster are recorded on the PollRun; nothing is raised for them.
     """
@@ -992,6 +1017,9 @@ def cluster_poll(
             return _poll_claimed(
                 cluster=cluster, started_at=started_at, fetch=fetch or client.fetch
             )
+    except ClaimLost:
+        log.warning("a poll of cluster %s outlived its claim: another poll took over", cluster.pk)
+        return None
     finally:
         poll_release(cluster_id=cluster.pk, claimed_at=started_at, interval=cluster.poll_interval)
 
@@ -1066,6 +1094,7 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> 
             started_at=started_at,
             duration_ms=int((time.perf_counter() - clock) * 1000),
             events_until=raw.engine_time,
+            claimed_at=started_at,
         )
     except (DataError, IntegrityError, ValueError, TypeError):
         # A value the columns refuse (too long, out of range, not a number): the transaction
@@ -1091,7 +1120,11 @@ def _failed(
     duration_ms = int((time.perf_counter() - clock) * 1000)
     log.info("poll of cluster %s failed: %s", cluster.pk, failure.kind)
     return poll_failure_record(
-        cluster=cluster, started_at=started_at, duration_ms=duration_ms, failure=failure
+        cluster=cluster,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        failure=failure,
+        claimed_at=started_at,
     )
 
 

@@ -139,6 +139,26 @@ def test_it_releases_a_stuck_claim_after_the_timeout(cluster, poll1):
     assert services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1)).run.ok
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("ends", ["ok", "failed"])
+def test_a_poll_that_outlived_its_claim_writes_nothing(cluster, poll1, ends):
+    """Past the claim timeout another poll may take the cluster: only that one writes."""
+    taken_over = NOW + services.POLL_CLAIM_TIMEOUT + timedelta(seconds=1)
+
+    def slow(**kwargs):
+        Cluster.objects.filter(pk=cluster.pk).update(poll_claimed_at=taken_over)
+        if ends == "failed":
+            raise PollFailed("timeout", "no answer")
+        return fetcher(poll1)(**kwargs)
+
+    with mock.patch("readiness.services.evaluation_run") as evaluation_run:
+        assert services.cluster_poll(cluster=cluster, now=NOW, fetch=slow) is None
+    evaluation_run.assert_not_called()
+    assert not PollRun.objects.exists() and not Node.objects.exists()
+    cluster.refresh_from_db()
+    assert (cluster.poll_claimed_at, cluster.last_poll_at) == (taken_over, None)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_runs_one_poll_when_two_start_at_once(poll1):
     cluster = Cluster.objects.create(name="c", url="unix:///x.sock")
