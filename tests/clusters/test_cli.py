@@ -149,3 +149,75 @@ def test_it_rotates_keys(cluster, settings):
     assert cluster.credentials_encrypted != old
     settings.WATCHKEEPER_ENCRYPTION_KEYS = settings.WATCHKEEPER_ENCRYPTION_KEYS[:1]
     assert cluster.get_credentials() == '{"ca": "x"}'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["notify", "lab", "--add", "not-an-address"], "--add: 'not-an-address' is not an email"),
+        (["notify", "nope", "--add", "a@example.com"], "no cluster named 'nope'"),
+        (["poll", "nope"], "no cluster named 'nope'"),
+    ],
+)
+def test_it_refuses_a_bad_address_or_an_unknown_cluster_with_exit_2(cluster, args, message):
+    with pytest.raises(CommandError, match=message) as caught:
+        run(*args)
+    assert caught.value.returncode == 2
+    assert not Recipient.objects.exists() and not cluster.poll_runs.exists()
+
+
+@pytest.mark.django_db
+def test_it_says_when_an_address_is_already_there(cluster):
+    run("notify", "lab", "--add", "a@example.com")
+    assert run("notify", "lab", "--add", "a@example.com") == (
+        "added a@example.com for lab (already there)\n"
+    )
+    assert cluster.recipients.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_lists_a_failed_poll_with_its_error_and_the_last_good_score(cluster, poll1):
+    from datetime import UTC, datetime
+
+    from clusters.client import PollFailed
+
+    at = datetime(2026, 11, 22, 3, 30, 15, tzinfo=UTC)
+    services.cluster_poll(cluster=cluster, fetch=fetcher(poll1))
+    good = json.loads(run("list", "--format", "json"))[0]
+
+    def refused(**kwargs):
+        raise PollFailed("refused", "Connection refused by unix:///run/lab.sock")
+
+    services.cluster_poll(cluster=cluster, now=at, fetch=refused)
+    entry = json.loads(run("list", "--format", "json"))[0]
+    assert entry["last_poll"] == {
+        "at": "2026-11-22T03:30:15Z",
+        "ok": False,
+        "error": "Connection refused by unix:///run/lab.sock",
+    }
+    assert (entry["score"], entry["grade"], entry["nodes"]) == (
+        good["score"],
+        good["grade"],
+        good["nodes"],
+    )
+    assert "last poll FAILED" in run("list")
+
+
+@pytest.mark.django_db
+def test_it_says_when_a_poll_may_have_missed_events(cluster, poll1, monkeypatch):
+    poll1["events"] = poll1["events"] * 300
+    monkeypatch.setattr("clusters.client.fetch", fetcher(poll1))
+    assert "events may be missing (buffer overrun)" in run("poll", "lab")
+    assert cluster.poll_runs.get().events_truncated
+
+
+@pytest.mark.django_db
+def test_it_exits_non_zero_when_another_poll_holds_the_cluster(cluster, poll1, monkeypatch):
+    from django.utils import timezone
+
+    Cluster.objects.filter(pk=cluster.pk).update(poll_claimed_at=timezone.now())
+    monkeypatch.setattr("clusters.client.fetch", fetcher(poll1))
+    with pytest.raises(CommandError, match="being polled right now") as caught:
+        run("poll", "lab")
+    assert caught.value.returncode != 0 and not cluster.poll_runs.exists()

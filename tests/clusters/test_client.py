@@ -3,9 +3,11 @@
 import http.server
 import json
 import socket
+import ssl
 import threading
 
 import pytest
+import requests
 
 from clusters import client
 
@@ -133,3 +135,36 @@ def test_it_writes_tls_material_to_private_files_removed_afterwards():
         assert {stat.S_IMODE(os.stat(p).st_mode) for p in files.values()} == {0o600}
         paths = list(files.values())
     assert not any(os.path.exists(p) for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("cause", "kind", "message"),
+    [
+        (
+            requests.exceptions.ConnectionError(socket.gaierror(-2, "Name or service not known")),
+            "unreachable",
+            "tcp://manager.example.net:2376 cannot be reached (network error).",
+        ),
+        (
+            requests.exceptions.SSLError(
+                ssl.SSLCertVerificationError(
+                    1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed"
+                )
+            ),
+            "tls",
+            "TLS verification failed for tcp://manager.example.net:2376: the server's "
+            "certificate is not signed by the configured CA.",
+        ),
+        (
+            requests.exceptions.SSLError(
+                ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] unknown ca")
+            ),
+            "tls",
+            "TLS verification failed for tcp://manager.example.net:2376: the server refused "
+            "our client certificate.",
+        ),
+    ],
+)
+def test_it_words_network_and_tls_failures_without_the_credentials(cause, kind, message):
+    failure = client.describe(cause, "tcp://manager.example.net:2376", 30)
+    assert (failure.kind, failure.message) == (kind, message)

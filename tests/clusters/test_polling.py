@@ -208,6 +208,22 @@ def test_it_enqueues_due_clusters_once_each(cluster, django_capture_on_commit_ca
 
 
 @pytest.mark.django_db
+def test_each_cluster_is_due_at_its_own_interval_from_one_beat_entry(settings):
+    beat = [e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert [t for t in beat if "poll" in t and t.startswith("clusters.")] == [
+        "clusters.tasks.enqueue_due_polls"
+    ]
+    default = Cluster.objects.create(name="default", url="unix:///x.sock")
+    slow = Cluster.objects.create(name="slow", url="unix:///x.sock", poll_interval=300)
+    assert default.poll_interval == 60
+    assert sorted(services.polls_due(now=NOW)) == sorted([default.pk, slow.pk])
+    assert services.polls_due(now=NOW + timedelta(seconds=59)) == []
+    assert services.polls_due(now=NOW + timedelta(seconds=60)) == [default.pk]
+    assert services.polls_due(now=NOW + timedelta(seconds=299)) == [default.pk]
+    assert services.polls_due(now=NOW + timedelta(seconds=300)) == [slow.pk]
+
+
+@pytest.mark.django_db
 def test_it_polls_from_the_task_without_raising(cluster):
     with mock.patch("clusters.client.fetch", side_effect=PollFailed("timeout", "no answer")):
         run_id = tasks.poll_cluster.run(cluster.pk)
