@@ -323,6 +323,18 @@ def _name_free(name: str, *, exclude_pk: int | None = None, lock: bool = False) 
         raise ClusterInputError(f"a cluster named {name!r} already exists.", "name")
 
 
+@contextlib.contextmanager
+def _name_race(name: str, *, exclude_pk: int | None = None) -> Iterator[None]:
+    """Word the unique-name violation of a cluster saved with NAME by another request between
+    _name_free and our insert (a missing row cannot be locked) as the duplicate it is."""
+    try:
+        yield
+    except IntegrityError:
+        if Cluster.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+            raise ClusterInputError(f"a cluster named {name!r} already exists.", "name") from None
+        raise
+
+
 def _stored_credentials(cluster: Cluster | None) -> dict[str, str]:
     """The stored material of CLUSTER ({} when none, or when it cannot be decrypted)."""
     if cluster is None:
@@ -435,11 +447,12 @@ def cluster_add(
     if credentials:
         cluster.set_credentials(json.dumps(credentials))
     _full_clean(cluster)
-    with transaction.atomic():
-        _name_free(name, lock=True)
-        cluster.save()
-        _recipients_set(cluster=cluster, emails=emails, users=notify_users)
-        _policy_save(cluster=cluster, policy=policy, by=by)
+    with _name_race(name):
+        with transaction.atomic():
+            _name_free(name, lock=True)
+            cluster.save()
+            _recipients_set(cluster=cluster, emails=emails, users=notify_users)
+            _policy_save(cluster=cluster, policy=policy, by=by)
     return cluster
 
 
@@ -495,13 +508,14 @@ def cluster_update(
     if credentials != stored:  # unchanged material keeps its ciphertext
         updated.set_credentials(json.dumps(credentials) if credentials else "")
     _full_clean(updated)
-    with transaction.atomic():
-        if not Cluster.objects.select_for_update().filter(pk=cluster.pk).exists():
-            raise ClusterInputError(f"the cluster {cluster.name!r} was deleted meanwhile.")
-        _name_free(name, exclude_pk=cluster.pk, lock=True)
-        updated.save(update_fields=SETTINGS_FIELDS)
-        _recipients_set(cluster=updated, emails=emails, users=notify_users)
-        _policy_save(cluster=updated, policy=policy, by=by)
+    with _name_race(name, exclude_pk=cluster.pk):
+        with transaction.atomic():
+            if not Cluster.objects.select_for_update().filter(pk=cluster.pk).exists():
+                raise ClusterInputError(f"the cluster {cluster.name!r} was deleted meanwhile.")
+            _name_free(name, exclude_pk=cluster.pk, lock=True)
+            updated.save(update_fields=SETTINGS_FIELDS)
+            _recipients_set(cluster=updated, emails=emails, users=notify_users)
+            _policy_save(cluster=updated, policy=policy, by=by)
     return updated
 
 

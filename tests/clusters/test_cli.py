@@ -221,3 +221,54 @@ def test_it_exits_non_zero_when_another_poll_holds_the_cluster(cluster, poll1, m
     with pytest.raises(CommandError, match="being polled right now") as caught:
         run("poll", "lab")
     assert caught.value.returncode != 0 and not cluster.poll_runs.exists()
+
+
+def take_the_name_meanwhile(monkeypatch):
+    """Another request saves a cluster of that name once our last check has passed."""
+    import threading
+
+    from django.db import connection
+
+    checked = services._name_free
+
+    def taken_meanwhile(name, **kwargs):
+        checked(name, **kwargs)
+        if kwargs.get("lock"):
+
+            def other():
+                try:
+                    Cluster.objects.create(name=name, url="unix:///other.sock")
+                finally:
+                    connection.close()
+
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join(10)
+
+    monkeypatch.setattr(services, "_name_free", taken_meanwhile)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_name_another_add_took_meanwhile_with_exit_2(monkeypatch):
+    take_the_name_meanwhile(monkeypatch)
+    with pytest.raises(CommandError, match="a cluster named 'x' already exists") as caught:
+        run("add", "x", "--url", "unix:///x.sock", "--notify", "a@example.com")
+    assert caught.value.returncode == 2
+    assert list(Cluster.objects.values_list("url", flat=True)) == ["unix:///other.sock"]
+    assert not Recipient.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_rename_to_a_name_taken_meanwhile(monkeypatch):
+    lab = Cluster.objects.create(name="lab", url="unix:///lab.sock")
+    take_the_name_meanwhile(monkeypatch)
+    with pytest.raises(services.ClusterInputError, match="a cluster named 'x' already exists"):
+        services.cluster_update(
+            cluster=lab, name="x", url=lab.url, environment=lab.environment, poll_interval=60,
+            enabled=True, drain_assist=False, dns_server="", ingress_addresses="", notify=[],
+            notify_users=[],
+        )  # fmt: skip
+    assert sorted(Cluster.objects.values_list("name", "url")) == [
+        ("lab", "unix:///lab.sock"),
+        ("x", "unix:///other.sock"),
+    ]
