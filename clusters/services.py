@@ -16,6 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
 from django.db import DataError, IntegrityError, transaction
@@ -109,11 +112,25 @@ def _read_text(path: str | Path, option: str) -> str:
 
 
 def read_pem(path: str | Path, kind: str) -> str:
-    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable or not PEM."""
+    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable, not PEM, or
+    not something a poll can use (a damaged certificate, a key behind a passphrase)."""
     text = _read_text(path, f"tls-{kind}")
     if PEM_MARKERS[kind] not in text:
         what = "a PEM private key" if kind == "key" else "a PEM certificate"
         raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.")
+    try:
+        if kind == "key":
+            serialization.load_pem_private_key(text.encode(), password=None)
+        else:
+            x509.load_pem_x509_certificates(text.encode())
+    except TypeError:  # encrypted: OpenSSL would ask each poll for the passphrase
+        raise ClusterInputError(
+            f"--tls-{kind}: {path} is encrypted: give the key without a passphrase (it is "
+            "stored encrypted)."
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        what = "a readable PEM private key" if kind == "key" else "a readable PEM certificate"
+        raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.") from None
     return text
 
 

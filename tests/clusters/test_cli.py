@@ -11,8 +11,41 @@ from clusters import services
 from clusters.models import Cluster, Recipient
 from tests.clusters.conftest import fetcher
 
-PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE-secret-key-material\n-----END PRIVATE KEY-----\n"
+
+def tls_material(passphrase: bytes | None = None) -> tuple[str, str]:
+    """A self-signed certificate and its private key (PEM), the key encrypted with PASSPHRASE."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "watchkeeper-test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+PEM_CERT, PEM_KEY = tls_material()
 
 
 def run(*args):
@@ -38,7 +71,7 @@ def test_it_adds_a_tls_cluster_with_encrypted_material(pems):
     )  # fmt: skip
     cluster = Cluster.objects.get(name="prod")
     assert cluster.environment == "staging"
-    assert "secret-key-material" not in cluster.credentials_encrypted
+    assert PEM_KEY.splitlines()[1] not in cluster.credentials_encrypted
     assert services.cluster_credentials(cluster)["key"] == PEM_KEY
     assert list(cluster.recipients.values_list("email", flat=True)) == ["ops@example.com"]
 
@@ -89,6 +122,37 @@ def test_it_refuses_a_key_that_is_not_pem(pems):
             "--tls-cert", str(pems / "cert.pem"), "--tls-key", str(pems / "key.pem"),
         )  # fmt: skip
     assert caught.value.returncode == 2 and not Cluster.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("option", "text", "message"),
+    [
+        ("key", tls_material(b"passphrase")[1], "is encrypted: give the key without a passphrase"),
+        ("key", PEM_KEY.replace("\n", "\n!", 2), "is not a readable PEM private key"),
+        (
+            "key",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n",
+            "is not a readable PEM private key",
+        ),
+        (
+            "cert",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            "is not a readable PEM certificate",
+        ),
+        ("ca", PEM_CERT.replace("\n", "\n!", 2), "is not a readable PEM certificate"),
+    ],
+    ids=["encrypted-key", "damaged-key", "openssh-key", "fake-cert", "damaged-ca"],
+)
+def test_it_refuses_tls_files_a_poll_could_not_use(pems, option, text, message):
+    (pems / f"{option}.pem").write_text(text)
+    with pytest.raises(CommandError, match=f"--tls-{option}: .*{message}") as caught:
+        run(
+            "add", "x", "--url", "tcp://h:2376", "--tls-ca", str(pems / "ca.pem"),
+            "--tls-cert", str(pems / "cert.pem"), "--tls-key", str(pems / "key.pem"),
+        )  # fmt: skip
+    assert caught.value.returncode == 2 and not Cluster.objects.exists()
+    assert text.splitlines()[1] not in str(caught.value)
 
 
 @pytest.mark.django_db
