@@ -54,6 +54,9 @@ class PollFailed(Exception):
     )
 
     def __init__(self, kind: str, message: str) -> None:
+        # Messages may quote the engine (an API error's text, a node state): no control
+        # character reaches a terminal, a log line or the database (which refuses NUL).
+        message = "".join(c if c.isprintable() else "\ufffd" for c in message)
         super().__init__(message)
         self.kind = kind
         self.message = message

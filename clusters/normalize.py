@@ -421,7 +421,7 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
             ),
             events_truncated=len(all_events) >= EVENT_BUFFER,
         )
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         raise MalformedResponse(f"{type(exc).__name__}: {exc}") from exc
     if reuse is not None:
         reuse.services, reuse.tasks, reuse.hits = current.services, current.tasks, current.hits

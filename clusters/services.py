@@ -16,9 +16,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -108,11 +111,25 @@ def _read_text(path: str | Path, option: str) -> str:
 
 
 def read_pem(path: str | Path, kind: str) -> str:
-    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable or not PEM."""
+    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable, not PEM, or
+    not something a poll can use (a damaged certificate, a key behind a passphrase)."""
     text = _read_text(path, f"tls-{kind}")
     if PEM_MARKERS[kind] not in text:
         what = "a PEM private key" if kind == "key" else "a PEM certificate"
         raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.")
+    try:
+        if kind == "key":
+            serialization.load_pem_private_key(text.encode(), password=None)
+        else:
+            x509.load_pem_x509_certificates(text.encode())
+    except TypeError:  # encrypted: OpenSSL would ask each poll for the passphrase
+        raise ClusterInputError(
+            f"--tls-{kind}: {path} is encrypted: give the key without a passphrase (it is "
+            "stored encrypted)."
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        what = "a readable PEM private key" if kind == "key" else "a readable PEM certificate"
+        raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.") from None
     return text
 
 
@@ -322,6 +339,18 @@ def _name_free(name: str, *, exclude_pk: int | None = None, lock: bool = False) 
         raise ClusterInputError(f"a cluster named {name!r} already exists.", "name")
 
 
+@contextlib.contextmanager
+def _name_race(name: str, *, exclude_pk: int | None = None) -> Iterator[None]:
+    """Word the unique-name violation of a cluster saved with NAME by another request between
+    _name_free and our insert (a missing row cannot be locked) as the duplicate it is."""
+    try:
+        yield
+    except IntegrityError:
+        if Cluster.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+            raise ClusterInputError(f"a cluster named {name!r} already exists.", "name") from None
+        raise
+
+
 def _stored_credentials(cluster: Cluster | None) -> dict[str, str]:
     """The stored material of CLUSTER ({} when none, or when it cannot be decrypted)."""
     if cluster is None:
@@ -434,11 +463,12 @@ def cluster_add(
     if credentials:
         cluster.set_credentials(json.dumps(credentials))
     _full_clean(cluster)
-    with transaction.atomic():
-        _name_free(name, lock=True)
-        cluster.save()
-        _recipients_set(cluster=cluster, emails=emails, users=notify_users)
-        _policy_save(cluster=cluster, policy=policy, by=by)
+    with _name_race(name):
+        with transaction.atomic():
+            _name_free(name, lock=True)
+            cluster.save()
+            _recipients_set(cluster=cluster, emails=emails, users=notify_users)
+            _policy_save(cluster=cluster, policy=policy, by=by)
     return cluster
 
 
@@ -494,13 +524,14 @@ def cluster_update(
     if credentials != stored:  # unchanged material keeps its ciphertext
         updated.set_credentials(json.dumps(credentials) if credentials else "")
     _full_clean(updated)
-    with transaction.atomic():
-        if not Cluster.objects.select_for_update().filter(pk=cluster.pk).exists():
-            raise ClusterInputError(f"the cluster {cluster.name!r} was deleted meanwhile.")
-        _name_free(name, exclude_pk=cluster.pk, lock=True)
-        updated.save(update_fields=SETTINGS_FIELDS)
-        _recipients_set(cluster=updated, emails=emails, users=notify_users)
-        _policy_save(cluster=updated, policy=policy, by=by)
+    with _name_race(name, exclude_pk=cluster.pk):
+        with transaction.atomic():
+            if not Cluster.objects.select_for_update().filter(pk=cluster.pk).exists():
+                raise ClusterInputError(f"the cluster {cluster.name!r} was deleted meanwhile.")
+            _name_free(name, exclude_pk=cluster.pk, lock=True)
+            updated.save(update_fields=SETTINGS_FIELDS)
+            _recipients_set(cluster=updated, emails=emails, users=notify_users)
+            _policy_save(cluster=updated, policy=policy, by=by)
     return updated
 
 
@@ -655,6 +686,20 @@ def poll_release(*, cluster_id: int, claimed_at: datetime, interval: int) -> Non
     Cluster.objects.filter(pk=cluster_id, poll_claimed_at=claimed_at).update(
         poll_claimed_at=None, next_poll_at=claimed_at + timedelta(seconds=interval)
     )
+
+
+class ClaimLost(Exception):
+    """A poll outlived its claim (POLL_CLAIM_TIMEOUT) and another poll took the cluster."""
+
+
+def _claim_held(*, cluster: Cluster, claimed_at: datetime | None) -> None:
+    """In a transaction: lock CLUSTER's row if the poll claim made at CLAIMED_AT still holds,
+    else raise ClaimLost. Only the poll holding the claim writes (None: no check)."""
+    if claimed_at is None:
+        return
+    held = Cluster.objects.select_for_update().filter(pk=cluster.pk, poll_claimed_at=claimed_at)
+    if not held.exists():
+        raise ClaimLost
 
 
 # --- persisting -----------------------------------------------------------------------------
@@ -823,14 +868,17 @@ def poll_persist(
     started_at: datetime,
     duration_ms: int,
     events_until: datetime | None,
+    claimed_at: datetime | None = None,
 ) -> tuple[PollRun, list[Transition]]:
     """Store one good poll in one transaction with bulk writes (statement count is constant).
 
     Only new or changed nodes, services and tasks are written; removed nodes and services
-    are marked removed (history kept), tasks no longer running are deleted.
+    are marked removed (history kept), tasks no longer running are deleted. With CLAIMED_AT,
+    nothing is written unless that poll claim still holds (else ClaimLost).
     """
     now = snapshot.taken_at
     with transaction.atomic():
+        _claim_held(cluster=cluster, claimed_at=claimed_at)
         known_nodes: dict[str, tuple] = {}
         node_pk = _sync(
             Node,
@@ -927,11 +975,18 @@ def poll_persist(
 
 
 def poll_failure_record(
-    *, cluster: Cluster, started_at: datetime, duration_ms: int, failure: client.PollFailed
+    *,
+    cluster: Cluster,
+    started_at: datetime,
+    duration_ms: int,
+    failure: client.PollFailed,
+    claimed_at: datetime | None = None,
 ) -> PollRun:
-    """Record a failed poll; the last good snapshot and nodes stay as they were."""
+    """Record a failed poll; the last good snapshot and nodes stay as they were. With
+    CLAIMED_AT, nothing is written unless that poll claim still holds (else ClaimLost)."""
     message = failure.message[:500]
     with transaction.atomic():
+        _claim_held(cluster=cluster, claimed_at=claimed_at)
         run = PollRun.objects.create(
             cluster=cluster,
             started_at=started_at,
@@ -980,7 +1035,8 @@ def gc_paused() -> Iterator[None]:
 def cluster_poll(
     *, cluster: Cluster, now: datetime | None = None, fetch: Fetcher | None = None
 ) -> PollOutcome | None:
-    """Claim, fetch, normalise, persist, score and notify; None if another poll holds it.
+    """Claim, fetch, normalise, persist, score and notify; None if another poll holds it
+    (or took it over while this one outlived its claim: then this one writes nothing).
 
     Failures of the cluster are recorded on the PollRun; nothing is raised for them.
     """
@@ -992,6 +1048,9 @@ def cluster_poll(
             return _poll_claimed(
                 cluster=cluster, started_at=started_at, fetch=fetch or client.fetch
             )
+    except ClaimLost:
+        log.warning("a poll of cluster %s outlived its claim: another poll took over", cluster.pk)
+        return None
     finally:
         poll_release(cluster_id=cluster.pk, claimed_at=started_at, interval=cluster.poll_interval)
 
@@ -1059,13 +1118,25 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> 
         log.warning("malformed response from cluster %s", cluster.pk, exc_info=True)
         return PollOutcome(run=_failed(cluster, started_at, clock, failure))
     mark = time.perf_counter()
-    run, transitions = poll_persist(
-        cluster=cluster,
-        snapshot=snapshot,
-        started_at=started_at,
-        duration_ms=int((time.perf_counter() - clock) * 1000),
-        events_until=raw.engine_time,
-    )
+    try:
+        run, transitions = poll_persist(
+            cluster=cluster,
+            snapshot=snapshot,
+            started_at=started_at,
+            duration_ms=int((time.perf_counter() - clock) * 1000),
+            events_until=raw.engine_time,
+            claimed_at=started_at,
+        )
+    except (DataError, IntegrityError, ValueError, TypeError):
+        # A value the columns refuse (too long, out of range, not a number): the transaction
+        # rolled back, the poll is recorded as malformed and the traceback logged.
+        failure = client.PollFailed(
+            "malformed",
+            f"{client.display_url(cluster.url)} sent data Watchkeeper cannot store (a value of "
+            "an unexpected type or size).",
+        )
+        log.warning("cannot store the poll of cluster %s", cluster.pk, exc_info=True)
+        return PollOutcome(run=_failed(cluster, started_at, clock, failure))
     timings["persist"] = time.perf_counter() - mark
     mark = time.perf_counter()
     _score(cluster=cluster, snapshot=snapshot, now=started_at)
@@ -1080,7 +1151,11 @@ def _failed(
     duration_ms = int((time.perf_counter() - clock) * 1000)
     log.info("poll of cluster %s failed: %s", cluster.pk, failure.kind)
     return poll_failure_record(
-        cluster=cluster, started_at=started_at, duration_ms=duration_ms, failure=failure
+        cluster=cluster,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        failure=failure,
+        claimed_at=started_at,
     )
 
 

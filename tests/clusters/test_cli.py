@@ -11,8 +11,41 @@ from clusters import services
 from clusters.models import Cluster, Recipient
 from tests.clusters.conftest import fetcher
 
-PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE-secret-key-material\n-----END PRIVATE KEY-----\n"
+
+def tls_material(passphrase: bytes | None = None) -> tuple[str, str]:
+    """A self-signed certificate and its private key (PEM), the key encrypted with PASSPHRASE."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "watchkeeper-test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+PEM_CERT, PEM_KEY = tls_material()
 
 
 def run(*args):
@@ -38,7 +71,7 @@ def test_it_adds_a_tls_cluster_with_encrypted_material(pems):
     )  # fmt: skip
     cluster = Cluster.objects.get(name="prod")
     assert cluster.environment == "staging"
-    assert "secret-key-material" not in cluster.credentials_encrypted
+    assert PEM_KEY.splitlines()[1] not in cluster.credentials_encrypted
     assert services.cluster_credentials(cluster)["key"] == PEM_KEY
     assert list(cluster.recipients.values_list("email", flat=True)) == ["ops@example.com"]
 
@@ -89,6 +122,37 @@ def test_it_refuses_a_key_that_is_not_pem(pems):
             "--tls-cert", str(pems / "cert.pem"), "--tls-key", str(pems / "key.pem"),
         )  # fmt: skip
     assert caught.value.returncode == 2 and not Cluster.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("option", "text", "message"),
+    [
+        ("key", tls_material(b"passphrase")[1], "is encrypted: give the key without a passphrase"),
+        ("key", PEM_KEY.replace("\n", "\n!", 2), "is not a readable PEM private key"),
+        (
+            "key",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n",
+            "is not a readable PEM private key",
+        ),
+        (
+            "cert",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            "is not a readable PEM certificate",
+        ),
+        ("ca", PEM_CERT.replace("\n", "\n!", 2), "is not a readable PEM certificate"),
+    ],
+    ids=["encrypted-key", "damaged-key", "openssh-key", "fake-cert", "damaged-ca"],
+)
+def test_it_refuses_tls_files_a_poll_could_not_use(pems, option, text, message):
+    (pems / f"{option}.pem").write_text(text)
+    with pytest.raises(CommandError, match=f"--tls-{option}: .*{message}") as caught:
+        run(
+            "add", "x", "--url", "tcp://h:2376", "--tls-ca", str(pems / "ca.pem"),
+            "--tls-cert", str(pems / "cert.pem"), "--tls-key", str(pems / "key.pem"),
+        )  # fmt: skip
+    assert caught.value.returncode == 2 and not Cluster.objects.exists()
+    assert text.splitlines()[1] not in str(caught.value)
 
 
 @pytest.mark.django_db
@@ -149,3 +213,126 @@ def test_it_rotates_keys(cluster, settings):
     assert cluster.credentials_encrypted != old
     settings.WATCHKEEPER_ENCRYPTION_KEYS = settings.WATCHKEEPER_ENCRYPTION_KEYS[:1]
     assert cluster.get_credentials() == '{"ca": "x"}'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["notify", "lab", "--add", "not-an-address"], "--add: 'not-an-address' is not an email"),
+        (["notify", "nope", "--add", "a@example.com"], "no cluster named 'nope'"),
+        (["poll", "nope"], "no cluster named 'nope'"),
+    ],
+)
+def test_it_refuses_a_bad_address_or_an_unknown_cluster_with_exit_2(cluster, args, message):
+    with pytest.raises(CommandError, match=message) as caught:
+        run(*args)
+    assert caught.value.returncode == 2
+    assert not Recipient.objects.exists() and not cluster.poll_runs.exists()
+
+
+@pytest.mark.django_db
+def test_it_says_when_an_address_is_already_there(cluster):
+    run("notify", "lab", "--add", "a@example.com")
+    assert run("notify", "lab", "--add", "a@example.com") == (
+        "added a@example.com for lab (already there)\n"
+    )
+    assert cluster.recipients.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_lists_a_failed_poll_with_its_error_and_the_last_good_score(cluster, poll1):
+    from datetime import UTC, datetime
+
+    from clusters.client import PollFailed
+
+    at = datetime(2026, 11, 22, 3, 30, 15, tzinfo=UTC)
+    services.cluster_poll(cluster=cluster, fetch=fetcher(poll1))
+    good = json.loads(run("list", "--format", "json"))[0]
+
+    def refused(**kwargs):
+        raise PollFailed("refused", "Connection refused by unix:///run/lab.sock")
+
+    services.cluster_poll(cluster=cluster, now=at, fetch=refused)
+    entry = json.loads(run("list", "--format", "json"))[0]
+    assert entry["last_poll"] == {
+        "at": "2026-11-22T03:30:15Z",
+        "ok": False,
+        "error": "Connection refused by unix:///run/lab.sock",
+    }
+    assert (entry["score"], entry["grade"], entry["nodes"]) == (
+        good["score"],
+        good["grade"],
+        good["nodes"],
+    )
+    assert "last poll FAILED" in run("list")
+
+
+@pytest.mark.django_db
+def test_it_says_when_a_poll_may_have_missed_events(cluster, poll1, monkeypatch):
+    poll1["events"] = poll1["events"] * 300
+    monkeypatch.setattr("clusters.client.fetch", fetcher(poll1))
+    assert "events may be missing (buffer overrun)" in run("poll", "lab")
+    assert cluster.poll_runs.get().events_truncated
+
+
+@pytest.mark.django_db
+def test_it_exits_non_zero_when_another_poll_holds_the_cluster(cluster, poll1, monkeypatch):
+    from django.utils import timezone
+
+    Cluster.objects.filter(pk=cluster.pk).update(poll_claimed_at=timezone.now())
+    monkeypatch.setattr("clusters.client.fetch", fetcher(poll1))
+    with pytest.raises(CommandError, match="being polled right now") as caught:
+        run("poll", "lab")
+    assert caught.value.returncode != 0 and not cluster.poll_runs.exists()
+
+
+def take_the_name_meanwhile(monkeypatch):
+    """Another request saves a cluster of that name once our last check has passed."""
+    import threading
+
+    from django.db import connection
+
+    checked = services._name_free
+
+    def taken_meanwhile(name, **kwargs):
+        checked(name, **kwargs)
+        if kwargs.get("lock"):
+
+            def other():
+                try:
+                    Cluster.objects.create(name=name, url="unix:///other.sock")
+                finally:
+                    connection.close()
+
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join(10)
+
+    monkeypatch.setattr(services, "_name_free", taken_meanwhile)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_name_another_add_took_meanwhile_with_exit_2(monkeypatch):
+    take_the_name_meanwhile(monkeypatch)
+    with pytest.raises(CommandError, match="a cluster named 'x' already exists") as caught:
+        run("add", "x", "--url", "unix:///x.sock", "--notify", "a@example.com")
+    assert caught.value.returncode == 2
+    assert list(Cluster.objects.values_list("url", flat=True)) == ["unix:///other.sock"]
+    assert not Recipient.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_rename_to_a_name_taken_meanwhile(monkeypatch):
+    lab = Cluster.objects.create(name="lab", url="unix:///lab.sock")
+    take_the_name_meanwhile(monkeypatch)
+    with pytest.raises(services.ClusterInputError, match="a cluster named 'x' already exists"):
+        services.cluster_update(
+            cluster=lab, name="x", url=lab.url, environment=lab.environment, poll_interval=60,
+            enabled=True, drain_assist=False, dns_server="", ingress_addresses="", notify=[],
+            notify_users=[],
+        )  # fmt: skip
+    assert sorted(Cluster.objects.values_list("name", "url")) == [
+        ("lab", "unix:///lab.sock"),
+        ("x", "unix:///other.sock"),
+    ]

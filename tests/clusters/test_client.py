@@ -1,10 +1,13 @@
 """Client failures mapped to clear messages (no lab needed)."""
 
 import http.server
+import json
 import socket
+import ssl
 import threading
 
 import pytest
+import requests
 
 from clusters import client
 
@@ -62,6 +65,48 @@ def test_it_says_when_the_response_is_malformed():
     assert caught.value.kind == "malformed"
 
 
+class FailingManager(http.server.BaseHTTPRequestHandler):
+    """A swarm manager whose /nodes fails with an error text holding control characters."""
+
+    def do_GET(self):
+        status, body = 200, {"ApiVersion": "1.41", "Version": "20.10.24"}
+        if self.path.split("?")[0].endswith("/info"):
+            body = {"Swarm": {"LocalNodeState": "active", "ControlAvailable": True}}
+        elif self.path.split("?")[0].endswith("/nodes"):
+            status, body = 500, {"message": "raft \x1b[2J\x1b]0;owned\x07broke\x00 down"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_it_reports_an_api_error_with_its_status_and_printable_text_only():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FailingManager)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(client.PollFailed) as caught:
+            client.fetch(url=f"tcp://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert caught.value.kind == "api_error"
+    message = caught.value.message
+    assert "answered with an error (500)" in message and "broke" in message
+    assert message.isprintable() and str(caught.value) == message
+
+
+def test_it_keeps_only_printable_text_of_the_engine_in_messages():
+    state = "pending\x1b[31m\n\x00"
+    with pytest.raises(client.PollFailed) as caught:
+        client.check_manager({"Swarm": {"LocalNodeState": state}}, "unix:///x.sock")
+    assert caught.value.message.isprintable() and "pending" in caught.value.message
+
+
 @pytest.mark.parametrize(
     ("swarm", "message"),
     [
@@ -90,3 +135,36 @@ def test_it_writes_tls_material_to_private_files_removed_afterwards():
         assert {stat.S_IMODE(os.stat(p).st_mode) for p in files.values()} == {0o600}
         paths = list(files.values())
     assert not any(os.path.exists(p) for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("cause", "kind", "message"),
+    [
+        (
+            requests.exceptions.ConnectionError(socket.gaierror(-2, "Name or service not known")),
+            "unreachable",
+            "tcp://manager.example.net:2376 cannot be reached (network error).",
+        ),
+        (
+            requests.exceptions.SSLError(
+                ssl.SSLCertVerificationError(
+                    1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed"
+                )
+            ),
+            "tls",
+            "TLS verification failed for tcp://manager.example.net:2376: the server's "
+            "certificate is not signed by the configured CA.",
+        ),
+        (
+            requests.exceptions.SSLError(
+                ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] unknown ca")
+            ),
+            "tls",
+            "TLS verification failed for tcp://manager.example.net:2376: the server refused "
+            "our client certificate.",
+        ),
+    ],
+)
+def test_it_words_network_and_tls_failures_without_the_credentials(cause, kind, message):
+    failure = client.describe(cause, "tcp://manager.example.net:2376", 30)
+    assert (failure.kind, failure.message) == (kind, message)

@@ -166,6 +166,18 @@ def test_it_rejects_malformed_json(poll1):
         snap(poll1)
 
 
+@pytest.mark.parametrize("where", ["event time", "node memory", "manager count"])
+def test_it_rejects_numbers_out_of_range(poll1, where):
+    if where == "event time":
+        poll1["events"][0]["timeNano"] = 10**30
+    elif where == "node memory":
+        poll1["nodes"][0]["Description"]["Resources"]["MemoryBytes"] = float("inf")
+    else:
+        poll1["info"]["Swarm"]["Managers"] = float("inf")
+    with pytest.raises(normalize.MalformedResponse):
+        snap(poll1)
+
+
 def test_it_replaces_nul_characters_that_postgresql_cannot_store(poll1):
     raw = json.loads(json.dumps(poll1))
     raw["nodes"][0]["Spec"]["Labels"] = {"note\x00": "a\x00b"}

@@ -1,5 +1,6 @@
 """A poll: claim, failure handling, scheduling, concurrency."""
 
+import copy
 import gc
 import threading
 from datetime import UTC, datetime, timedelta
@@ -57,11 +58,51 @@ def test_it_records_a_failure_and_keeps_the_last_good_snapshot(cluster, poll1):
 
 
 @pytest.mark.django_db
+def test_it_records_a_failure_whose_engine_text_holds_a_nul(cluster):
+    def broken(**kwargs):
+        raise PollFailed("api_error", "The Docker API answered with an error (500): a\x00b")
+
+    outcome = services.cluster_poll(cluster=cluster, now=NOW, fetch=broken)
+    assert outcome.run.error == "The Docker API answered with an error (500): a\ufffdb"
+    cluster.refresh_from_db()
+    assert cluster.last_poll_error == outcome.run.error and cluster.poll_claimed_at is None
+
+
+@pytest.mark.django_db
 def test_it_records_malformed_json_as_a_failure(cluster, poll1):
     poll1["services"] = [{"Spec": {}}]
     outcome = services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
     assert outcome.run.error_kind == "malformed"
     assert "cannot read" in outcome.run.error
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["replicas", "state", "hostname", "running"])
+def test_it_records_values_that_cannot_be_stored_as_malformed(cluster, poll1, value):
+    services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    bad = copy.deepcopy(poll1)
+    if value == "replicas":
+        bad["services"][0]["Spec"]["Mode"] = {"Replicated": {"Replicas": "many"}}
+        bad["services"][0]["Version"]["Index"] += 1  # a new version: not reused
+    elif value == "state":
+        bad["nodes"][0]["Status"]["State"] = "x" * 40
+    elif value == "hostname":
+        bad["nodes"][0]["Description"]["Hostname"] = "h" * 300
+    else:
+        bad["services"][0]["ServiceStatus"]["RunningTasks"] = -1
+    outcome = services.cluster_poll(
+        cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetcher(bad)
+    )
+    assert (outcome.run.ok, outcome.run.error_kind) == (False, "malformed")
+    assert "cannot store" in outcome.run.error
+    cluster.refresh_from_db()
+    assert (cluster.last_poll_ok, cluster.last_success_at, cluster.poll_claimed_at) == (
+        False,
+        NOW,
+        None,
+    )
+    assert PollSnapshot.objects.count() == 1  # the last good one stays, nothing half-written
+    assert set(Node.objects.values_list("state", flat=True)) == {"ready"}
 
 
 @pytest.mark.django_db
@@ -96,6 +137,26 @@ def test_it_does_not_poll_a_cluster_another_poll_holds(cluster, poll1):
 def test_it_releases_a_stuck_claim_after_the_timeout(cluster, poll1):
     Cluster.objects.filter(pk=cluster.pk).update(poll_claimed_at=NOW - timedelta(minutes=6))
     assert services.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1)).run.ok
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ends", ["ok", "failed"])
+def test_a_poll_that_outlived_its_claim_writes_nothing(cluster, poll1, ends):
+    """Past the claim timeout another poll may take the cluster: only that one writes."""
+    taken_over = NOW + services.POLL_CLAIM_TIMEOUT + timedelta(seconds=1)
+
+    def slow(**kwargs):
+        Cluster.objects.filter(pk=cluster.pk).update(poll_claimed_at=taken_over)
+        if ends == "failed":
+            raise PollFailed("timeout", "no answer")
+        return fetcher(poll1)(**kwargs)
+
+    with mock.patch("readiness.services.evaluation_run") as evaluation_run:
+        assert services.cluster_poll(cluster=cluster, now=NOW, fetch=slow) is None
+    evaluation_run.assert_not_called()
+    assert not PollRun.objects.exists() and not Node.objects.exists()
+    cluster.refresh_from_db()
+    assert (cluster.poll_claimed_at, cluster.last_poll_at) == (taken_over, None)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -144,6 +205,22 @@ def test_it_enqueues_due_clusters_once_each(cluster, django_capture_on_commit_ca
     delay.assert_called_once_with(cluster.pk)
     cluster.refresh_from_db()
     assert cluster.next_poll_at == NOW + timedelta(seconds=cluster.poll_interval)
+
+
+@pytest.mark.django_db
+def test_each_cluster_is_due_at_its_own_interval_from_one_beat_entry(settings):
+    beat = [e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert [t for t in beat if "poll" in t and t.startswith("clusters.")] == [
+        "clusters.tasks.enqueue_due_polls"
+    ]
+    default = Cluster.objects.create(name="default", url="unix:///x.sock")
+    slow = Cluster.objects.create(name="slow", url="unix:///x.sock", poll_interval=300)
+    assert default.poll_interval == 60
+    assert sorted(services.polls_due(now=NOW)) == sorted([default.pk, slow.pk])
+    assert services.polls_due(now=NOW + timedelta(seconds=59)) == []
+    assert services.polls_due(now=NOW + timedelta(seconds=60)) == [default.pk]
+    assert services.polls_due(now=NOW + timedelta(seconds=299)) == [default.pk]
+    assert services.polls_due(now=NOW + timedelta(seconds=300)) == [slow.pk]
 
 
 @pytest.mark.django_db
