@@ -110,26 +110,37 @@ def _read_text(path: str | Path, option: str) -> str:
         ) from None
 
 
-def read_pem(path: str | Path, kind: str) -> str:
-    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable, not PEM, or
-    not something a poll can use (a damaged certificate, a key behind a passphrase)."""
-    text = _read_text(path, f"tls-{kind}")
+def pem_problem(kind: str, text: str) -> str | None:
+    """Why TEXT cannot serve as the TLS KIND (ca, cert, key) of a poll, or None: not PEM, a
+    damaged certificate, a key behind a passphrase (OpenSSL would ask for it on every poll)."""
     if PEM_MARKERS[kind] not in text:
-        what = "a PEM private key" if kind == "key" else "a PEM certificate"
-        raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.")
+        return "is not PEM"
     try:
         if kind == "key":
             serialization.load_pem_private_key(text.encode(), password=None)
         else:
             x509.load_pem_x509_certificates(text.encode())
-    except TypeError:  # encrypted: OpenSSL would ask each poll for the passphrase
-        raise ClusterInputError(
-            f"--tls-{kind}: {path} is encrypted: give the key without a passphrase (it is "
-            "stored encrypted)."
-        ) from None
+    except TypeError:
+        return "is encrypted: give the key without a passphrase (it is stored encrypted)"
     except (ValueError, UnsupportedAlgorithm):
-        what = "a readable PEM private key" if kind == "key" else "a readable PEM certificate"
-        raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.") from None
+        return (
+            "is not a readable PEM private key"
+            if kind == "key"
+            else ("is not a readable PEM certificate")
+        )
+    return None
+
+
+def read_pem(path: str | Path, kind: str) -> str:
+    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable, not PEM, or
+    not something a poll can use (see pem_problem)."""
+    text = _read_text(path, f"tls-{kind}")
+    if PEM_MARKERS[kind] not in text:
+        what = "a PEM private key" if kind == "key" else "a PEM certificate"
+        raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.")
+    problem = pem_problem(kind, text)
+    if problem:
+        raise ClusterInputError(f"--tls-{kind}: {path} {problem}.")
     return text
 
 
@@ -258,8 +269,9 @@ def _endpoint(
                 f"tls_{missing[0]}",
             )
     for kind, text in given.items():
-        if PEM_MARKERS[kind] not in text:
-            raise ClusterInputError(f"{n['tls_' + kind]} is not PEM.", f"tls_{kind}")
+        problem = pem_problem(kind, text)
+        if problem:
+            raise ClusterInputError(f"{n['tls_' + kind]} {problem}.", f"tls_{kind}")
     if scheme == "ssh":
         ssh_key = ssh_key or stored.get("ssh_key", "")
         if not ssh_known_hosts and not ssh_accept_new_host_key:

@@ -9,41 +9,7 @@ from django.core.management.base import CommandError
 
 from clusters import services
 from clusters.models import Cluster, Recipient
-from tests.clusters.conftest import fetcher
-
-
-def tls_material(passphrase: bytes | None = None) -> tuple[str, str]:
-    """A self-signed certificate and its private key (PEM), the key encrypted with PASSPHRASE."""
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "watchkeeper-test")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
-
+from tests.clusters.conftest import fetcher, tls_material
 
 PEM_CERT, PEM_KEY = tls_material()
 

@@ -11,15 +11,22 @@ from clusters import services
 from clusters.models import Cluster, Recipient
 from lab.sshd import ed25519_keypair
 from readiness.models import ClusterPolicy
+from tests.clusters.conftest import tls_material
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
 MARKER = "MARKER-7f3a9c"
-PEM_CA = f"-----BEGIN CERTIFICATE-----\n{MARKER}-ca\n-----END CERTIFICATE-----\n"
-PEM_CERT = f"-----BEGIN CERTIFICATE-----\n{MARKER}-cert\n-----END CERTIFICATE-----\n"
-PEM_KEY = f"-----BEGIN PRIVATE KEY-----\n{MARKER}-key\n-----END PRIVATE KEY-----\n"
-NEW_KEY = f"-----BEGIN PRIVATE KEY-----\n{MARKER}-new-key\n-----END PRIVATE KEY-----\n"
+PEM_CA = tls_material()[0]
+PEM_CERT, PEM_KEY = tls_material()
+NEW_KEY = tls_material()[1]
+# what must never come back: the marker and every full base64 line of the uploaded files
+SECRETS = [MARKER] + [
+    line
+    for pem in (PEM_CA, PEM_CERT, PEM_KEY, NEW_KEY)
+    for line in pem.splitlines()
+    if len(line) == 64 and not line.startswith("-----")
+]
 MISSING = "/nonexistent/wk-settings/docker.sock"
 HOSTILE = "<script>alert(1)</script>"
 NEW = reverse("clusters:new")
@@ -64,8 +71,8 @@ def no_secret_anywhere(client, caplog):
     client.request = recording
     yield bodies
     for body in bodies:
-        assert MARKER.encode() not in body
-    assert MARKER not in caplog.text
+        assert not [secret for secret in SECRETS if secret.encode() in body]
+    assert not [secret for secret in SECRETS if secret in caplog.text]
 
 
 @pytest.fixture
@@ -186,7 +193,7 @@ def test_it_adds_a_tls_cluster_with_the_uploads_encrypted(admin):
     )
     assert response.status_code == 302
     cluster = Cluster.objects.get(name="prod")
-    assert MARKER not in cluster.credentials_encrypted
+    assert not [secret for secret in SECRETS if secret in cluster.credentials_encrypted]
     assert services.cluster_credentials(cluster) == {"ca": PEM_CA, "cert": PEM_CERT, "key": PEM_KEY}
     page = admin.get(settings_url("prod")).text
     assert page.count("Stored: yes. Leave empty to keep it") == 3
@@ -222,6 +229,16 @@ BAD_INPUTS = [
         {"url": "tcp://manager:2376", "tls_ca": PEM_CA, "tls_cert": PEM_CERT,
          "tls_key": "not a key " + MARKER},
         "The client key is not PEM",
+    ),
+    (
+        {"url": "tcp://manager:2376", "tls_ca": PEM_CA.replace("\n", "\nMIIB", 1),
+         "tls_cert": PEM_CERT, "tls_key": PEM_KEY},
+        "The CA certificate is not a readable PEM certificate",
+    ),
+    (
+        {"url": "tcp://manager:2376", "tls_ca": PEM_CA, "tls_cert": PEM_CERT,
+         "tls_key": tls_material(b"passphrase")[1]},
+        "The client key is encrypted: give the key without a passphrase",
     ),
     ({"tls_ca": PEM_CA}, "TLS files only go with a tcp:// URL"),
     ({"url": "ssh://root@manager.example.net"}, "An ssh:// URL needs the SSH private key"),

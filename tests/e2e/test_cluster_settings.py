@@ -1,12 +1,12 @@
 """In a real browser: an admin tests a connection, sees the poller's error, adds the cluster."""
 
 from clusters.models import Cluster
+from tests.clusters.conftest import tls_material
 
 from .conftest import login, screenshot
 
 MISSING = "/nonexistent/wk-e2e/docker.sock"
-PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+PEM_CERT, PEM_KEY = tls_material()
 
 
 def pem(name: str, text: str) -> dict:
