@@ -81,7 +81,7 @@ def render_text(report: Report, *, only_failed: bool = False) -> str:
     lines.append("")
     lines.append("Categories:")
     for name, data in score.categories.items():
-        lines.append(f"  {name:<14} {data['score']:>3}  ({data['rules']} rules scored)")
+        lines.append(f"  {name:<14} {data['score']:>3}  ({data['rules']} rules evaluated)")
     for note in report.notes:
         lines.append(f"Note: {printable(note)}")
     lines.append("")

@@ -87,7 +87,7 @@ def test_it_writes_the_report_fields_in_text_as_in_json():
     assert (summary + "{passed} passed").format(**data["summary"]) in text
     assert "Note: a note" in text
     for name, category in data["categories"].items():
-        assert f"  {name:<14} {category['score']:>3}  ({category['rules']} rules scored)" in text
+        assert f"  {name:<14} {category['score']:>3}  ({category['rules']} rules evaluated)" in text
 
 
 def test_it_writes_the_report_fields_and_every_check_in_junit_as_in_json():
