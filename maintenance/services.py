@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import smtplib
 import time as monotonic_time
@@ -430,6 +431,12 @@ def backup_last_passed(backup: Backup) -> datetime | None:
 # --- checklists -----------------------------------------------------------------
 
 
+# A DNS name: dot-separated labels of letters, digits and inner hyphens, 253 characters at most.
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
+
+
 @transaction.atomic
 def checklist_start(
     *,
@@ -441,11 +448,18 @@ def checklist_start(
     user=None,
     dns_hostname: str = "",
 ) -> ChecklistRun:
-    """Start a run of a built-in template; a naive TARGET is wall time in TZ."""
+    """Start a run of a built-in template; a naive TARGET is wall time in TZ. DNS_HOSTNAME
+    (optional) is the name the switchover's DNS step checks."""
     spec = checklists.TEMPLATES.get(template)
     if spec is None:
         raise ValidationError(
             f"Unknown template {template!r}; use {' or '.join(checklists.TEMPLATES)}."
+        )
+    dns_hostname = dns_hostname.strip().rstrip(".").lower()
+    if dns_hostname and not _HOSTNAME.fullmatch(dns_hostname):
+        raise ValidationError(
+            f"{dns_hostname[:80]!r} is not a DNS name (letters, digits and hyphens in "
+            "dot-separated labels, like app.example.com)."
         )
     try:
         target_utc = occ.local_target(target, tz)

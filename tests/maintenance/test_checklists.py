@@ -42,6 +42,18 @@ def test_cli_starts_a_switchover_with_steps_due_at_their_offsets(cluster):
     assert due["T-24h"] == datetime(2027, 3, 31, 8, 0, tzinfo=UTC)
     assert due["T-0"] == datetime(2027, 4, 1, 8, 0, tzinfo=UTC)
     assert "Production switchover" in out.getvalue()
+    assert [s.probe_target for s in run.steps.all() if s.probe == "dns"] == [""]
+
+
+@pytest.mark.django_db
+def test_cli_names_the_dns_name_the_switchover_checks(cluster):
+    call_command(
+        "maintenance", "checklist", "start", "prod", "--template", "switchover",
+        "--at", "2027-04-01T10:00", "--tz", "UTC", "--dns-name", "App.Example.com.",
+        stdout=StringIO(),
+    )  # fmt: skip
+    run = ChecklistRun.objects.get()
+    assert [s.probe_target for s in run.steps.all() if s.probe == "dns"] == ["app.example.com"]
 
 
 @pytest.mark.django_db

@@ -170,6 +170,10 @@ def test_cli_listing_past_days_creates_no_occurrence_that_never_happened(cluster
         ["backup", "validate", "prod", "missing", "--evidence", "x"],
         ["checklist", "start", "prod", "--template", "switchover", "--at", "2027-04-01T10:00",
          "--tz", "Nowhere/City"],
+        ["checklist", "start", "prod", "--template", "switchover", "--at", "2027-04-01T10:00",
+         "--tz", "UTC", "--dns-name", "app example.com"],
+        ["checklist", "start", "prod", "--template", "switchover", "--at", "2027-04-01T10:00",
+         "--tz", "UTC", "--dns-name", "app-.example.com"],
         ["occurrences", "prod", "--from", "2027-02-30", "--to", "2027-03-01"],
     ],
 )  # fmt: skip

@@ -111,6 +111,14 @@ def test_a_rejected_checklist_start_keeps_what_was_entered(client, operator, set
     response = client.post(reverse("maintenance:checklist_start"), data | {"target": "soon"})
     assert response.status_code == 400 and "date and time" in response.text
     assert ChecklistRun.objects.count() == before
+    response = client.post(
+        reverse("maintenance:checklist_start"),
+        data | {"tz": "UTC", "dns_hostname": "<b>not a host</b>"},
+    )
+    assert response.status_code == 400 and "is not a DNS name" in response.text
+    assert "<b>not a host</b>" not in response.text  # shown back escaped
+    assert "&lt;b&gt;not a host&lt;/b&gt;" in response.text
+    assert ChecklistRun.objects.count() == before
 
 
 def test_the_page_warns_about_a_window_outside_15_to_90_minutes(client, operator, setup):

@@ -112,6 +112,9 @@ class Command(BaseCommand):
         start.add_argument("--template", required=True, choices=sorted(checklists.TEMPLATES))
         start.add_argument("--at", required=True, help="target time, ISO (local to --tz)")
         start.add_argument("--tz", required=True)
+        start.add_argument(
+            "--dns-name", default="", help="switchover: the DNS name its DNS step checks"
+        )
 
         tick = groups.add_parser("tick", help="one pass of the scheduler")
         tick.add_argument("--now", default=None, help="evaluate as if the clock read ISO")
@@ -250,6 +253,7 @@ class Command(BaseCommand):
                 target=target,
                 tz=options["tz"],
                 now=timezone.now(),
+                dns_hostname=options["dns_name"],
             )
         except ValidationError as exc:
             raise invalid(exc) from None
