@@ -123,11 +123,7 @@ def pem_problem(kind: str, text: str) -> str | None:
     except TypeError:
         return "is encrypted: give the key without a passphrase (it is stored encrypted)"
     except (ValueError, UnsupportedAlgorithm):
-        return (
-            "is not a readable PEM private key"
-            if kind == "key"
-            else ("is not a readable PEM certificate")
-        )
+        return f"is not a readable PEM {'private key' if kind == 'key' else 'certificate'}"
     return None
 
 
@@ -589,15 +585,6 @@ def cluster_connection_test(
     )
 
 
-def cluster_calendar_token_rotate(*, cluster: Cluster) -> str:
-    """Give CLUSTER a new calendar token: the old feed URL stops working at once."""
-    from maintenance.services import calendar_token_rotate
-
-    token = calendar_token_rotate(cluster=cluster)
-    Cluster.objects.filter(pk=cluster.pk).update(updated_at=timezone.now())
-    return token
-
-
 def cluster_delete(*, cluster: Cluster, confirm: str) -> None:
     """Delete CLUSTER and everything recorded about it; CONFIRM must repeat its name."""
     if confirm.strip() != cluster.name:
@@ -763,7 +750,9 @@ SERVICE_FIELDS = (
 TASK_FIELDS = ("node_id", "service_id", "slot", "state")
 
 
-_COMPARED = {Service: tuple(name for name in SERVICE_FIELDS if name != "removed_at")}
+def _compared(fields: tuple) -> tuple:
+    """The FIELDS a row's digest covers: all but removed_at (a returning row is rewritten)."""
+    return tuple(name for name in fields if name != "removed_at")
 
 
 def row_digest(values: dict, fields: tuple) -> str:
@@ -781,23 +770,9 @@ def _service_row(service) -> tuple[dict, str]:
     reuses the objects of services the API reports unchanged: see normalize.Reuse)."""
     kept = service.__dict__.get("_stored_row")
     if kept is None:
-        row = {
-            "name": service.name,
-            "image": service.image,
-            "mode": service.mode,
-            "replicas": service.replicas,
-            "running_tasks": service.running_tasks,
-            "desired_tasks": service.desired_tasks,
-            "constraints": service.constraints,
-            "memory_limit": service.memory_limit,
-            "memory_reservation": service.memory_reservation,
-            "cpu_limit": service.cpu_limit,
-            "cpu_reservation": service.cpu_reservation,
-            "healthcheck": service.healthcheck,
-            "labels": service.labels,
-            "removed_at": None,
-        }
-        kept = service.__dict__["_stored_row"] = (row, row_digest(row, _COMPARED[Service]))
+        compared = _compared(SERVICE_FIELDS)  # the snapshot's Service has each of them
+        row = {name: getattr(service, name) for name in compared} | {"removed_at": None}
+        kept = service.__dict__["_stored_row"] = (row, row_digest(row, compared))
     return kept
 
 
@@ -816,7 +791,8 @@ def _sync(
 
     Four statements whatever the size: read, upsert, mark removed (or delete), touch.
     Models with a ``digest`` column are compared by the hash of their FIELDS (no JSON field is
-    read back), others field by field. Returns swarm id -> primary key for every row;
+    read back; DIGESTS, swarm id -> digest over _compared(FIELDS), when the caller has them),
+    others field by field. Returns swarm id -> primary key for every row;
     EXISTING (a dict) receives the rows as they were: swarm id -> (pk, *ALSO) for models with a
     digest, (pk, *FIELDS) for the others.
     """
@@ -825,8 +801,7 @@ def _sync(
     digested = hasattr(model, "digest")
     timestamps = hasattr(model, "last_seen_at")
     if digested:
-        compared = tuple(name for name in fields if name != "removed_at")
-        assert digests is None or compared == _COMPARED[model]
+        compared = _compared(fields)
         state = {}
         for swarm_id, pk, digest, removed_at, *rest in model.objects.filter(
             cluster=cluster

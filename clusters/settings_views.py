@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import admin_required
+from maintenance import services as maintenance_services
 from readiness.selectors import cluster_policy
 
 from . import selectors, services
@@ -138,7 +139,7 @@ def cluster_settings(request, name: str):
 def calendar_token_rotate(request, name: str):
     """New calendar feed URL; the old one stops working."""
     cluster = get_object_or_404(Cluster, name=name)
-    services.cluster_calendar_token_rotate(cluster=cluster)
+    maintenance_services.calendar_token_rotate(cluster=cluster)
     messages.success(request, "New calendar feed URL; the old one no longer works.")
     return redirect("clusters:settings", cluster.name)
 

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster, new_calendar_token
@@ -1069,7 +1070,9 @@ def calendar_token_rotate(*, cluster: Cluster) -> str:
         token = new_calendar_token()
         try:
             with transaction.atomic():
-                Cluster.objects.filter(pk=cluster.pk).update(calendar_token=token)
+                Cluster.objects.filter(pk=cluster.pk).update(
+                    calendar_token=token, updated_at=timezone.now()
+                )
         except IntegrityError:
             continue
         cluster.calendar_token = token
