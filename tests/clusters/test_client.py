@@ -40,10 +40,15 @@ def test_it_times_out():
     assert "did not answer within" in caught.value.message
 
 
-class Junk(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b'{"ApiVersion": "1.41"}' if self.path.endswith("/version") else b"<html>"
-        self.send_response(200)
+class FakeEngine(http.server.BaseHTTPRequestHandler):
+    """An Engine API on loopback: answer(path) gives the status and the body of each GET."""
+
+    def answer(self, path: str) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        status, body = self.answer(self.path.split("?")[0])
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -53,51 +58,45 @@ class Junk(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_it_says_when_the_response_is_malformed():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Junk)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def failed_fetch(handler: type[FakeEngine]) -> client.PollFailed:
+    """The PollFailed a poll of a server running HANDLER raises."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(client.PollFailed) as caught:
             client.fetch(url=f"tcp://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
-    assert caught.value.kind == "malformed"
+    return caught.value
 
 
-class FailingManager(http.server.BaseHTTPRequestHandler):
+class Junk(FakeEngine):
+    def answer(self, path):
+        return 200, b'{"ApiVersion": "1.41"}' if path.endswith("/version") else b"<html>"
+
+
+def test_it_says_when_the_response_is_malformed():
+    assert failed_fetch(Junk).kind == "malformed"
+
+
+class FailingManager(FakeEngine):
     """A swarm manager whose /nodes fails with an error text holding control characters."""
 
-    def do_GET(self):
+    def answer(self, path):
         status, body = 200, {"ApiVersion": "1.41", "Version": "20.10.24"}
-        if self.path.split("?")[0].endswith("/info"):
+        if path.endswith("/info"):
             body = {"Swarm": {"LocalNodeState": "active", "ControlAvailable": True}}
-        elif self.path.split("?")[0].endswith("/nodes"):
+        elif path.endswith("/nodes"):
             status, body = 500, {"message": "raft \x1b[2J\x1b]0;owned\x07broke\x00 down"}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        return status, json.dumps(body).encode()
 
 
 def test_it_reports_an_api_error_with_its_status_and_printable_text_only():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FailingManager)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with pytest.raises(client.PollFailed) as caught:
-            client.fetch(url=f"tcp://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-    assert caught.value.kind == "api_error"
-    message = caught.value.message
+    failure = failed_fetch(FailingManager)
+    assert failure.kind == "api_error"
+    message = failure.message
     assert "answered with an error (500)" in message and "broke" in message
-    assert message.isprintable() and str(caught.value) == message
+    assert message.isprintable() and str(failure) == message
 
 
 def test_it_keeps_only_printable_text_of_the_engine_in_messages():
