@@ -1,5 +1,6 @@
 """Maintenance pages and the calendar feed."""
 
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -16,8 +17,8 @@ from accounts.roles import operator_required, viewer_required
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 
-from . import calendar_grid, checklists, ical, planner, selectors, services
-from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep
+from . import calendar_grid, checklists, freezes, ical, planner, recurrence, selectors, services
+from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep, Window
 
 FEED_AHEAD = timedelta(weeks=8)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -63,6 +64,7 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
     weeks = calendar_grid.grid(
         occurrences, start=start, end=end, zone=zone, today=today, month=month
     )
+    calendar_grid.add_notes(weeks, skipped_notes(first_day=start, last_day=end - timedelta(days=1)))
     return render(
         request,
         "maintenance/overview.html",
@@ -89,6 +91,30 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
         },
         status=status,
     )
+
+
+def skipped_notes(*, first_day: date, last_day: date, cluster=None) -> dict[date, list[str]]:
+    """Local day -> why maintenance is skipped that day: freezes and skip dates, and months in
+    which a monthly window's day does not exist (shown on that month's last day)."""
+    notes: dict[date, list[str]] = defaultdict(list)
+    for item in freezes.freezes_between(first_day=first_day, last_day=last_day, cluster=cluster):
+        day = max(item.first_day, first_day)
+        while day <= min(item.last_day, last_day):
+            notes[day].append(f"Freeze: {item.name} ({item.scope}), no maintenance")
+            day += timedelta(days=1)
+    windows = Window.objects.filter(rrule__startswith="FREQ=MONTHLY").select_related("cluster")
+    if cluster is not None:
+        windows = windows.filter(cluster=cluster)
+    for window in windows:
+        for day, why in recurrence.skipped_months(
+            window.rrule,
+            active_from=window.active_from,
+            active_until=window.active_until,
+            first_day=first_day,
+            last_day=last_day,
+        ):
+            notes[day].append(f"{window.cluster.name} · {window.name}: {why}")
+    return dict(notes)
 
 
 @operator_required
