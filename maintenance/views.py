@@ -391,6 +391,11 @@ def calendar_feed(request, token: str):
         steps=selectors.open_checklist_steps(cluster=cluster, now=now, until=now + FEED_AHEAD),
         now=now,
         base_url=settings.WATCHKEEPER_BASE_URL,
+        skipped=skipped_notes(
+            first_day=timezone.localdate(now),
+            last_day=timezone.localdate(now + FEED_AHEAD),
+            cluster=cluster,
+        ),
     )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{cluster.name}-maintenance.ics"'

@@ -28,3 +28,25 @@ def test_the_month_view_marks_freezes_and_a_missing_31st(client, viewer):
     assert "prod · month end: April has no 31st: skipped" in text
     assert "Freeze: easter freeze (all clusters), no maintenance" in text
     assert text.count("data-skipped") == 2
+
+
+@pytest.mark.django_db
+def test_the_ical_feed_marks_skipped_days():
+    import icalendar
+
+    cluster = Cluster.objects.create(name="prod", url="unix:///nonexistent.sock")
+    services.window_create(
+        cluster=cluster, weekdays="sun", start_time=time(3, 0), duration_minutes=60,
+        tz="UTC", now=NOW, name="sunday",
+    )  # fmt: skip
+    freezes.freeze_add(name="skip", first_day=date(2027, 4, 11), now=NOW, cluster=cluster)
+    from django.test import Client
+
+    with time_machine.travel(NOW, tick=False):
+        body = Client().get(reverse("maintenance:calendar", args=[cluster.calendar_token])).content
+    events = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    skipped = [e for e in events if str(e["uid"]).startswith("skipped-")]
+    assert [e.decoded("dtstart") for e in skipped] == [date(2027, 4, 11)]
+    assert "Freeze: skip (prod)" in str(skipped[0]["description"])
+    starts = {e.decoded("dtstart").date() for e in events if "occurrence-" in str(e["uid"])}
+    assert date(2027, 4, 11) not in starts and date(2027, 4, 18) in starts
