@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import Cluster
-from maintenance import checklists, freezes, selectors, services
+from maintenance import checklists, evidence, freezes, restore_evidence, selectors, services
 from maintenance.models import Backup, Freeze
 from watchkeeper.timefmt import iso_utc
 
@@ -102,6 +102,13 @@ class Command(BaseCommand):
         badd.add_argument("name")
         badd.add_argument("--every", type=int, default=90, help="days, 30 to 90 (default 90)")
         badd.add_argument("--validated-at", default=None, help="last passed restore test, ISO")
+        brec = backup_actions.add_parser(
+            "record", help="record a restore test from restic, kopia or velero output"
+        )
+        brec.add_argument("test", help="the backup: CLUSTER/NAME or its id")
+        brec.add_argument("--from", dest="source", required=True, choices=evidence.KINDS)
+        brec.add_argument("files", nargs="+", metavar="FILE", help="the tool's output file(s)")
+        brec.add_argument("--max-age", type=int, default=None, help="set the test's max age, h")
         bval = backup_actions.add_parser("validate", help="record a restore test")
         bval.add_argument("cluster")
         bval.add_argument("name")
@@ -142,6 +149,8 @@ class Command(BaseCommand):
         if group == "backup":
             if options["action"] == "add":
                 return self.backup_add(options)
+            if options["action"] == "record":
+                return self.backup_record(options)
             return self.backup_validate(options)
         if group == "checklist":
             return self.checklist_start(options)
@@ -235,6 +244,35 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise invalid(exc) from None
+        self._print_backup(backup)
+
+    def backup_record(self, options):
+        test = options["test"]
+        if test.isdigit():
+            backup = Backup.objects.select_related("cluster").filter(pk=int(test)).first()
+        else:
+            cluster_name, _, name = test.partition("/")
+            backup = Backup.objects.filter(cluster=get_cluster(cluster_name), name=name).first()
+        if backup is None:
+            raise usage_error(f"No backup {test!r} (give CLUSTER/NAME or the backup's id).")
+        texts = []
+        for path in options["files"]:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    texts.append(handle.read(evidence.MAX_TEXT + 1))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise usage_error(f"Cannot read {path}: {exc}. Nothing was recorded.") from None
+        try:
+            with transaction.atomic():
+                if options["max_age"] is not None:
+                    restore_evidence.backup_set_max_age(backup=backup, hours=options["max_age"])
+                validation = restore_evidence.backup_record(
+                    backup=backup, kind=options["source"], texts=texts, now=timezone.now(),
+                    by_name="manage.py",
+                )  # fmt: skip
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        self.stdout.write(validation.evidence)
         self._print_backup(backup)
 
     def backup_validate(self, options):
