@@ -17,7 +17,17 @@ from accounts.roles import operator_required, viewer_required
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 
-from . import calendar_grid, checklists, freezes, ical, planner, recurrence, selectors, services
+from . import (
+    calendar_grid,
+    checklists,
+    freezes,
+    ical,
+    occurrences,
+    planner,
+    recurrence,
+    selectors,
+    services,
+)
 from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep, Window
 
 FEED_AHEAD = timedelta(weeks=8)
@@ -77,10 +87,24 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
             "today": today,
             "clusters": Cluster.objects.order_by("name").only("id", "name"),
             "weekdays": WEEKDAYS,
+            "kinds": recurrence.KINDS,
+            "ordinals": (
+                (1, "first"),
+                (2, "second"),
+                (3, "third"),
+                (4, "fourth"),
+                (5, "fifth"),
+                (-1, "last"),
+            ),
             "zone_name": str(zone),
             "form": form
             or {
+                "kind": "weekly",
                 "weekdays": ["sun"],
+                "interval": "2",
+                "ordinal": "2",
+                "weekday": "tue",
+                "month_day": "1",
                 "start_time": "03:00",
                 "duration_minutes": "60",
                 "tz": str(zone),
@@ -123,18 +147,22 @@ def window_create(request):
     """Create a weekly window; its occurrences appear in the calendar."""
     sent = {
         "cluster": request.POST.get("cluster", ""),
+        "kind": request.POST.get("kind", "weekly"),
         "weekdays": [d for d in request.POST.getlist("weekdays") if d in WEEKDAYS],
         "start_time": request.POST.get("start_time", ""),
         "duration_minutes": request.POST.get("duration_minutes", ""),
         "tz": request.POST.get("tz", ""),
         "name": request.POST.get("name", ""),
+        **{
+            key: request.POST.get(key, "").strip()
+            for key in ("ordinal", "weekday", "month_day", "interval", "once", "rrule")
+        },
     }
     cluster = (
         Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
     )
     if cluster is None:
         return _overview(request, form=sent, errors=["Choose a cluster."], status=400)
-    days = ",".join(sent["weekdays"])
     try:
         start_time = time.fromisoformat(sent["start_time"])
         duration = int(sent["duration_minutes"])
@@ -142,14 +170,15 @@ def window_create(request):
         message = "Give the start as HH:MM and the duration in minutes."
         return _overview(request, form=sent, errors=[message], status=400)
     try:
+        schedule = _schedule(sent)
         window = services.window_create(
             cluster=cluster,
-            weekdays=days,
             start_time=start_time,
             duration_minutes=duration,
             tz=sent["tz"].strip(),
             name=sent["name"].strip(),
             now=timezone.now(),
+            **schedule,
         )
     except ValidationError as exc:
         return _overview(request, form=sent, errors=exc.messages, status=400)
@@ -158,6 +187,38 @@ def window_create(request):
     if warning:
         messages.warning(request, warning)
     return redirect("maintenance:overview")
+
+
+def _schedule(sent: dict) -> dict:
+    """The window_create arguments for the form's kind (weekly, monthly by weekday, monthly by
+    day, every N weeks, once, custom RRULE); ValidationError for a bad entry."""
+    kind = sent["kind"]
+    try:
+        if kind == "weekly":
+            return {"weekdays": ",".join(sent["weekdays"])}
+        if kind == "every_n_weeks":
+            days = occurrences.parse_weekdays(",".join(sent["weekdays"]))
+            interval = int(sent["interval"] or "0")
+            if not 2 <= interval <= 52:
+                raise ValidationError("Every N weeks: N is 2 to 52.")
+            return {"rrule": recurrence.weekly(days, interval)}
+        if kind == "monthly_weekday":
+            ordinal = int(sent["ordinal"] or "0")
+            if ordinal not in (1, 2, 3, 4, 5, -1):
+                raise ValidationError("Choose first, second, third, fourth, fifth or last.")
+            day = occurrences.parse_weekdays(sent["weekday"])[0]
+            return {"rrule": recurrence.monthly_weekday(ordinal, day)}
+        if kind == "monthly_day":
+            return {"rrule": recurrence.monthly_day(int(sent["month_day"] or "0"))}
+        if kind == "once":
+            return {"once": date.fromisoformat(sent["once"])}
+        if kind == "custom":
+            return {"rrule": sent["rrule"] or " "}
+    except occurrences.ScheduleError as exc:
+        raise ValidationError(str(exc)) from None
+    except ValueError:
+        raise ValidationError(f"Check the fields of '{recurrence.KINDS.get(kind)}'.") from None
+    raise ValidationError("Choose the kind of window.")
 
 
 @viewer_required

@@ -50,3 +50,51 @@ def test_the_ical_feed_marks_skipped_days():
     assert "Freeze: skip (prod)" in str(skipped[0]["description"])
     starts = {e.decoded("dtstart").date() for e in events if "occurrence-" in str(e["uid"])}
     assert date(2027, 4, 11) not in starts and date(2027, 4, 18) in starts
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"kind": "monthly_weekday", "ordinal": "-1", "weekday": "sun"}, "FREQ=MONTHLY;BYDAY=-1SU"),
+        ({"kind": "monthly_day", "month_day": "31"}, "FREQ=MONTHLY;BYMONTHDAY=31"),
+        ({"kind": "every_n_weeks", "interval": "2", "weekdays": ["sun"]},
+         "FREQ=WEEKLY;BYDAY=SU;INTERVAL=2"),
+        ({"kind": "once", "once": "2027-04-20"}, "FREQ=DAILY;COUNT=1"),
+        ({"kind": "custom", "rrule": "FREQ=MONTHLY;BYDAY=2TU"}, "FREQ=MONTHLY;BYDAY=2TU"),
+    ],
+)  # fmt: skip
+def test_the_window_form_creates_every_kind(client, operator, fields, rule):
+    from maintenance.models import Window
+
+    cluster = Cluster.objects.create(name="prod", url="unix:///nonexistent.sock")
+    data = {"cluster": cluster.pk, "start_time": "03:00", "duration_minutes": "60", "tz": "UTC"}
+    with time_machine.travel(NOW, tick=False):
+        client.force_login(operator)
+        response = client.post(reverse("maintenance:window_create"), {**data, **fields})
+    assert response.status_code == 302
+    assert Window.objects.get().rrule == rule
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "custom", "rrule": "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=2"},
+        {"kind": "custom", "rrule": "FREQ=HOURLY"},
+        {"kind": "monthly_day", "month_day": "0"},
+        {"kind": "once", "once": "2027-03-01"},
+        {"kind": "every_n_weeks", "interval": "1", "weekdays": ["sun"]},
+    ],
+)
+def test_the_window_form_refuses_a_bad_or_never_occurring_rule(client, operator, fields):
+    from maintenance.models import Window
+
+    cluster = Cluster.objects.create(name="prod", url="unix:///nonexistent.sock")
+    data = {"cluster": cluster.pk, "start_time": "03:00", "duration_minutes": "60", "tz": "UTC"}
+    with time_machine.travel(NOW, tick=False):
+        client.force_login(operator)
+        response = client.post(reverse("maintenance:window_create"), {**data, **fields})
+    assert response.status_code == 400
+    assert "Nothing was saved" in response.content.decode()
+    assert not Window.objects.exists()
