@@ -96,6 +96,11 @@ class Migration(migrations.Migration):
             preserve_default=False,
         ),
         migrations.RunPython(weekdays_to_rrule, rrule_to_weekdays),
+        migrations.AlterField(  # a default, so that going back can re-add the column
+            model_name="window",
+            name="weekdays",
+            field=models.CharField(default="", max_length=40),
+        ),
         migrations.RemoveField(
             model_name="window",
             name="weekdays",
