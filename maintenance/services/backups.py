@@ -82,13 +82,3 @@ def backup_validate(
                 subject_key__startswith=f"backup:{backup.pk}:", status=Reminder.Status.PENDING
             ).delete()
     return validation
-
-
-def backup_last_passed(backup: Backup) -> datetime | None:
-    last = (
-        backup.validations.filter(outcome=BackupValidation.Outcome.PASSED)
-        .order_by("-validated_at")
-        .values_list("validated_at", flat=True)
-        .first()
-    )
-    return last

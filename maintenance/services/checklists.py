@@ -9,9 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
-from maintenance import checklists, dnsprobe
+from maintenance import checklists, dnsprobe, selectors
 from maintenance import occurrences as occ
 from maintenance.models import ChecklistRun, Reminder, RunStep
 
@@ -94,31 +93,6 @@ def run_step_mark(*, step: RunStep, done: bool, user, now: datetime, note: str =
     return step
 
 
-def run_step_set_probe_target(*, step: RunStep, hostname: str) -> RunStep:
-    """Name the hostname the DNS step resolves."""
-    if step.probe != "dns":
-        raise ValidationError("This step has no DNS probe.")
-    hostname = (hostname or "").strip().rstrip(".")
-    if not hostname or len(hostname) > 253 or " " in hostname:
-        raise ValidationError("Give a DNS hostname, for example app.example.org.")
-    step.probe_target = hostname
-    step.save(update_fields=["probe_target"])
-    return step
-
-
-def allowed_ingress_addresses(cluster: Cluster) -> set[str]:
-    """Manager node addresses from the latest snapshot plus the configured ingress addresses."""
-    allowed = dnsprobe.split_addresses(cluster.ingress_addresses)
-    snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
-    if snapshot is not None:
-        for node in snapshot.nodes:
-            if node.is_manager:
-                for addr in (node.addr, node.manager_addr or ""):
-                    if addr:
-                        allowed.add(dnsprobe.host_of(addr))
-    return allowed
-
-
 def run_step_probe(*, step: RunStep, now: datetime, timeout: float = 5.0) -> RunStep:
     """Run the step's probe now and record result, time, detail and warning."""
     if step.probe != "dns" or not step.probe_target:
@@ -126,7 +100,7 @@ def run_step_probe(*, step: RunStep, now: datetime, timeout: float = 5.0) -> Run
     cluster = step.run.cluster
     outcome = dnsprobe.probe(
         hostname=step.probe_target,
-        allowed=allowed_ingress_addresses(cluster),
+        allowed=selectors.allowed_ingress_addresses(cluster),
         server=cluster.dns_server,
         timeout=timeout,
     )

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 from maintenance import backups as backup_rules
-from maintenance import planner
+from maintenance import planner, selectors
 from maintenance.models import Backup, Occurrence, Reminder, RunStep
-from maintenance.services.backups import backup_last_passed
-from maintenance.services.windows import REFRESH_AFTER_END, unverified_nodes
+from maintenance.services.windows import REFRESH_AFTER_END
 
 UPCOMING_LEADS = (timedelta(hours=72), timedelta(hours=24), timedelta(hours=1))
 NOT_VERIFIED_AFTER = timedelta(minutes=30)
@@ -129,13 +128,16 @@ def notification_enqueue(
     body: str,
     now: datetime,
     also_to: tuple[str, ...] = (),
+    in_window: bool | None = None,
 ) -> int:
     """Queue a notification for every recipient of CLUSTER, deduplicated by (kind, subject_key).
 
     ALSO_TO adds addresses beyond the cluster's recipients (a waiver's owner, for example).
 
     Kinds used by other apps: "critical_finding", "grade_drop", "waiver_expired", "node_down".
-    A node going down inside a maintenance window is expected and not notified.
+    A node going down inside a maintenance window is expected and not notified. IN_WINDOW is
+    the caller's answer to "is NOW inside a window?" when it has one
+    (OperationsFacts.in_window_now); without it maintenance.selectors.in_window() is asked.
     Returns how many reminder rows were created.
     """
     return notifications_enqueue(
@@ -143,6 +145,7 @@ def notification_enqueue(
         notifications=[Notification(kind, subject_key, title, body)],
         now=now,
         also_to=also_to,
+        in_window=in_window,
     )
 
 
@@ -152,6 +155,7 @@ def notifications_enqueue(
     notifications: Iterable[Notification],
     now: datetime,
     also_to: tuple[str, ...] = (),
+    in_window: bool | None = None,
 ) -> int:
     """notification_enqueue for many notifications at once (an evaluation's new critical
     findings): a constant number of statements, however many there are."""
@@ -159,21 +163,13 @@ def notifications_enqueue(
     for item in notifications:
         if item.kind not in Reminder.Kind.values:
             raise ValueError(f"unknown notification kind {item.kind!r}")
-    if any(item.kind == Reminder.Kind.NODE_DOWN for item in notifications) and in_window(
-        cluster=cluster, now=now
-    ):
-        notifications = [item for item in notifications if item.kind != Reminder.Kind.NODE_DOWN]
+    if any(item.kind == Reminder.Kind.NODE_DOWN for item in notifications):
+        if in_window is None:
+            in_window = selectors.in_window(cluster=cluster, now=now)
+        if in_window:
+            notifications = [item for item in notifications if item.kind != Reminder.Kind.NODE_DOWN]
     return _reminders_enqueue(
         cluster=cluster, notifications=notifications, due_at=now, now=now, also_to=also_to
-    )
-
-
-def in_window(*, cluster: Cluster, now: datetime) -> bool:
-    """Whether NOW falls inside a (not cancelled) occurrence of one of CLUSTER's windows."""
-    return (
-        Occurrence.objects.filter(window__cluster=cluster, start__lte=now, end__gt=now)
-        .exclude(status=Occurrence.Status.CANCELLED)
-        .exists()
     )
 
 
@@ -230,7 +226,7 @@ def occurrence_reminders_enqueue(*, now: datetime) -> int:
     for occurrence in unverified:
         window = occurrence.window
         cluster = window.cluster
-        missing = unverified_nodes(occurrence)
+        missing = selectors.unverified_nodes(occurrence)
         listing = "\n".join(f"- {name}" for name in missing) or "- (no node list known)"
         created += reminder_enqueue(
             cluster=cluster,
@@ -251,8 +247,8 @@ def occurrence_reminders_enqueue(*, now: datetime) -> int:
 
 def backup_reminders_enqueue(*, now: datetime) -> int:
     created = 0
-    for backup in Backup.objects.select_related("cluster"):
-        last = backup_last_passed(backup)
+    for backup in selectors.backups_with_last_passed(Backup.objects.select_related("cluster")):
+        last = backup.last_passed
         slot = backup_rules.reminder_due(
             backup_id=backup.pk,
             last_passed=last,

@@ -89,6 +89,8 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
     window = Window.objects.select_for_update().get(pk=window.pk)
     for key, value in changes.items():
         setattr(window, key, value)
+    if isinstance(window.start_time, time):
+        window.start_time = window.start_time.replace(second=0, microsecond=0)
     window.weekdays = _check_window(
         weekdays=window.weekdays,
         start_time=window.start_time,
@@ -100,12 +102,23 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
     window.full_clean()
     window.save()
     future = window.occurrences.filter(start__gt=now)
-    cancelled_days = set(
-        future.filter(status=Occurrence.Status.CANCELLED).values_list("local_date", flat=True)
+    cancelled_days = dict(
+        future.filter(status=Occurrence.Status.CANCELLED).values_list(
+            "local_date", "cancelled_reason"
+        )
     )
+    # as far ahead as occurrences were stored (a listing may have gone past the horizon), so
+    # that a cancelled day there stays cancelled
+    last_stored = max(future.values_list("local_date", flat=True), default=None)
+    horizon_day = occ.local_today(now + HORIZON, window.tz)
     Reminder.objects.filter(occurrence__in=future, status=Reminder.Status.PENDING).delete()
     future.delete()
-    occurrences_materialise(window=window, now=now, cancelled_days=cancelled_days)
+    occurrences_materialise(
+        window=window,
+        now=now,
+        last_day=max(last_stored or horizon_day, horizon_day),
+        cancelled_days=cancelled_days,
+    )
     return window
 
 
@@ -115,9 +128,10 @@ def occurrences_materialise(
     now: datetime,
     first_day: date | None = None,
     last_day: date | None = None,
-    cancelled_days: set[date] | None = None,
+    cancelled_days: dict[date, str] | None = None,
 ) -> int:
     """Create the missing occurrences of WINDOW (default: from today to the horizon).
+    CANCELLED_DAYS (local date -> reason) are created cancelled (window_update keeps them).
 
     An occurrence that has already ended is never created afterwards, whatever the range
     (listing past days shows what was stored, it does not invent a window that never
@@ -137,9 +151,7 @@ def occurrences_materialise(
             continue
         if slot.end <= now:
             continue
-        status = Occurrence.Status.SCHEDULED
-        if cancelled_days and slot.local_date in cancelled_days:
-            status = Occurrence.Status.CANCELLED
+        cancelled = cancelled_days is not None and slot.local_date in cancelled_days
         rows.append(
             Occurrence(
                 window=window,
@@ -147,7 +159,8 @@ def occurrences_materialise(
                 start=slot.start,
                 end=slot.end,
                 local_start=slot.local_start.isoformat(),
-                status=status,
+                status=Occurrence.Status.CANCELLED if cancelled else Occurrence.Status.SCHEDULED,
+                cancelled_reason=cancelled_days[slot.local_date] if cancelled else "",
             )
         )
     Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
@@ -155,15 +168,21 @@ def occurrences_materialise(
 
 
 def occurrence_cancel(*, occurrence: Occurrence, now: datetime, reason: str = "") -> Occurrence:
-    """Cancel a future occurrence (its pending reminders go too)."""
-    if occurrence.start <= now:
-        raise ValidationError("Only an occurrence that has not started can be cancelled.")
+    """Cancel a future occurrence (its pending reminders go too). The row is locked and read
+    again, so an occurrence that started (or was replaced by window_update) meanwhile is
+    refused, not cancelled."""
     with transaction.atomic():
-        occurrence.status = Occurrence.Status.CANCELLED
-        occurrence.cancelled_reason = reason[:255]
-        occurrence.save(update_fields=["status", "cancelled_reason"])
-        occurrence.reminders.filter(status=Reminder.Status.PENDING).delete()
-    return occurrence
+        locked = Occurrence.objects.select_for_update().filter(pk=occurrence.pk).first()
+        if locked is None:
+            raise ValidationError("The occurrence no longer exists (its window was changed).")
+        if locked.start <= now:
+            raise ValidationError("Only an occurrence that has not started can be cancelled.")
+        locked.status = Occurrence.Status.CANCELLED
+        locked.cancelled_reason = (reason or "").strip()[:255]
+        locked.save(update_fields=["status", "cancelled_reason"])
+        locked.reminders.filter(status=Reminder.Status.PENDING).delete()
+    occurrence.status, occurrence.cancelled_reason = locked.status, locked.cancelled_reason
+    return locked
 
 
 # --- verification -------------------------------------------------------------
@@ -247,16 +266,6 @@ def occurrence_refresh(*, occurrence: Occurrence, now: datetime) -> Occurrence:
     occurrence.status = status
     occurrence.save(update_fields=["status", "expected_nodes"])
     return occurrence
-
-
-def unverified_nodes(occurrence: Occurrence) -> list[str]:
-    """Hostnames (or ids) of the expected nodes not seen rebooting."""
-    seen = set(occurrence.verifications.values_list("node_id", flat=True))
-    return sorted(
-        hostname or node_id
-        for node_id, hostname in occurrence.expected_nodes.items()
-        if node_id not in seen
-    )
 
 
 # --- calendar token ---------------------------------------------------------------

@@ -139,11 +139,9 @@ def test_it_records_a_failed_lookup(cluster, swarm):
         cluster.save()
         run = checklist_services.checklist_start(
             cluster=cluster, template="switchover", target=datetime(2027, 4, 1, 10, 0),
-            tz="Europe/Berlin", now=NOW,
+            tz="Europe/Berlin", now=NOW, dns_hostname="missing.example.test",
         )  # fmt: skip
-        step = checklist_services.run_step_set_probe_target(
-            step=run.steps.get(probe="dns"), hostname="missing.example.test"
-        )
+        step = run.steps.get(probe="dns")
         step = checklist_services.run_step_probe(step=step, now=NOW, timeout=2)
     assert step.probe_result == "failed"
     assert "no A record" in step.probe_detail

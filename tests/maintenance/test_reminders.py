@@ -125,6 +125,16 @@ def test_it_suppresses_node_down_inside_a_window(cluster, recipients):
     assert reminders.notification_enqueue(subject_key="node:w-1:b", now=T, **args) == 2
 
 
+@pytest.mark.django_db
+def test_it_takes_the_callers_in_window_answer_without_asking_again(
+    cluster, recipients, django_assert_num_queries
+):
+    args = dict(cluster=cluster, kind="node_down", title="w-1 down", body="w-1 is down", now=T)
+    with django_assert_num_queries(0):  # no window: the caller's facts say "inside" anyway
+        assert reminders.notification_enqueue(subject_key="node:w-1:a", in_window=True, **args) == 0
+    assert reminders.notification_enqueue(subject_key="node:w-1:b", in_window=False, **args) == 2
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_four_concurrent_ticks_deliver_every_reminder_exactly_once(cluster, recipients, smtp):
@@ -185,7 +195,7 @@ def test_it_retries_with_backoff_and_records_a_permanent_failure(cluster, recipi
     assert "451" in deferred.last_error
     assert T + timedelta(minutes=1) <= deferred.next_attempt_at < T + timedelta(minutes=2)
     assert rejected.status == "failed" and "550" in rejected.last_error
-    assert list(selectors.reminders_failed(cluster=cluster)) == [rejected]
+    assert list(selectors.reminders_log(status="failed")) == [rejected]
 
     assert outbox.reminders_send_due(now=T + timedelta(seconds=30)).claimed == 0
     result = outbox.reminders_send_due(now=deferred.next_attempt_at)

@@ -71,7 +71,23 @@ def test_it_keeps_a_cancelled_future_day_cancelled_across_edits(cluster):
     window_services.window_update(window=window, now=NOW, start_time=time(3, 0))
     again = window.occurrences.get(local_date=date(2027, 3, 14))
     assert again.status == Occurrence.Status.CANCELLED
+    assert again.cancelled_reason == "release freeze"
     assert again.local_start == "2027-03-14T03:00:00+01:00"
+
+
+@pytest.mark.django_db
+def test_it_keeps_a_cancelled_day_beyond_the_horizon_cancelled_across_edits(cluster):
+    window = make_window(cluster)
+    far = date(2027, 8, 1)  # a Sunday 22 weeks ahead, stored by a listing past the horizon
+    window_services.occurrences_materialise(window=window, now=NOW, last_day=far)
+    target = window.occurrences.get(local_date=far)
+    window_services.occurrence_cancel(occurrence=target, now=NOW, reason="summer freeze")
+    window_services.window_update(window=window, now=NOW, duration_minutes=45)
+    window_services.occurrences_materialise(window=window, now=NOW, last_day=far)
+    again = window.occurrences.get(local_date=far)
+    assert again.status == Occurrence.Status.CANCELLED
+    assert again.cancelled_reason == "summer freeze"
+    assert again.end - again.start == timedelta(minutes=45)
 
 
 @pytest.mark.django_db

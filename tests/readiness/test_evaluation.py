@@ -42,7 +42,9 @@ def notify():
         return len(notifications)
 
     with (
-        mock.patch("maintenance.services.reminders.notification_enqueue", return_value=1) as patched,
+        mock.patch(
+            "maintenance.services.reminders.notification_enqueue", return_value=1
+        ) as patched,
         mock.patch("maintenance.services.reminders.notifications_enqueue", side_effect=each),
     ):
         yield patched
