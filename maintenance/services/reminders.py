@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.template.loader import render_to_string
+
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 from maintenance import backups as backup_rules
@@ -173,23 +175,26 @@ def notifications_enqueue(
     )
 
 
+def email_text(name: str, context: dict) -> tuple[str, str]:
+    """(subject, body) of the mail templates/maintenance/email/NAME.txt: its `subject` and
+    `body` partials, plain text (each partial turns autoescape off)."""
+    template = f"maintenance/email/{name}.txt"
+    return (
+        render_to_string(f"{template}#subject", context),
+        render_to_string(f"{template}#body", context),
+    )
+
+
 def _plan_text(cluster: Cluster) -> str:
+    """The rolling reboot plan of CLUSTER's latest snapshot, "" when there is none."""
     snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
-    if snapshot is None:
-        return "No snapshot of the cluster yet: no reboot plan."
-    return planner.plan(snapshot).text()
-
-
-def _time_left(left: timedelta) -> str:
-    """'72 h', '40 h' or '20 min': the time really left when a reminder is written (a window
-    scheduled less than 72 hours ahead gets its first reminder late)."""
-    minutes = round(left.total_seconds() / 60)
-    if minutes < 60:
-        return f"{max(minutes, 1)} min"
-    return f"{round(minutes / 60)} h"
+    return planner.plan(snapshot).text() if snapshot is not None else ""
 
 
 def occurrence_reminders_enqueue(*, now: datetime) -> int:
+    """Reminders of windows starting within 72 hours (72, 24 and 1 hour before; a window
+    scheduled late gets its first one with the time really left) and of windows that ended
+    with nodes not seen rebooting."""
     created = 0
     soon = Occurrence.objects.filter(
         status=Occurrence.Status.SCHEDULED, start__gt=now, start__lte=now + UPCOMING_LEADS[0]
@@ -199,21 +204,24 @@ def occurrence_reminders_enqueue(*, now: datetime) -> int:
         lead = min(leads)
         hours = int(lead.total_seconds() // 3600)
         window = occurrence.window
-        cluster = window.cluster
+        left = round((occurrence.start - now).total_seconds() / 60)
+        title, body = email_text(
+            "window_upcoming",
+            {
+                "cluster": window.cluster,
+                "window": window,
+                "occurrence": occurrence,
+                "left_minutes": max(left, 1),
+                "left_hours": round(left / 60),
+                "plan": _plan_text(window.cluster),
+            },
+        )
         created += reminder_enqueue(
-            cluster=cluster,
+            cluster=window.cluster,
             kind=Reminder.Kind.WINDOW_UPCOMING,
             subject_key=f"occurrence:{occurrence.pk}:upcoming:{hours}h",
-            title=(
-                f"[{cluster.name}] maintenance window {window.name} in "
-                f"{_time_left(occurrence.start - now)}"
-            ),
-            body=(
-                f"Maintenance window {window.name} on cluster {cluster.name} starts at "
-                f"{occurrence.local_start} ({occurrence.start:%Y-%m-%d %H:%M} UTC) and lasts "
-                f"{window.duration_minutes} minutes.\n\nRolling reboot plan:\n"
-                f"{_plan_text(cluster)}\n"
-            ),
+            title=title,
+            body=body,
             due_at=occurrence.start - lead,
             now=now,
             occurrence=occurrence,
@@ -225,19 +233,21 @@ def occurrence_reminders_enqueue(*, now: datetime) -> int:
     ).select_related("window__cluster")
     for occurrence in unverified:
         window = occurrence.window
-        cluster = window.cluster
-        missing = selectors.unverified_nodes(occurrence)
-        listing = "\n".join(f"- {name}" for name in missing) or "- (no node list known)"
+        title, body = email_text(
+            "window_not_verified",
+            {
+                "cluster": window.cluster,
+                "window": window,
+                "occurrence": occurrence,
+                "missing": selectors.unverified_nodes(occurrence),
+            },
+        )
         created += reminder_enqueue(
-            cluster=cluster,
+            cluster=window.cluster,
             kind=Reminder.Kind.WINDOW_NOT_VERIFIED,
             subject_key=f"occurrence:{occurrence.pk}:not_verified",
-            title=f"[{cluster.name}] reboots not verified in window {window.name}",
-            body=(
-                f"The maintenance window {window.name} ({occurrence.local_start}) ended "
-                f"{occurrence.status}. Nodes not seen rebooting:\n{listing}\n\n"
-                "Reboot them, or confirm a reboot with a note in Watchkeeper.\n"
-            ),
+            title=title,
+            body=body,
             due_at=occurrence.end + NOT_VERIFIED_AFTER,
             now=now,
             occurrence=occurrence,
@@ -246,34 +256,36 @@ def occurrence_reminders_enqueue(*, now: datetime) -> int:
 
 
 def backup_reminders_enqueue(*, now: datetime) -> int:
+    """Reminders of restore tests due within 14 days, or overdue (weekly)."""
     created = 0
     for backup in selectors.backups_with_last_passed(Backup.objects.select_related("cluster")):
-        last = backup.last_passed
         slot = backup_rules.reminder_due(
             backup_id=backup.pk,
-            last_passed=last,
+            last_passed=backup.last_passed,
             interval_days=backup.interval_days,
             registered_at=backup.created_at,
             now=now,
         )
         if slot is None:
             continue
-        state = backup_rules.status(last_passed=last, interval_days=backup.interval_days, now=now)
-        due = f"{state.due_at:%Y-%m-%d}" if state.due_at else "now (never validated)"
-        what = "is due soon" if slot.kind == "backup_due_soon" else "is overdue"
+        state = backup_rules.status(
+            last_passed=backup.last_passed, interval_days=backup.interval_days, now=now
+        )
+        title, body = email_text(
+            "backup_due",
+            {
+                "backup": backup,
+                "soon": slot.kind == Reminder.Kind.BACKUP_DUE_SOON,
+                "last_passed": backup.last_passed,
+                "due_at": state.due_at,
+            },
+        )
         created += reminder_enqueue(
             cluster=backup.cluster,
             kind=slot.kind,
             subject_key=slot.subject_key,
-            title=f"[{backup.cluster.name}] restore test of {backup.name} {what}",
-            body=(
-                f"The restore test of backup {backup.name} on cluster {backup.cluster.name} "
-                f"{what} (due {due}; every {backup.interval_days} days).\n"
-                f"Last passed test: {last:%Y-%m-%d} UTC.\n"
-                if last
-                else f"The backup {backup.name} on cluster {backup.cluster.name} has never "
-                "had a validated restore test.\n"
-            ),
+            title=title,
+            body=body,
             due_at=slot.due_at,
             now=now,
         )
@@ -281,23 +293,20 @@ def backup_reminders_enqueue(*, now: datetime) -> int:
 
 
 def checklist_reminders_enqueue(*, now: datetime) -> int:
+    """Reminders of checklist steps past their due time and not done (daily)."""
     created = 0
     overdue = RunStep.objects.filter(done=False, due_at__lte=now).select_related("run__cluster")
     for step in overdue:
         days = (now - step.due_at) // STEP_REPEAT
-        run = step.run
-        cluster = run.cluster
+        title, body = email_text(
+            "checklist_step_due", {"cluster": step.run.cluster, "run": step.run, "step": step}
+        )
         created += reminder_enqueue(
-            cluster=cluster,
+            cluster=step.run.cluster,
             kind=Reminder.Kind.CHECKLIST_STEP_DUE,
             subject_key=f"step:{step.pk}:{days}",
-            title=f"[{cluster.name}] {run.title}: {step.offset_label} {step.title}",
-            body=(
-                f"Checklist {run.title} for cluster {cluster.name} (target "
-                f"{run.target_at:%Y-%m-%d %H:%M} UTC, {run.tz}).\n"
-                f"Step {step.offset_label} was due {step.due_at:%Y-%m-%d %H:%M} UTC and is "
-                f"not done:\n  {step.title}\n"
-            ),
+            title=title,
+            body=body,
             due_at=step.due_at + days * STEP_REPEAT,
             now=now,
         )
