@@ -185,6 +185,13 @@ def email_text(name: str, context: dict) -> tuple[str, str]:
     )
 
 
+def notice(kind: str, subject_key: str, context: dict) -> Notification:
+    """A Notification of KIND whose words come from templates/maintenance/email/KIND.txt
+    (critical_finding, grade_drop, waiver_expired, node_down: see each template's context)."""
+    title, body = email_text(kind, context)
+    return Notification(kind, subject_key, title, body)
+
+
 def _plan_text(cluster: Cluster) -> str:
     """The rolling reboot plan of CLUSTER's latest snapshot, "" when there is none."""
     snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
