@@ -106,9 +106,7 @@ def window_create(request):
         "tz": request.POST.get("tz", ""),
         "name": request.POST.get("name", ""),
     }
-    cluster = (
-        Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
-    )
+    cluster = _chosen_cluster(sent["cluster"])
     if cluster is None:
         return _overview(request, form=sent, errors=["Choose a cluster."], status=400)
     days = ",".join(sent["weekdays"])
@@ -256,9 +254,7 @@ def checklist_start(request):
         name: request.POST.get(name, "")
         for name in ("template", "cluster", "target", "tz", "dns_hostname")
     }
-    cluster = (
-        Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
-    )
+    cluster = _chosen_cluster(sent["cluster"])
     if cluster is None:
         return _checklist_list(request, form=sent, errors=["Choose a cluster."], status=400)
     try:

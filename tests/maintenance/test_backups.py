@@ -4,10 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
 from maintenance import backups as rules
 from maintenance import selectors
-from maintenance.models import Reminder
+from maintenance.models import Backup, BackupValidation, Reminder
 from maintenance.services import backups as backup_services
 from maintenance.services import tick as scheduler
 
@@ -138,3 +139,13 @@ def test_cli_registers_and_validates_backups(cluster, recipients):
     assert "ok, due 2027-01-30" in out.getvalue()
     backup = cluster.backups.get()
     assert [v.outcome for v in backup.validations.all()] == ["failed", "passed"]
+
+
+@pytest.mark.django_db
+def test_it_registers_nothing_with_a_restore_test_in_the_future(cluster):
+    with pytest.raises(ValidationError, match="in the future"):
+        backup_services.backup_create(
+            cluster=cluster, name="orders", now=T, validated_at=T + timedelta(minutes=1)
+        )
+    assert not Backup.objects.exists()
+    assert not BackupValidation.objects.exists()
