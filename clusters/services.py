@@ -1168,7 +1168,7 @@ def _notify_nodes_down(
     if not down:
         return
     from maintenance import selectors as maintenance_selectors
-    from maintenance import services as maintenance_services
+    from maintenance.services import reminders as maintenance_services
 
     try:
         facts = maintenance_selectors.operations_facts(cluster=cluster, now=now)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import admin_required
-from maintenance import services as maintenance_services
+from maintenance.services import windows as maintenance_services
 from readiness.selectors import cluster_policy
 
 from . import selectors, services

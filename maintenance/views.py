@@ -16,8 +16,11 @@ from accounts.roles import operator_required, viewer_required
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 
-from . import calendar_grid, checklists, ical, planner, selectors, services
+from . import calendar_grid, checklists, ical, planner, selectors
 from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep
+from .services import backups as backup_services
+from .services import checklists as checklist_services
+from .services import windows as window_services
 
 FEED_AHEAD = timedelta(weeks=8)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -103,9 +106,7 @@ def window_create(request):
         "tz": request.POST.get("tz", ""),
         "name": request.POST.get("name", ""),
     }
-    cluster = (
-        Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
-    )
+    cluster = _chosen_cluster(sent["cluster"])
     if cluster is None:
         return _overview(request, form=sent, errors=["Choose a cluster."], status=400)
     days = ",".join(sent["weekdays"])
@@ -116,7 +117,7 @@ def window_create(request):
         message = "Give the start as HH:MM and the duration in minutes."
         return _overview(request, form=sent, errors=[message], status=400)
     try:
-        window = services.window_create(
+        window = window_services.window_create(
             cluster=cluster,
             weekdays=days,
             start_time=start_time,
@@ -167,7 +168,7 @@ def occurrence_confirm(request, pk: int):
     """An operator confirms one node's reboot with a note."""
     occ = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
     try:
-        services.occurrence_confirm_reboot(
+        window_services.occurrence_confirm_reboot(
             occurrence=occ,
             node_id=request.POST.get("node_id", ""),
             user=request.user,
@@ -204,7 +205,7 @@ def backup_validate(request, pk: int):
     """Record a restore test of one backup."""
     backup = get_object_or_404(Backup.objects.select_related("cluster"), pk=pk)
     try:
-        services.backup_validate(
+        backup_services.backup_validate(
             backup=backup,
             evidence=request.POST.get("evidence", ""),
             passed=request.POST.get("outcome") != "failed",
@@ -253,9 +254,7 @@ def checklist_start(request):
         name: request.POST.get(name, "")
         for name in ("template", "cluster", "target", "tz", "dns_hostname")
     }
-    cluster = (
-        Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
-    )
+    cluster = _chosen_cluster(sent["cluster"])
     if cluster is None:
         return _checklist_list(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
@@ -264,7 +263,7 @@ def checklist_start(request):
         errors = ["Give the target as a date and time."]
         return _checklist_list(request, form=sent, errors=errors, status=400)
     try:
-        run = services.checklist_start(
+        run = checklist_services.checklist_start(
             cluster=cluster,
             template=sent["template"],
             target=target.replace(tzinfo=None),
@@ -300,7 +299,7 @@ def checklist(request, pk: int):
 def step_tick(request, pk: int):
     """Tick or untick one step; htmx gets the step's row back."""
     step = get_object_or_404(RunStep.objects.select_related("run__cluster"), pk=pk)
-    step = services.run_step_mark(
+    step = checklist_services.run_step_mark(
         step=step,
         done=request.POST.get("done") == "1",
         user=request.user,

@@ -87,7 +87,7 @@ def _store_checks(evaluation: Evaluation, checks) -> int:
 
 def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:
     """Score SNAPSHOT for CLUSTER, store the evaluation, hand changes to notifications."""
-    from maintenance import services as maintenance_services
+    from maintenance.services import reminders as maintenance_services
     from readiness import selectors
 
     report = selectors.report_for_cluster(
@@ -246,7 +246,7 @@ def waiver_revoke(*, waiver: Waiver, by, now: datetime, note: str = "") -> Waive
 
 def waivers_expire(*, now: datetime) -> int:
     """Record the expiry of waivers past their date and notify their owners; returns how many."""
-    from maintenance import services as maintenance_services
+    from maintenance.services import reminders as maintenance_services
 
     count = 0
     with transaction.atomic():

@@ -8,8 +8,10 @@ from clusters import selectors as cluster_selectors
 from clusters import services as cluster_services
 from clusters.models import Cluster, Node
 from lab import NodeSpec
-from maintenance import dockerapi, planner, services
+from maintenance import dockerapi, planner
 from maintenance.models import Reminder
+from maintenance.services import tick as scheduler
+from maintenance.services import windows as window_services
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db]
 
@@ -26,7 +28,7 @@ def availability(lab, hostname: str) -> str:
 
 def open_window(cluster):
     opened = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays=opened.strftime("%a").lower(), start_time=opened.time(),
         duration_minutes=30, tz="UTC", now=opened, name="lab window",
     )  # fmt: skip
@@ -34,7 +36,7 @@ def open_window(cluster):
 
 
 def drain_actions(now=None):
-    return services.tick(now=now or datetime.now(UTC)).drain_actions
+    return scheduler.tick(now=now or datetime.now(UTC)).drain_actions
 
 
 def test_it_drains_the_planned_nodes_one_at_a_time_through_the_api(clean_swarm_lab, locmem):

@@ -42,8 +42,10 @@ def notify():
         return len(notifications)
 
     with (
-        mock.patch("maintenance.services.notification_enqueue", return_value=1) as patched,
-        mock.patch("maintenance.services.notifications_enqueue", side_effect=each),
+        mock.patch(
+            "maintenance.services.reminders.notification_enqueue", return_value=1
+        ) as patched,
+        mock.patch("maintenance.services.reminders.notifications_enqueue", side_effect=each),
     ):
         yield patched
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_it_lists_failing_checks_escaped(client, viewer, django_assert_max_num_queries):
     for name in ("lab", "prod"):
         cluster = Cluster.objects.create(name=name, url="unix:///var/run/docker.sock")
-        with mock.patch("maintenance.services.notifications_enqueue"):
+        with mock.patch("maintenance.services.reminders.notifications_enqueue"):
             services.evaluation_run(
                 cluster=cluster,
                 snapshot=snapshot(services=[service("<b>api</b>", image="api:latest")]),

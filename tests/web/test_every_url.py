@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from accounts.roles import ADMIN, OPERATOR, RANK, VIEWER
 from clusters.models import Cluster
-from maintenance import services as maintenance
 from maintenance.models import Occurrence
+from maintenance.services import backups as backup_services
+from maintenance.services import checklists as checklist_services
+from maintenance.services import windows as window_services
 from readiness import services as readiness
 from tests.conftest import make_user
 
@@ -83,17 +85,17 @@ def world(django_user_model):
     cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
     now = timezone.now()
     owner = make_user(django_user_model, "owen", OPERATOR)
-    maintenance.window_create(
+    window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(2, 30), duration_minutes=60,
         tz="Europe/Berlin", name="weekly", now=now,
     )  # fmt: skip
     return {
         "cluster": cluster,
         "occurrence": Occurrence.objects.first(),
-        "backup": maintenance.backup_create(
+        "backup": backup_services.backup_create(
             cluster=cluster, name="orders", interval_days=60, now=now
         ),
-        "run": maintenance.checklist_start(
+        "run": checklist_services.checklist_start(
             cluster=cluster,
             template="switchover",
             tz="UTC",

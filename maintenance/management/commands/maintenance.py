@@ -16,8 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import Cluster
-from maintenance import checklists, selectors, services
+from maintenance import checklists, selectors
 from maintenance.models import Backup
+from maintenance.services import backups as backup_services
+from maintenance.services import checklists as checklist_services
+from maintenance.services import windows as window_services
+from maintenance.services.tick import tick as scheduler_tick
 from watchkeeper.timefmt import iso_utc
 
 MAX_RANGE_DAYS = 400
@@ -139,7 +143,7 @@ class Command(BaseCommand):
         cluster = get_cluster(options["cluster"])
         start = parse_hhmm(options["start"])
         try:
-            window = services.window_create(
+            window = window_services.window_create(
                 cluster=cluster,
                 weekdays=options["weekday"],
                 start_time=start,
@@ -172,7 +176,7 @@ class Command(BaseCommand):
         now = timezone.now()
         with transaction.atomic():
             for window in cluster.maintenance_windows.all():
-                services.occurrences_materialise(
+                window_services.occurrences_materialise(
                     window=window, now=now, first_day=first, last_day=last
                 )
         rows = [
@@ -206,7 +210,7 @@ class Command(BaseCommand):
             else None
         )
         try:
-            backup = services.backup_create(
+            backup = backup_services.backup_create(
                 cluster=cluster,
                 name=options["name"],
                 interval_days=options["every"],
@@ -223,7 +227,7 @@ class Command(BaseCommand):
         if backup is None:
             raise usage_error(f"Cluster {cluster.name} has no backup named {options['name']!r}.")
         try:
-            services.backup_validate(
+            backup_services.backup_validate(
                 backup=backup,
                 evidence=options["evidence"],
                 passed=not options["failed"],
@@ -247,7 +251,7 @@ class Command(BaseCommand):
         cluster = get_cluster(options["cluster"])
         target = parse_local(options["at"], "--at")
         try:
-            run = services.checklist_start(
+            run = checklist_services.checklist_start(
                 cluster=cluster,
                 template=options["template"],
                 target=target,
@@ -263,5 +267,5 @@ class Command(BaseCommand):
 
     def tick(self, options):
         now = parse_instant(options["now"], "--now") if options["now"] else timezone.now()
-        result = services.tick(now=now)
+        result = scheduler_tick(now=now)
         self.stdout.write(f"tick {iso_utc(now)}: {result.summary()}")

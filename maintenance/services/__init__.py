@@ -1,0 +1,3 @@
+"""Writes of the maintenance app, one module per job: windows (and occurrences), drain,
+backups, checklists, reminders (what to tell whom), outbox (sending) and tick (the scheduler).
+Callers import the module that owns the function."""
