@@ -14,8 +14,8 @@ from datetime import datetime
 
 import yaml
 
+from clusters.envscan import holds_private_key, is_literal, secret_like_name
 from clusters.snapshot import EnvVar, Mount, Network, Service, Snapshot, SwarmInfo, UpdatePolicy
-from readiness.rules._util import secret_like_name
 
 _VARIABLE = re.compile(r"(?<!\$)\$(?:\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -124,8 +124,8 @@ def _env(value, where: str) -> list[EnvVar]:
         EnvVar(
             name=name,
             secret_like=secret_like_name(name),
-            literal=bool(raw),  # ${VAR} is interpolated into a literal at deploy time
-            private_key=bool(raw) and "PRIVATE KEY-----" in raw,
+            literal=is_literal(raw),  # ${VAR} is interpolated into a literal at deploy time
+            private_key=holds_private_key(raw),
         )
         for name, raw in items
     ]

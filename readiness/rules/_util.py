@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from clusters.envscan import SECRET_NAME, secret_like_name  # noqa: F401 - one definition
 from clusters.snapshot import Node, Service
 
 MIB = 1024**2
@@ -94,9 +95,6 @@ def node_label_constraints(service: Service) -> list[tuple[str, str]]:
     return pairs
 
 
-SECRET_NAME = re.compile(
-    r"password|passwd|secret|token|bearer|api_key|access_key|private_key", re.IGNORECASE
-)
 SENSITIVE_PATHS = {
     "/",
     "/etc",
@@ -108,11 +106,6 @@ SENSITIVE_PATHS = {
     "/var/run/docker.sock",
     "/run/docker.sock",
 }
-
-
-def secret_like_name(name: str) -> bool:
-    """The variable's name says it holds a secret (and it is not a *_FILE pointer)."""
-    return bool(SECRET_NAME.search(name)) and not name.upper().endswith("_FILE")
 
 
 def normal_path(path: str) -> str:
