@@ -176,11 +176,11 @@ def update_stuck(snapshot, policy, context):
     return outcomes
 
 
-def _placement_verdict(constraints: tuple[str, ...], usable: list) -> tuple[list[str], bool]:
-    """(constraints no usable node meets, whether one usable node meets them all)."""
-    unmet = [c for c in constraints if not any(constraint_matches(n, c) for n in usable)]
-    all_met = any(all(constraint_matches(n, c) for c in constraints) for n in usable)
-    return unmet, all_met
+def _placement_verdict(constraints: tuple[str, ...], nodes: list) -> tuple[list[str], list]:
+    """(constraints no node meets, the nodes that meet them all)."""
+    unmet = [c for c in constraints if not any(constraint_matches(n, c) for n in nodes)]
+    fitting = [n for n in nodes if all(constraint_matches(n, c) for c in constraints)]
+    return unmet, fitting
 
 
 @rule(
@@ -191,31 +191,42 @@ def _placement_verdict(constraints: tuple[str, ...], usable: list) -> tuple[list
     seed="000",
     rationale="""Seed 000 recommends placement constraints (`node.role != manager`,
     `node.labels.database == true`); they only work if some ready, active node satisfies them.
-    Otherwise tasks stay pending forever, which the next reschedule turns into an outage.""",
+    Otherwise tasks stay pending forever, which the next reschedule turns into an outage.
+    Constraints are read as swarmkit reads them (case-insensitive keys and values, a missing
+    label equals "", `node.ip` with an address or CIDR). A node drained or down during one of
+    the cluster's maintenance windows still counts: it comes back.""",
     remediation="""Label a ready node to match (`docker node update --label-add database=true
     <node>`), or fix the constraint: `docker service update --constraint-rm <old>
     --constraint-add <new> {name}`.""",
     runtime=True,
 )
 def constraints_satisfiable(snapshot, policy, context):
+    in_window = bool(context.operations and context.operations.in_window_now)
     usable = [n for n in snapshot.nodes if n.state == "ready" and n.availability == "active"]
-    verdicts: dict[tuple[str, ...], tuple[list[str], bool]] = {}  # services share constraints
+    resting = [n for n in snapshot.nodes if n not in usable] if in_window else []
+    verdicts: dict[tuple[str, ...], tuple] = {}  # services share constraints
     outcomes = []
     for service in snapshot.services:
         if not service.constraints:
             continue
         key = tuple(service.constraints)
         if key not in verdicts:
-            verdicts[key] = _placement_verdict(key, usable)
-        unmet, all_met = verdicts[key]
-        passed = not unmet and all_met
-        outcomes.append(
-            check(
-                Obj.of_service(service),
-                passed,
-                f"service {service.name}: constraints met by a ready node",
-                f"service {service.name}: no ready, active node satisfies "
-                f"{', '.join(unmet or service.constraints)}",
+            unmet, fitting = _placement_verdict(key, usable)
+            later = _placement_verdict(key, usable + resting)[1] if not fitting else []
+            verdicts[key] = (unmet, fitting, later)
+        unmet, fitting, later = verdicts[key]
+        if fitting:
+            message = f"service {service.name}: constraints met by a ready node"
+        elif later:
+            message = (
+                f"service {service.name}: constraints met by "
+                f"{', '.join(sorted(n.hostname for n in later))}, "
+                "drained or down inside a maintenance window (it comes back)"
             )
-        )
+        else:
+            message = (
+                f"service {service.name}: no ready, active node satisfies "
+                f"{', '.join(unmet or service.constraints)}"
+            )
+        outcomes.append(check(Obj.of_service(service), bool(fitting or later), message, message))
     return outcomes

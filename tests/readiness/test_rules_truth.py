@@ -6,9 +6,11 @@ Realistic Engine API values run through the pure rule functions; each test faile
 import pytest
 
 from clusters import normalize
+from readiness import catalogue
 from readiness.compose import load_compose
+from readiness.policy import Policy
 
-from .factories import NOW, run, service, snapshot
+from .factories import NOW, context, facts, node, run, service, snapshot
 
 
 def svc(**kw):
@@ -17,6 +19,10 @@ def svc(**kw):
 
 def live_env(*items):
     return svc(env=[normalize.env_var(item) for item in items])
+
+
+def messages(rule_id, snap, ctx=None):
+    return [o.message for o in catalogue.get(rule_id).function(snap, Policy(), ctx or context())]
 
 
 def linted(compose_text):
@@ -74,3 +80,60 @@ def test_it_fails_a_dollar_value_in_the_lint_too():
     )
     assert run("config.secret-in-env", linted(compose)) == [("fail", "web")]
     assert run("config.secret-in-env", linted(template)) == [("pass", "web")]
+
+
+# --- item 3: rollout.constraints-satisfiable ---------------------------------------------------
+
+DB_NODE = node("w1", labels={"Database": "true"}, addr="10.0.1.5", engine_labels={"zone": "A"})
+NODES = [node("m1", "manager", availability="drain", addr="10.0.0.2"), DB_NODE]
+
+
+def placed(*constraints, nodes=NODES, ctx=None):
+    snap = snapshot(nodes=nodes, services=[service("db", constraints=list(constraints))])
+    return run("rollout.constraints-satisfiable", snap, ctx)
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        "node.ip==10.0.1.5",
+        "node.ip == 10.0.1.0/24",
+        "node.ip!=10.0.0.0/24",
+        "Node.Labels.Database==TRUE",
+        "NODE.HOSTNAME==W1",
+        "node.labels.missing!=x",
+        "engine.labels.zone==a",
+        "node.role==Worker",
+    ],
+)
+def test_it_reads_constraints_as_swarmkit_does(constraint):
+    assert placed(constraint) == [("pass", "db")]
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        "node.ip==10.0.2.0/24",
+        "node.ip==not-an-address",
+        "node.labels.database==true",  # label names are exact (a map lookup in swarmkit)
+        "node.labels.missing==x",
+        "node.hostname~=w1",
+        "node.unknown==x",
+    ],
+)
+def test_it_fails_constraints_no_node_meets(constraint):
+    assert placed(constraint) == [("fail", "db")]
+
+
+def test_it_counts_a_node_drained_inside_a_maintenance_window():
+    nodes = [NODES[0], node("w1", labels={"Database": "true"}, availability="drain")]
+    constraint = "node.labels.Database==true"
+    assert placed(constraint, nodes=nodes) == [("fail", "db")]
+    assert placed(constraint, nodes=nodes, ctx=context(operations=facts(in_window_now=True))) == [
+        ("pass", "db")
+    ]
+    snap = snapshot(nodes=nodes, services=[service("db", constraints=[constraint])])
+    [message] = messages(
+        "rollout.constraints-satisfiable", snap, context(operations=facts(in_window_now=True))
+    )
+    assert "w1, drained or down inside a maintenance window (it comes back)" in message
