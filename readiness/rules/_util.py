@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
 
@@ -136,24 +137,50 @@ def node_label_constraints(service: Service) -> list[tuple[str, str]]:
     return pairs
 
 
-SENSITIVE_PATHS = {
-    "/",
-    "/etc",
+# Host paths a container must not see (a `*` is one path segment). A mount of one of these, of
+# anything below one, or of a parent of one (`/`, `/etc`, `/var`, `/home/alice`) hands it over;
+# `/etc/app` is an ordinary config directory.
+SENSITIVE_PATHS = (
+    "/etc/shadow",
+    "/etc/ssh",
+    "/root/.ssh",
+    "/home/*/.ssh",
+    "/boot",
     "/proc",
     "/sys",
     "/dev",
-    "/boot",
     "/var/lib/docker",
     "/var/run/docker.sock",
     "/run/docker.sock",
-}
+)
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 
 
 def normal_path(path: str) -> str:
-    return "/" + "/".join(part for part in path.split("/") if part)
+    """An absolute path with `//`, `.`, `..` and trailing slashes resolved (no symlinks)."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _segments(path: str) -> list[str]:
+    return [part for part in path.split("/") if part]
+
+
+def exposes(source: str, pattern: str) -> bool:
+    """Mounting SOURCE hands over PATTERN: SOURCE is PATTERN, below it, or one of its parents."""
+    have, want = _segments(normal_path(source)), _segments(pattern)
+    return all(fnmatch.fnmatchcase(a, b) for a, b in zip(have, want, strict=False))
 
 
 def bind_sources_in(service, paths) -> list[str]:
-    """The service's bind-mount sources (normalised) that are among PATHS, sorted."""
-    sources = (normal_path(m.source) for m in service.mounts if m.type == "bind")
-    return sorted({source for source in sources if source in paths})
+    """The service's bind-mount sources (normalised) that expose one of PATHS, sorted."""
+    sources = {normal_path(m.source) for m in service.mounts if m.type == "bind"}
+    return sorted(source for source in sources if any(exposes(source, p) for p in paths))

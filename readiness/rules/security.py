@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from readiness.catalogue import rule
 from readiness.checks import Obj, check
-from readiness.rules._util import normal_path
+from readiness.rules._util import DOCKER_SOCKETS, exposes, normal_path
 
 NS_PER_DAY = 86_400 * 10**9
-SOCKETS = {"/var/run/docker.sock", "/run/docker.sock"}
 DANGEROUS_CAPS = {"ALL", "SYS_ADMIN", "NET_ADMIN"}
 
 
@@ -126,16 +125,17 @@ def overlay_encrypted(snapshot, policy, context):
 
 
 def is_docker_socket(mount) -> bool:
-    """A bind mount of a Docker daemon's socket: a standard path, a socket named docker.sock
-    anywhere (rootless Docker: $XDG_RUNTIME_DIR/docker.sock, a non-default --host), or any
-    socket the container sees at the standard path."""
+    """A bind mount that hands over a Docker daemon's socket: a standard socket path or one of
+    its parents (`/var/run`, `/run`, `/`), a socket named docker.sock anywhere (rootless Docker:
+    $XDG_RUNTIME_DIR/docker.sock, a non-default --host), or any socket the container sees at the
+    standard path."""
     if mount.type != "bind":
         return False
     source = normal_path(mount.source)
     return (
-        source in SOCKETS
+        any(exposes(source, socket) for socket in DOCKER_SOCKETS)
         or source.rsplit("/", 1)[-1] == "docker.sock"
-        or normal_path(mount.target) in SOCKETS
+        or normal_path(mount.target) in DOCKER_SOCKETS
     )
 
 

@@ -10,7 +10,7 @@ from readiness import catalogue
 from readiness.compose import load_compose
 from readiness.policy import Policy
 
-from .factories import NOW, context, facts, node, run, service, snapshot
+from .factories import GIB, MIB, NOW, Mount, context, facts, node, run, service, snapshot, task  # noqa: F401
 
 
 def svc(**kw):
@@ -137,3 +137,54 @@ def test_it_counts_a_node_drained_inside_a_maintenance_window():
         "rollout.constraints-satisfiable", snap, context(operations=facts(in_window_now=True))
     )
     assert "w1, drained or down inside a maintenance window (it comes back)" in message
+
+
+# --- item 8: config.sensitive-host-path and security.docker-socket -----------------------------
+
+
+def bound(source, target="/host"):
+    return svc(mounts=[Mount("bind", source, target)])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "/",
+        "/var/run",
+        "/run/",
+        "//var//run",
+        "/var",
+        "/srv/../var/run",
+        "/var/run/docker.sock",
+    ],
+)
+def test_it_finds_the_socket_behind_its_parents(source):
+    assert run("security.docker-socket", bound(source)) == [("fail", "web")]
+    assert run("config.sensitive-host-path", bound(source)) == [("fail", "web")]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "/var/lib/docker/volumes/x/_data",
+        "/var/lib/docker/",
+        "/etc/ssh",
+        "/root/.ssh/",
+        "/root",
+        "/home/alice/.ssh",
+        "/home/alice",
+        "/etc/shadow",
+        "/proc/1",
+        "/sys/fs/cgroup",
+        "/dev/sda",
+        "/srv/data/../../etc",
+    ],
+)
+def test_it_finds_sensitive_paths_by_prefix_and_parent(source):
+    assert run("config.sensitive-host-path", bound(source)) == [("fail", "web")]
+
+
+@pytest.mark.parametrize("source", ["/srv/data", "/var/log/app", "/home/alice/data", "/opt/run"])
+def test_it_passes_ordinary_host_paths(source):
+    assert run("config.sensitive-host-path", bound(source)) == [("pass", "web")]
+    assert run("security.docker-socket", bound(source)) == [("pass", "web")]
