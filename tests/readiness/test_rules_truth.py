@@ -188,3 +188,51 @@ def test_it_finds_sensitive_paths_by_prefix_and_parent(source):
 def test_it_passes_ordinary_host_paths(source):
     assert run("config.sensitive-host-path", bound(source)) == [("pass", "web")]
     assert run("security.docker-socket", bound(source)) == [("pass", "web")]
+
+
+# --- item 5: images.registry -------------------------------------------------------------------
+
+
+def from_registry(image, allowed=None):
+    policy = Policy() if allowed is None else Policy(allowed_registries=allowed)
+    return run("images.registry", svc(image=image), policy=policy)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ghcr.io/someone/app:1.0",
+        "quay.io/someone/app:1.0",
+        "public.ecr.aws/someone/app:1.0",
+        "registry.gitlab.com/someone/app:1.0",
+        "mcr.microsoft.com/dotnet/aspnet:8.0",
+        "gcr.io/someone/app:1.0",
+        "someone/app:1.0",
+    ],
+)
+def test_it_does_not_take_a_public_registry_for_a_private_one(image):
+    assert from_registry(image) == [("fail", "web")]
+
+
+@pytest.mark.parametrize(
+    "image, allowed, status",
+    [
+        ("registry.example.com.evil.io/app:1", ["registry.example.com"], "fail"),
+        ("registry.example.com/app:1", ["registry.example.com"], "pass"),
+        ("registry.example.com:5000/app:1", ["registry.example.com:5000"], "pass"),
+        ("registry.example.com:5001/app:1", ["registry.example.com:5000"], "fail"),
+        ("evil.io/acme/app:1", ["acme/"], "fail"),
+        ("acme/app:1", ["acme/"], "pass"),
+        ("acmeevil/app:1", ["acme"], "fail"),
+        ("ghcr.io/acme/app:1", ["ghcr.io/acme/"], "pass"),
+        ("ghcr.io/acmeevil/app:1", ["ghcr.io/acme"], "fail"),
+        ("postgres:16.4", ["docker.io/library/"], "pass"),
+    ],
+)
+def test_it_matches_allow_list_entries_on_host_and_path_boundaries(image, allowed, status):
+    policy = Policy(allowed_registries=allowed, allow_private_registries=False)
+    assert run("images.registry", svc(image=image), policy=policy) == [(status, "web")]
+
+
+def test_it_still_accepts_a_private_registry_by_default():
+    assert from_registry("registry.example.com/team/app:1.0") == [("pass", "web")]
