@@ -28,6 +28,7 @@ from clusters.snapshot import (
     SwarmInfo,
     Task,
     UpdatePolicy,
+    network_volume,
 )
 
 EVENT_BUFFER = 256  # the engine keeps only its last 256 events
@@ -100,6 +101,7 @@ def _mount(raw: dict) -> Mount:
         target=raw.get("Target") or "",
         read_only=bool(raw.get("ReadOnly")),
         volume_driver=driver.get("Name") or None,
+        network_storage=network_volume(driver.get("Options")),
     )
 
 

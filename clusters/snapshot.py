@@ -34,6 +34,21 @@ class Mount:
     target: str
     read_only: bool = False
     volume_driver: str | None = None  # None or "local" for local volumes
+    network_storage: bool = False  # a local-driver volume backed by NFS/CIFS (see network_volume)
+
+
+_NETWORK_TYPES = {"nfs", "nfs4", "cifs", "smb", "smb3"}
+
+
+def network_volume(options: dict | None) -> bool:
+    """A local-driver volume's options mount network storage (`type=nfs`, `o=addr=...`,
+    `device=:/export` or `//server/share`): its data does not live on one node."""
+    options = {str(k).lower(): str(v) for k, v in (options or {}).items()}
+    kind = options.get("type", "").lower()
+    device = options.get("device", "")
+    return (
+        kind in _NETWORK_TYPES or "addr=" in options.get("o", "") or device.startswith((":", "//"))
+    )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,16 @@ from datetime import datetime
 import yaml
 
 from clusters.envscan import holds_private_key, is_literal, secret_like_name
-from clusters.snapshot import EnvVar, Mount, Network, Service, Snapshot, SwarmInfo, UpdatePolicy
+from clusters.snapshot import (
+    EnvVar,
+    Mount,
+    Network,
+    Service,
+    Snapshot,
+    SwarmInfo,
+    UpdatePolicy,
+    network_volume,
+)
 
 _VARIABLE = re.compile(r"(?<!\$)\$(?:\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -148,11 +157,14 @@ def _mounts(value, top_volumes: dict, where: str) -> list[Mount]:
                 read_only = len(parts) > 2 and "ro" in parts[2].split(",")
                 bind = "/" in source or source.startswith((".", "~", "$"))
                 kind = "bind" if bind else "volume"
-        driver = None
+        driver, network = None, False
         if kind == "volume" and source:
             declared = top_volumes.get(source) or {}
-            driver = declared.get("driver") if isinstance(declared, dict) else None
-        mounts.append(Mount(kind, source, target, read_only, driver))
+            declared = declared if isinstance(declared, dict) else {}
+            driver = declared.get("driver")
+            opts = declared.get("driver_opts")
+            network = network_volume(opts if isinstance(opts, dict) else None)
+        mounts.append(Mount(kind, source, target, read_only, driver, network))
     return mounts
 
 

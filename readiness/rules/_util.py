@@ -127,6 +127,30 @@ def constraint_matches(node: Node, constraint: str) -> bool:
     return equal if operator == "==" else not equal
 
 
+_PIN_KEYS = {"node.hostname", "node.id", "node.ip"}
+
+
+def single_node_pin(service: Service) -> str | None:
+    """The constraint that names one node by itself (``node.hostname==``, ``node.id==``, or
+    ``node.ip==`` with one address), or None."""
+    for constraint in service.constraints:
+        parsed = parse_constraint(constraint)
+        if parsed is None or parsed[1] != "==" or parsed[0].lower() not in _PIN_KEYS:
+            continue
+        if parsed[0].lower() == "node.ip":
+            try:
+                ipaddress.ip_address(parsed[2])
+            except ValueError:
+                continue
+        return constraint
+    return None
+
+
+def placeable_nodes(service: Service, nodes) -> list[Node]:
+    """The NODES that satisfy every placement constraint of SERVICE (swarmkit semantics)."""
+    return [n for n in nodes if all(constraint_matches(n, c) for c in service.constraints)]
+
+
 def node_label_constraints(service: Service) -> list[tuple[str, str]]:
     """(label, value) pairs of the service's ``node.labels.X == value`` constraints."""
     pairs = []

@@ -240,7 +240,7 @@ CASES = {
         (
             svc(
                 mounts=[Mount("volume", "pg", "/var/lib/postgresql/data")],
-                constraints=["node.labels.database == true"],
+                constraints=["node.hostname == w1"],
             ),
             None,
         ),

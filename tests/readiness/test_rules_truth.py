@@ -236,3 +236,56 @@ def test_it_matches_allow_list_entries_on_host_and_path_boundaries(image, allowe
 
 def test_it_still_accepts_a_private_registry_by_default():
     assert from_registry("registry.example.com/team/app:1.0") == [("pass", "web")]
+
+
+# --- item 6: config.stateful-pinned ------------------------------------------------------------
+
+DATA = Mount("volume", "pgdata", "/var/lib/postgresql/data")
+LABELLED = [
+    node("m1", "manager", availability="drain"),
+    node("w1", labels={"database": "true"}),
+    node("w2", labels={"database": "true"}),
+    node("w3", labels={"database": "true", "primary": "yes"}),
+]
+
+
+def stateful(*constraints, mounts=(DATA,), nodes=LABELLED):
+    snap = snapshot(
+        nodes=nodes,
+        services=[service("db", constraints=list(constraints), mounts=list(mounts))],
+    )
+    return run("config.stateful-pinned", snap)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"type": "nfs", "o": "addr=10.0.0.9,rw", "device": ":/exports/pg"}, {"type": "cifs"}],
+)
+def test_it_needs_no_pin_for_a_local_volume_on_network_storage(options):
+    raw = {
+        "Type": "volume",
+        "Source": "pgdata",
+        "Target": "/data",
+        "VolumeOptions": {"DriverConfig": {"Name": "local", "Options": options}},
+    }
+    mount = normalize._mount(raw)
+    assert mount.network_storage
+    assert stateful(mounts=[mount]) == []
+
+
+@pytest.mark.parametrize("pin", ["node.hostname==w1", "Node.ID == id-w2"])
+def test_it_counts_a_hostname_or_id_pin(pin):
+    assert stateful("node.role==worker", pin) == [("pass", "db")]
+
+
+def test_it_does_not_count_a_label_several_nodes_have():
+    assert stateful("node.labels.database==true") == [("fail", "db")]
+    assert stateful("node.labels.database==true", "node.labels.primary==yes") == [("pass", "db")]
+
+
+def test_it_reads_nfs_options_of_a_compose_volume():
+    text = (
+        "services:\n  db:\n    image: postgres:16.4\n    volumes: [pgdata:/data]\n"
+        "volumes:\n  pgdata:\n    driver_opts: {type: nfs, o: 'addr=10.0.0.9', device: ':/pg'}\n"
+    )
+    assert run("config.stateful-pinned", linted(text)) == []
