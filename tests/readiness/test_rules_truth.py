@@ -289,3 +289,74 @@ def test_it_reads_nfs_options_of_a_compose_volume():
         "volumes:\n  pgdata:\n    driver_opts: {type: nfs, o: 'addr=10.0.0.9', device: ':/pg'}\n"
     )
     assert run("config.stateful-pinned", linted(text)) == []
+
+
+# --- item 4: sizing.n-plus-one, per node, shared with the reboot planner -----------------------
+
+MANAGER = node("m1", "manager", availability="drain")
+
+
+def sized(nodes, services, tasks):
+    return snapshot(nodes=nodes, services=services, tasks=tasks)
+
+
+def big_task_cluster():
+    big = service("big", replicas=1, memory_reservation=6 * GIB, cpu_reservation=0.5)
+    nodes = [
+        MANAGER,
+        node("w8", memory_bytes=8 * GIB),
+        node("w4a", memory_bytes=4 * GIB),
+        node("w4b", memory_bytes=4 * GIB),
+    ]
+    return sized(nodes, [big], [task(big, "id-w8")])
+
+
+def test_it_wants_a_task_to_fit_whole_on_one_node():
+    # 6 GiB on the 8 GiB worker: the two 4 GiB workers have 8 GiB together but no room for it
+    snap = big_task_cluster()
+    assert run("sizing.n-plus-one", snap) == [("fail", "lab")]
+    [message] = messages("sizing.n-plus-one", snap)
+    assert "losing w8: 1 task(s) of big (0.5 CPU, 6.0 GiB each) fit on none of w4a, w4b" in message
+
+
+def test_it_passes_when_a_node_has_room_for_the_whole_task():
+    snap = big_task_cluster()
+    snap = sized([*snap.nodes, node("w8b", memory_bytes=8 * GIB)], snap.services, snap.tasks)
+    assert run("sizing.n-plus-one", snap) == [("pass", "lab")]
+
+
+def test_it_only_moves_tasks_where_their_constraints_allow():
+    db = service("db", replicas=2, constraints=["node.labels.db==true"], memory_reservation=3 * GIB)
+    nodes = [
+        MANAGER,
+        node("w1", labels={"db": "true"}, memory_bytes=4 * GIB),
+        node("w2", labels={"db": "true"}, memory_bytes=4 * GIB),
+        node("w3", memory_bytes=16 * GIB),
+    ]
+    snap = sized(nodes, [db], [task(db, "id-w1"), task(db, "id-w2", slot=2)])
+    assert run("sizing.n-plus-one", snap) == [("fail", "lab")]
+
+
+def test_it_never_moves_global_tasks_and_counts_managers_only_where_allowed():
+    agent = service("agent", mode="global", replicas=None, memory_reservation=3 * GIB)
+    web = service("web", replicas=1, memory_reservation=3 * GIB, constraints=[])
+    nodes = [
+        node("m1", "manager", memory_bytes=4 * GIB),
+        node("w1", memory_bytes=4 * GIB),
+        node("w2", memory_bytes=4 * GIB),
+    ]
+    tasks = [task(agent, "id-w1"), task(agent, "id-w2", slot=2), task(web, "id-w1", slot=3)]
+    # losing w1: its agent task goes with it, web fits on the active manager
+    assert run("sizing.n-plus-one", sized(nodes, [agent, web], tasks)) == [("pass", "lab")]
+    kept_off = service("web", replicas=1, memory_reservation=3 * GIB)  # node.role==worker
+    tasks[2] = task(kept_off, "id-w1", slot=3)
+    assert run("sizing.n-plus-one", sized(nodes, [agent, kept_off], tasks)) == [("fail", "lab")]
+
+
+def test_the_reboot_planner_uses_the_same_computation():
+    from maintenance import planner
+
+    plan = planner.plan(big_task_cluster())
+    blocked = {b.hostname: b.reasons for b in plan.blocked}
+    assert set(blocked) == {"w8"}
+    assert any("breaks n+1: 1 task(s) of big" in reason for reason in blocked["w8"])
