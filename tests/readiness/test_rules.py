@@ -192,7 +192,7 @@ CASES = {
             ),
             None,
         ),
-        (snapshot(services=[JOB]), None),
+        (NO_NODES, None),
     ),
     # resources
     "resources.memory-limit": (

@@ -360,3 +360,60 @@ def test_the_reboot_planner_uses_the_same_computation():
     blocked = {b.hostname: b.reasons for b in plan.blocked}
     assert set(blocked) == {"w8"}
     assert any("breaks n+1: 1 task(s) of big" in reason for reason in blocked["w8"])
+
+
+# --- item 11: small ones -----------------------------------------------------------------------
+
+
+def test_it_finds_a_flapping_job():
+    job = service("migrate", mode="replicated-job", replicas=None)
+    failed = [task(job, state="failed", slot=i) for i in range(3)]
+    assert run("health.flapping", snapshot(services=[job], tasks=failed)) == [("fail", "migrate")]
+
+
+def test_it_reads_the_memory_limit_of_the_task_on_the_manager():
+    # the service got a limit since, but the task on the manager was started without one
+    web = service("web", memory_limit=512 * MIB)
+    snap = snapshot(
+        nodes=[node("m1", "manager")], services=[web], tasks=[task(web, "id-m1", memory_limit=None)]
+    )
+    assert run("manager-load.unbounded-on-manager", snap) == [("fail", "web")]
+    bounded = [task(web, "id-m1", memory_limit=256 * MIB)]
+    snap = snapshot(nodes=snap.nodes, services=[service("web", memory_limit=None)], tasks=bounded)
+    assert run("manager-load.unbounded-on-manager", snap) == [("pass", "web")]
+
+
+MANAGERS = [node("m1", "manager", labels={"zone": "control"}), node("w1")]
+
+
+@pytest.mark.parametrize(
+    "constraint", ["node.hostname==w1", "node.id==id-w1", "node.labels.zone!=control"]
+)
+def test_it_accepts_hostname_pins_and_label_inequality_as_placement(constraint):
+    snap = snapshot(nodes=MANAGERS, services=[service("web", constraints=[constraint])])
+    assert run("manager-load.placement", snap) == [("pass", "web")]
+
+
+def test_it_refuses_a_pin_to_a_manager_and_passes_when_every_manager_is_drained():
+    pinned = [service("web", constraints=["node.hostname==m1"])]
+    assert run("manager-load.placement", snapshot(nodes=MANAGERS, services=pinned)) == [
+        ("fail", "web")
+    ]
+    free = [service("web", constraints=[])]
+    drained = [node("m1", "manager", availability="drain"), node("w1")]
+    assert run("manager-load.placement", snapshot(nodes=drained, services=free)) == [
+        ("pass", "web")
+    ]
+
+
+@pytest.mark.parametrize(
+    "cap", ["SYS_MODULE", "CAP_SYS_PTRACE", "dac_read_search", "BPF", "PERFMON", "SYS_RAWIO"]
+)
+def test_it_flags_more_dangerous_capabilities(cap):
+    assert run("security.capabilities", svc(cap_add=[cap])) == [("fail", "web")]
+
+
+def test_it_fails_a_memory_reservation_above_the_limit():
+    snap = svc(memory_limit=256 * MIB, memory_reservation=512 * MIB)
+    assert run("resources.memory-reservation", snap) == [("fail", "web")]
+    assert "is above its limit" in messages("resources.memory-reservation", snap)[0]
