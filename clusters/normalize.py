@@ -197,6 +197,13 @@ def service(raw: dict, running_by_service: dict[str, int]) -> Service:
         published_ports=sorted(
             {p["PublishedPort"] for p in ports if p.get("PublishedPort") is not None}
         ),
+        host_ports=sorted(
+            {
+                p["PublishedPort"]
+                for p in ports
+                if p.get("PublishedPort") is not None and p.get("PublishMode") == "host"
+            }
+        ),
         created_at=parse_time(raw.get("CreatedAt")),
         updated_at=parse_time(raw.get("UpdatedAt")),
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 INFRA_LABEL = "watchkeeper.role"
 INFRA_VALUE = "infrastructure"
+SINGLETON_LABEL = "watchkeeper.singleton"
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Service:
     secrets: list[str] = field(default_factory=list)  # secret names
     configs: list[str] = field(default_factory=list)  # config names
     published_ports: list[int] = field(default_factory=list)
+    host_ports: list[int] = field(default_factory=list)  # published in host mode (no routing mesh)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -127,6 +129,16 @@ class Service:
     @property
     def is_infrastructure(self) -> bool:
         return self.labels.get(INFRA_LABEL) == INFRA_VALUE
+
+    @property
+    def is_singleton(self) -> bool:
+        """Documented as meant to run on one node (label ``watchkeeper.singleton=true``)."""
+        return self.labels.get(SINGLETON_LABEL, "").lower() == "true"
+
+    @property
+    def ingress_ports(self) -> list[int]:
+        """Published ports that go through the routing mesh (every node, managers included)."""
+        return [port for port in self.published_ports if port not in self.host_ports]
 
     @property
     def stack(self) -> str | None:

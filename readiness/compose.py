@@ -183,6 +183,24 @@ def _healthcheck(value) -> list[str] | None:
     return [str(part) for part in test]
 
 
+def _ports(value) -> tuple[list[int], list[int]]:
+    """(published ports, those published in host mode) of a service's `ports:`; the short
+    syntax (`8080:80`, `127.0.0.1:8080:80/tcp`) publishes through the routing mesh."""
+    published, host = set(), set()
+    for entry in value or []:
+        if isinstance(entry, dict):
+            port, mode = entry.get("published"), str(entry.get("mode") or "ingress")
+        else:
+            parts = str(entry).split("/", 1)[0].split(":")
+            port, mode = (parts[-2] if len(parts) > 1 else None), "ingress"
+        port = str(port).split("-", 1)[0] if port is not None else ""
+        if port.isdigit():
+            published.add(int(port))
+            if mode == "host":
+                host.add(int(port))
+    return sorted(published), sorted(host)
+
+
 def _names(value) -> list[str]:
     if isinstance(value, dict):
         return [str(key) for key in value]
@@ -216,6 +234,8 @@ def _service(name: str, spec: dict, top_volumes: dict) -> Service:
     placement = _mapping(deploy.get("placement"), f"{where}.deploy.placement")
     logging = _mapping(spec.get("logging"), f"{where}.logging")
     image = spec.get("image") or ""
+    published, host_ports = _ports(spec.get("ports"))
+    rollback = _mapping(deploy.get("rollback_config"), f"{where}.deploy.rollback_config")
     return Service(
         id=name,
         name=name,
@@ -247,11 +267,20 @@ def _service(name: str, spec: dict, top_volumes: dict) -> Service:
         )
         if update
         else None,
+        rollback_config=UpdatePolicy(
+            parallelism=rollback.get("parallelism"),
+            failure_action=rollback.get("failure_action"),
+            order=rollback.get("order"),
+        )
+        if rollback
+        else None,
         restart_condition=condition,
         networks=_names(spec.get("networks")),
         log_driver=logging.get("driver"),
         secrets=_names(spec.get("secrets")),
         configs=_names(spec.get("configs")),
+        published_ports=published,
+        host_ports=host_ports,
     )
 
 

@@ -151,3 +151,41 @@ def unbounded_on_manager(snapshot, policy, context):
             )
         )
     return outcomes
+
+
+@rule(
+    id="manager-load.ingress-ports",
+    title="No routing-mesh ports on an isolated control plane",
+    target="S",
+    severity="warning",
+    seed="002 (isolating the planes)",
+    rationale="""Seed 002 isolates the control plane by draining the managers. A port published
+    through the routing mesh (ingress mode) is still opened on every node, managers included, so
+    client traffic reaches and is forwarded by the managers: the data plane runs through the
+    control plane again. Publish such ports in host mode on the workers, or put a load balancer
+    in front that targets the workers only.""",
+    remediation="""`docker service update --publish-rm <port> --publish-add
+    mode=host,published=<port>,target=<target> --constraint-add 'node.role==worker' {name}`
+    (Compose: `ports: [{target: <target>, published: <port>, mode: host}]`), and point the load
+    balancer at the workers.""",
+)
+def ingress_ports(snapshot, policy, context):
+    managers = [node for node in snapshot.nodes if node.is_manager]
+    if not managers or not all(m.availability == "drain" for m in managers):
+        return []  # the control plane is not isolated: nothing to keep it from
+    outcomes = []
+    for service in snapshot.services:
+        if not service.published_ports:
+            continue
+        mesh = service.ingress_ports
+        ports = ", ".join(str(port) for port in mesh)
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                not mesh,
+                f"service {service.name} publishes no port through the routing mesh",
+                f"service {service.name} publishes port(s) {ports} through the routing mesh, "
+                "which the drained managers still serve",
+            )
+        )
+    return outcomes

@@ -417,3 +417,46 @@ def test_it_fails_a_memory_reservation_above_the_limit():
     snap = svc(memory_limit=256 * MIB, memory_reservation=512 * MIB)
     assert run("resources.memory-reservation", snap) == [("fail", "web")]
     assert "is above its limit" in messages("resources.memory-reservation", snap)[0]
+
+
+# --- new rules -------------------------------------------------------------------------------
+
+
+def test_it_finds_a_service_only_one_node_may_run_and_accepts_a_documented_singleton():
+    nodes = [
+        node("m1", "manager", availability="drain"),
+        node("w1", labels={"db": "true"}),
+        node("w2"),
+    ]
+    tied = service("db", constraints=["node.labels.db==true"])
+    assert run("rollout.single-node", snapshot(nodes=nodes, services=[tied])) == [("fail", "db")]
+    documented = service(
+        "db", constraints=tied.constraints, labels={"watchkeeper.singleton": "true"}
+    )
+    assert run("rollout.single-node", snapshot(nodes=nodes, services=[documented])) == [
+        ("pass", "db")
+    ]
+
+
+def test_it_reads_publish_modes_live_and_in_the_lint():
+    raw = {
+        "Spec": {"Ports": [{"PublishedPort": 80, "PublishMode": "host"}, {"PublishedPort": 443}]}
+    }
+    text = (
+        "services:\n  web:\n    image: a:1\n    ports:\n      - '443:8443'\n"
+        "      - {target: 80, published: 80, mode: host}\n"
+    )
+    [web] = linted(text).services
+    assert (web.published_ports, web.host_ports, web.ingress_ports) == ([80, 443], [80], [443])
+    live = normalize.service(
+        {"ID": "s1", "Spec": {"Name": "web", "TaskTemplate": {}}, "Endpoint": raw}, {}
+    )
+    assert (live.published_ports, live.host_ports) == ([80, 443], [80])
+
+
+def test_it_flags_routing_mesh_ports_only_on_an_isolated_control_plane():
+    web = service("web", published_ports=[443])
+    isolated = snapshot(services=[web])  # the default managers are drained
+    assert run("manager-load.ingress-ports", isolated) == [("fail", "web")]
+    shared = snapshot(nodes=[node("m1", "manager"), node("w1")], services=[web])
+    assert run("manager-load.ingress-ports", shared) == []
