@@ -95,9 +95,7 @@ def converged(snapshot, policy, context):
 def flapping(snapshot, policy, context):
     since = context.now - timedelta(hours=1)
     outcomes = []
-    for service in snapshot.services:
-        if is_job(service):
-            continue
+    for service in snapshot.services:  # jobs too: a job whose tasks keep failing is flapping
         failures = sum(
             1
             for t in snapshot.tasks_of_service(service.id)

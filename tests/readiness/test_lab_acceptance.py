@@ -47,6 +47,7 @@ def compliant(name: str, **changes) -> ServiceSpec:
         cpu_limit=0.5,
         healthcheck=["true"],
         update_config={"parallelism": 1, "failure_action": "rollback", "order": "start-first"},
+        rollback_config={"parallelism": 1, "order": "stop-first"},
         restart_policy={"condition": "on-failure", "max_attempts": 3},
     )
     return replace(spec, **changes)
@@ -77,6 +78,8 @@ def lab_services(manager_socket: str) -> dict[str, tuple[ServiceSpec, set[str]]]
                 "rollout.update-order",
                 "manager-load.placement",
                 "manager-load.unbounded-on-manager",
+                "rollout.rollback-config",
+                "rollout.single-node",  # the lab's one manager is the only place it may run
             }
             | ONE_REPLICA,
         ),
@@ -119,8 +122,38 @@ def lab_services(manager_socket: str) -> dict[str, tuple[ServiceSpec, set[str]]]
                 "rollout.update-failure-action",
                 "rollout.update-order",
                 "rollout.restart-policy",
+                "rollout.update-parallelism",  # the SDK's UpdateConfig sends Parallelism 0
                 "config.stateful-pinned",
             }
+            | ONE_REPLICA,
+        ),
+        # readiness truth (issue 13), items 2, 3 and 8
+        "acc-dollar": (
+            # the Engine never expands $: a bcrypt-like value is literal; a Swarm template is not
+            compliant(
+                "acc-dollar",
+                replicas=1,
+                env={"DB_PASSWORD": "$uperS3cret", "NODE_TOKEN": "{{.Node.Hostname}}"},
+            ),
+            {"config.secret-in-env"} | ONE_REPLICA,
+        ),
+        "acc-swarmkit": (
+            # swarmkit's semantics: case-insensitive keys, a missing label equals "", node.ip
+            compliant(
+                "acc-swarmkit",
+                replicas=1,
+                constraints=[
+                    "Node.Role==WORKER",
+                    "node.labels.missing!=x",
+                    "node.ip!=192.0.2.0/24",
+                ],
+            ),
+            ONE_REPLICA,
+        ),
+        "acc-parent": (
+            # /run holds the socket: mounting the parent hands it over
+            compliant("acc-parent", replicas=1, mounts=["/run:/host-run:ro"]),
+            {"config.bind-mounts", "config.sensitive-host-path", "security.docker-socket"}
             | ONE_REPLICA,
         ),
         "acc-nowhere": (
