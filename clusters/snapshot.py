@@ -15,6 +15,7 @@ from typing import Any
 
 INFRA_LABEL = "watchkeeper.role"
 INFRA_VALUE = "infrastructure"
+DOWN_STATES = ("down", "unknown", "disconnected")  # node states that count as down
 
 
 @dataclass(frozen=True)

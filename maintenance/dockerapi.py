@@ -6,7 +6,7 @@ It goes through the clusters app, which owns the Engine API client and the clust
 
 from __future__ import annotations
 
-from clusters import services as cluster_services
+from clusters import registration as cluster_services
 
 
 def set_node_availability(*, cluster, node_id: str, availability: str) -> None:

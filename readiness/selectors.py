@@ -10,6 +10,7 @@ from django.db.models import OuterRef, Subquery
 from clusters.snapshot import Snapshot
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
+from readiness.facts import OperationsFacts
 from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver
 from readiness.policy import Policy, policy_from_dict
 
@@ -27,23 +28,28 @@ def active_waivers(*, cluster, now: datetime) -> list[Waiver]:
     return list(Waiver.objects.filter(cluster=cluster, revoked_at__isnull=True, expires_at__gt=now))
 
 
-def rule_context(*, cluster, now: datetime) -> RuleContext:
-    """What the rules may know about CLUSTER besides its snapshot."""
-    from maintenance import selectors as maintenance_selectors
-
+def rule_context(*, cluster, now: datetime, operations: OperationsFacts) -> RuleContext:
+    """What the rules may know about CLUSTER besides its snapshot; OPERATIONS are its
+    maintenance facts, which the caller (the dashboard) gathers from the maintenance app."""
     return RuleContext(
         now=now,
         environment=cluster.environment,
         cluster_name=cluster.name,
         endpoint=Endpoint.from_url(cluster.url, has_credentials=cluster.has_credentials),
-        operations=maintenance_selectors.operations_facts(cluster=cluster, now=now),
+        operations=operations,
     )
 
 
 def report_for_cluster(
-    *, cluster, snapshot: Snapshot, now: datetime, keep_passes: bool = True
+    *,
+    cluster,
+    snapshot: Snapshot,
+    now: datetime,
+    operations: OperationsFacts,
+    keep_passes: bool = True,
 ) -> Report:
-    """Evaluate SNAPSHOT with the cluster's policy and active waivers, without storing it.
+    """Evaluate SNAPSHOT with the cluster's policy, active waivers and maintenance facts
+    (OPERATIONS), without storing it.
 
     keep_passes=False only counts the passing checks (see engine.evaluate)."""
     waivers = [
@@ -52,7 +58,7 @@ def report_for_cluster(
     return evaluate(
         snapshot,
         cluster_policy(cluster=cluster),
-        rule_context(cluster=cluster, now=now),
+        rule_context(cluster=cluster, now=now, operations=operations),
         waivers=waivers,
         cluster=cluster.name,
         keep_passes=keep_passes,
