@@ -4,12 +4,13 @@ failed polls, and the thinning of old history."""
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 
 from clusters import client
 from clusters.models import (
@@ -23,8 +24,8 @@ from clusters.models import (
 )
 from clusters.polling import claim_held
 from clusters.snapshot import Snapshot
+from watchkeeper.history import thin_per_cluster
 
-log = logging.getLogger(__name__)
 # --- persisting -----------------------------------------------------------------------------
 
 
@@ -317,10 +318,6 @@ def history_prune(*, now: datetime) -> dict[str, int]:
 
     The latest snapshot of each cluster always stays (it is what re-scoring reads).
     """
-    from django.conf import settings
-    from django.db.models import Max
-
-    from watchkeeper.history import thin_per_cluster
 
     latest = set(
         PollSnapshot.objects.values("cluster_id")

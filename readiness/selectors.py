@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Least, RowNumber, TruncDate
 
+from clusters.models import Cluster
 from clusters.snapshot import Snapshot
+from readiness import catalogue
+from readiness.checks import SEVERITIES
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
 from readiness.facts import OperationsFacts
-from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver
+from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver, WaiverEvent
 from readiness.policy import Policy, policy_from_dict
 
 
@@ -71,7 +88,6 @@ def latest_evaluation(*, cluster) -> Evaluation | None:
 
 def evaluations_for_clusters(*, clusters) -> dict[int, Evaluation]:
     """The latest evaluation of each cluster, by cluster id (two queries, whatever the count)."""
-    from clusters.models import Cluster
 
     latest = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
     ids = (
@@ -115,10 +131,6 @@ def waiver_trail(*, waiver) -> list:
 
 def daily_scores(*, cluster_ids, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
     """Each cluster's lowest score per UTC day since SINCE (one query for any number)."""
-    from datetime import UTC, time
-
-    from django.db.models import Min
-    from django.db.models.functions import TruncDate
 
     rows = (
         Evaluation.objects.filter(cluster_id__in=cluster_ids, evaluated_at__gte=since)
@@ -185,9 +197,6 @@ class FindingsFilter:
     @classmethod
     def from_query(cls, query, *, cluster_names) -> tuple[FindingsFilter, list[str]]:
         """The filter a GET query asks for, and a note for each value ignored as invalid."""
-        from clusters.models import Cluster
-        from readiness import catalogue
-        from readiness.checks import SEVERITIES
 
         allowed = {
             "cluster": set(cluster_names),
@@ -293,10 +302,6 @@ def findings(
     LIMIT in all, and one reads those rows. Four queries whatever the number of clusters or
     checks.
     """
-    from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
-    from django.db.models.functions import RowNumber
-
-    from readiness import catalogue
 
     names = {
         c.pk: c.name
@@ -421,7 +426,6 @@ def findings(
 
 def latest_evaluation_ids(*, cluster_ids) -> dict[int, int]:
     """The id of each cluster's latest evaluation, by cluster id (one query; unscored left out)."""
-    from clusters.models import Cluster
 
     if not cluster_ids:
         return {}
@@ -464,10 +468,6 @@ def waivers_page(*, now: datetime, include_inactive: bool, inactive_limit: int =
     """Every active waiver (soonest expiry first) and, when asked, the most recent expired or
     revoked ones; each with cluster, people and trail. Two queries, five with the ended ones,
     whatever the count."""
-    from django.db.models import F, Prefetch, Q
-    from django.db.models.functions import Coalesce, Least
-
-    from readiness.models import WaiverEvent
 
     base = Waiver.objects.select_related(
         "cluster", "owner", "created_by", "revoked_by"

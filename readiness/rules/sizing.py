@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
 from readiness.policy import TIER_ORDER
+from readiness.registry import rule
 from readiness.rules._util import human_bytes
 
 

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if os.environ.get("DOCKER_HOST"):
             self.stdout.write("DOCKER_HOST is set; not starting the lab.")
             return
-        from lab.core import host_support
+        from lab.core import host_support  # deferred: a development tool, loaded only here
 
         reason = host_support()
         if reason:
