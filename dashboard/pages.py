@@ -36,8 +36,9 @@ from django.utils.timesince import timesince
 from clusters.models import Cluster, RunningTask
 from maintenance.selectors import fleet_maintenance, last_reboots
 from readiness.charts import Sparklines, history_chart
+from readiness.checks import severity_rank
 from readiness.models import CheckResult, Evaluation
-from readiness.scorecard import SEVERITY_ORDER, scorecard_from_counts
+from readiness.scorecard import scorecard_from_counts
 from readiness.selectors import (
     active_waivers,
     cluster_policy,
@@ -493,7 +494,7 @@ def _findings(*, evaluation, counts) -> list[CategoryFindings]:
         CategoryFindings(
             name=name,
             failed=sum(entry.failed for entry in entries),
-            rules=sorted(entries, key=lambda e: (SEVERITY_ORDER.get(e.severity, 9), e.rule)),
+            rules=sorted(entries, key=lambda e: (severity_rank(e.severity), e.rule)),
         )
         for name, entries in sorted(categories.items())
     ]

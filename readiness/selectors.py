@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce, Least, RowNumber, TruncDate
 from clusters.models import Cluster
 from clusters.snapshot import Snapshot
 from readiness import catalogue
-from readiness.checks import SEVERITIES
+from readiness.checks import SEVERITIES, SEVERITY_ORDER, severity_rank
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
 from readiness.facts import OperationsFacts
@@ -110,9 +110,8 @@ def score_history(*, cluster, since: datetime) -> list[dict]:
 
 def failing_checks(*, evaluation) -> list[CheckResult]:
     """The evaluation's failures, critical first."""
-    order = {"critical": 0, "warning": 1, "info": 2}
     checks = list(evaluation.checks.filter(status="fail"))
-    return sorted(checks, key=lambda c: (order.get(c.severity, 3), c.rule, c.object_name))
+    return sorted(checks, key=lambda c: (severity_rank(c.severity), c.rule, c.object_name))
 
 
 def latest_failing_checks(*, clusters) -> list[CheckResult]:
@@ -176,7 +175,6 @@ def evaluation_scores(*, evaluation) -> dict:
 
 # --- The findings page: failing (and waived) checks of every cluster's latest evaluation ---
 
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 FINDINGS_SHOW = {"open": ("fail",), "waived": ("waived",), "all": ("fail", "waived")}
 FINDINGS_QUERY_MAX = 100
 FINDINGS_CLUSTERS_NAMED = 12  # clusters named in a rule's counts; the rest are counted
@@ -352,7 +350,7 @@ def findings(
                 category=known.category if known else rule.split(".", 1)[0],
                 severity=severity,
             )
-        if SEVERITY_RANK.get(severity, 3) < SEVERITY_RANK.get(group.severity, 3):
+        if severity_rank(severity) < severity_rank(group.severity):
             group.severity = severity
         group.failing += failing * ("fail" in shown_statuses)
         group.waived += waived * ("waived" in shown_statuses)
@@ -365,15 +363,15 @@ def findings(
         count.failing += failing * ("fail" in shown_statuses)
         count.waived += waived * ("waived" in shown_statuses)
     ordered = sorted(
-        groups.values(), key=lambda g: (SEVERITY_RANK.get(g.severity, 3), -g.matching, g.rule)
+        groups.values(), key=lambda g: (severity_rank(g.severity), -g.matching, g.rule)
     )
     for group in ordered:
         group.clusters.sort(key=lambda c: (-(c.failing + c.waived), c.cluster))
 
     if ordered and limit > 0 and per_rule > 0:
-        severity_rank = Case(
-            *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_RANK.items()),
-            default=Value(3),
+        severity_case = Case(
+            *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_ORDER.items()),
+            default=Value(len(SEVERITY_ORDER)),
             output_field=IntegerField(),
         )
         group_rank = Case(
@@ -390,7 +388,7 @@ def findings(
                 position=Window(
                     RowNumber(),
                     partition_by=[group_rank],
-                    order_by=[severity_rank.asc(), F("evaluation_id").asc(), F("id").asc()],
+                    order_by=[severity_case.asc(), F("evaluation_id").asc(), F("id").asc()],
                 ),
                 group_rank=group_rank,
             )
@@ -410,7 +408,7 @@ def findings(
         rank = {group.rule: index for index, group in enumerate(ordered)}
         rows.sort(
             key=lambda r: (
-                rank[r.rule], SEVERITY_RANK.get(r.severity, 3), r.cluster, r.object_name, r.id
+                rank[r.rule], severity_rank(r.severity), r.cluster, r.object_name, r.id
             )
         )  # fmt: skip
         for row in rows:
