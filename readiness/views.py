@@ -8,6 +8,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.roles import viewer_required
 from clusters.models import Cluster
 from readiness import catalogue, selectors
+from readiness import findings as findings_selectors
 from readiness.checks import SEVERITIES
 
 FINDINGS_PER_RULE = 50  # check rows shown per rule
@@ -20,10 +21,10 @@ REVOKE_NOTE_MAX = 500
 def findings(request):
     """Failing (or waived) checks of every cluster's latest evaluation, filtered, by rule."""
     clusters = list(Cluster.objects.order_by("name").only("id", "name", "environment"))
-    filters, notes = selectors.FindingsFilter.from_query(
+    filters, notes = findings_selectors.FindingsFilter.from_query(
         request.GET, cluster_names=[c.name for c in clusters]
     )
-    result = selectors.findings(
+    result = findings_selectors.findings(
         filters=filters, clusters=clusters, per_rule=FINDINGS_PER_RULE, limit=FINDINGS_LIMIT
     )
     _link_clusters(result)
@@ -50,7 +51,7 @@ def findings(request):
     )
 
 
-def _link_clusters(result: selectors.Findings) -> None:
+def _link_clusters(result: findings_selectors.Findings) -> None:
     """Each shown cluster's page, reversed once per cluster rather than once per row."""
     urls: dict[str, str] = {}
     for group in result.groups:

@@ -7,8 +7,8 @@ import pytest
 from clusters.models import Cluster
 from dashboard import pipeline
 from readiness import catalogue, services
+from readiness.findings import FindingsFilter, findings
 from readiness.models import CheckResult, Evaluation
-from readiness.selectors import FindingsFilter, findings
 
 from .factories import NOW, service, snapshot
 
