@@ -16,6 +16,7 @@ from typing import Any
 INFRA_LABEL = "watchkeeper.role"
 INFRA_VALUE = "infrastructure"
 SINGLETON_LABEL = "watchkeeper.singleton"
+DOWN_STATES = ("down", "unknown", "disconnected")  # node states that count as down
 
 
 @dataclass(frozen=True)

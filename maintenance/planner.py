@@ -4,7 +4,7 @@ Workers first, then managers (the leader last), one node at a time. A node is bl
 (listed with the reason, not planned) when it is not ready, when it is a manager while
 another manager is unreachable, when its loss takes a service to zero running tasks
 (drain does not wait for replacements), or when its loss breaks `sizing.n-plus-one`: some of
-its tasks fit on no other ready, active node their constraints allow (readiness.capacity, the
+its tasks fit on no other ready, active node their constraints allow (clusters.capacity, the
 same function as the rule).
 """
 
@@ -14,8 +14,8 @@ import shlex
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from clusters.capacity import loss_gap
 from clusters.snapshot import Node, Snapshot
-from readiness.capacity import loss_gap
 
 JOB_MODES = {"replicated-job", "global-job"}
 
@@ -90,7 +90,7 @@ def commands_for(ref: str) -> list[str]:
 
 def n_plus_one_gap(snapshot: Snapshot, node: Node) -> str | None:
     """Why losing NODE breaks n+1, or None: `sizing.n-plus-one`'s own computation
-    (readiness.capacity: per node, constraints decide where tasks go, a task fits whole)."""
+    (clusters.capacity: per node, constraints decide where tasks go, a task fits whole)."""
     return loss_gap(snapshot, node)
 
 

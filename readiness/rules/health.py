@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
+from readiness.registry import rule
 from readiness.rules._util import is_job
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
+from readiness.registry import rule
 from readiness.rules._util import constraint_matches, parse_constraint
 
 _INFRA_NOTE = "label the service watchkeeper.role=infrastructure if it must run there"

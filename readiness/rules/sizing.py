@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from readiness.capacity import loss_gap
-from readiness.catalogue import rule
+from clusters.capacity import loss_gap
 from readiness.checks import Obj, check
 from readiness.policy import TIER_ORDER
+from readiness.registry import rule
 from readiness.rules._util import human_bytes
 
 

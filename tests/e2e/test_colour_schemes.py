@@ -2,8 +2,8 @@
 
 import pytest
 
-from clusters import services as cluster_services
 from clusters.models import Cluster
+from dashboard import pipeline
 from tests.clusters.conftest import fetcher, load_raw
 
 from .conftest import SCREENSHOTS, login
@@ -25,7 +25,7 @@ def luminance(css_colour: str) -> float:
 @pytest.fixture
 def polled(db):
     cluster = Cluster.objects.create(name="lab", url="unix:///run/lab.sock")
-    assert cluster_services.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
+    assert pipeline.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
     return cluster
 
 

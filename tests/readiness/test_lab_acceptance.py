@@ -1,8 +1,8 @@
 """Acceptance of readiness against the Swarm lab (issue 5, "Done when").
 
-The lab is registered and polled through the real code path (clusters.services.cluster_add,
-cluster_poll -> readiness.services.evaluation_run). One compliant service and a set of
-deliberately misconfigured ones; each must fail exactly the rules it breaks.
+The lab is registered and polled through the real code path (clusters.registration.cluster_add,
+dashboard.pipeline.cluster_poll -> readiness.services.evaluation_run). One compliant service
+and a set of deliberately misconfigured ones; each must fail exactly the rules it breaks.
 """
 
 import json
@@ -16,10 +16,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from clusters import registration
 from clusters import selectors as cluster_selectors
-from clusters import services as cluster_services
 from clusters.models import Cluster
+from dashboard import pipeline
 from lab import DEFAULT_IMAGE, ServiceSpec
+from maintenance import selectors as maintenance_selectors
 from readiness import selectors, services
 from readiness.models import Evaluation
 
@@ -194,8 +196,8 @@ def lab_with_services(swarm_lab):
 def polled(lab_with_services):
     """The lab registered as cluster `lab` and polled once through the real poller."""
     lab, expected = lab_with_services
-    cluster = cluster_services.cluster_add(name="lab", url=lab.docker_host)
-    outcome = cluster_services.cluster_poll(cluster=cluster)
+    cluster = registration.cluster_add(name="lab", url=lab.docker_host)
+    outcome = pipeline.cluster_poll(cluster=cluster)
     assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
     # The poller records a scoring failure instead of raising: make sure one was stored.
     assert Evaluation.objects.filter(cluster=cluster).count() == 1
@@ -247,6 +249,9 @@ def all_checks(cluster, evaluation):
         cluster=cluster,
         snapshot=cluster_selectors.latest_snapshot(cluster=cluster),
         now=evaluation.evaluated_at,
+        operations=maintenance_selectors.operations_facts(
+            cluster=cluster, now=evaluation.evaluated_at
+        ),
     )
     checks = [
         {"rule": c.rule, "severity": c.severity, "status": c.status,
@@ -312,7 +317,7 @@ def test_its_score_recomputes_waivers_leave_it_and_stop_at_expiry(polled, operat
             cluster=cluster, rule=rule, reason="accepted for the acceptance test",
             owner=operator, expires_at=now + timedelta(days=7), created_by=operator, now=now,
         )  # fmt: skip
-    waived = services.evaluation_run(cluster=cluster, snapshot=snapshot, now=now)
+    waived = pipeline.evaluation_run(cluster=cluster, snapshot=snapshot, now=now)
     waived_checks = all_checks(cluster, waived)
     assert {c["rule"] for c in waived_checks if c["status"] == "waived"} == waived_rules
     assert not [c for c in waived_checks if c["rule"] in waived_rules and c["status"] != "waived"]
@@ -321,8 +326,8 @@ def test_its_score_recomputes_waivers_leave_it_and_stop_at_expiry(polled, operat
     assert (waived.grade, waived.grade_capped) == ("C", True)
 
     later = now + timedelta(days=8)
-    assert services.waivers_expire(now=later) == len(waived_rules)
-    expired = services.evaluation_run(cluster=cluster, snapshot=snapshot, now=later)
+    assert pipeline.waivers_expire(now=later) == len(waived_rules)
+    expired = pipeline.evaluation_run(cluster=cluster, snapshot=snapshot, now=later)
     expired_checks = all_checks(cluster, expired)
     assert not [c for c in expired_checks if c["status"] == "waived"]
     assert failing_by_service(expired_checks) == failing_by_service(checks)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clusters.placement import JOB_MODES, human_bytes, placeable_nodes
 from clusters.snapshot import Node, Snapshot
-from readiness.rules._util import JOB_MODES, human_bytes, placeable_nodes
 
 _EPSILON = 1e-9
 
