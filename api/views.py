@@ -107,7 +107,7 @@ def _cursor_decode(cursor: str | None) -> int:
         kind, value = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
         after = int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        after = -1
+        kind, after = "", -1
     if kind != "check" or after < 0:
         raise ApiError(422, "validation_error", "cursor: not a cursor this API gave out.")
     return after
