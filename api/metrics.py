@@ -269,8 +269,11 @@ def view(request):
         return HttpResponse("GET only\n", status=405, headers={"Allow": "GET, HEAD"})
     allowed = _token_ok(request) or _allowed_address(request.META.get("REMOTE_ADDR", ""))
     if not allowed:
-        if not settings.WATCHKEEPER_METRICS_TOKEN and not settings.WATCHKEEPER_METRICS_ALLOW:
-            text = "metrics are off: set WATCHKEEPER_METRICS_TOKEN or WATCHKEEPER_METRICS_ALLOW\n"
+        if not settings.WATCHKEEPER_METRICS_TOKEN:  # no token could help: 403
+            text = (
+                "this address may not read the metrics (WATCHKEEPER_METRICS_ALLOW), and no "
+                "WATCHKEEPER_METRICS_TOKEN is set\n"
+            )
             return HttpResponse(text, status=403, content_type="text/plain")
         return HttpResponse(
             "send the metrics token as 'Authorization: Bearer <token>'\n",
