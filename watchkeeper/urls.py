@@ -6,5 +6,6 @@ urlpatterns = [
     path("readiness/", include("dashboard.readiness_urls")),
     path("maintenance/", include("maintenance.urls")),
     path("accounts/", include("accounts.urls")),
+    path("", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -13,10 +13,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
-from maintenance import selectors as maintenance_selectors
-from readiness import catalogue, selectors
+from dashboard import selectors as dashboard_selectors
+from readiness import catalogue
 from readiness.compose import ComposeError, load_compose
 from readiness.context import RuleContext
 from readiness.engine import Report, evaluate
@@ -60,17 +59,12 @@ class Command(BaseCommand):
         cluster = Cluster.objects.filter(name=name).first()
         if cluster is None:
             raise CommandError(f"no cluster named {name!r}", returncode=EXIT_ERROR)
-        snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
-        if snapshot is None:
+        report = dashboard_selectors.cluster_report(cluster=cluster, now=now)
+        if report is None:
             raise CommandError(
                 f"no snapshot yet, run `manage.py cluster poll {name}`", returncode=EXIT_ERROR
             )
-        return selectors.report_for_cluster(
-            cluster=cluster,
-            snapshot=snapshot,
-            now=now,
-            operations=maintenance_selectors.operations_facts(cluster=cluster, now=now),
-        )
+        return report
 
     def _lint(self, file: str, now) -> Report:
         path = Path(file)
