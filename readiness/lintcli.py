@@ -27,7 +27,9 @@ EXIT_ERROR = 2
 EXIT_CRITICAL = 3
 EXIT_BELOW = 4
 FORMATS = ("text", "json", "junit", "sarif")
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 _LEVELS = {"critical": "error", "warning": "warning", "info": "note"}
 
 

