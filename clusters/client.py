@@ -75,6 +75,10 @@ def display_url(url: str) -> str:
 
 def validate_url(url: str) -> str | None:
     """Why URL is not a usable endpoint, or None."""
+    # urlsplit drops tabs and newlines silently: a URL carrying any control character
+    # (issue 19 item 6: unix:// and ssh:// were stored with a hidden newline) is refused.
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
+        return "the URL must not contain control characters (newline, tab, ...)"
     try:
         parts = urlsplit(url)
         port = parts.port
