@@ -122,4 +122,5 @@ from readiness.rules import (  # noqa: E402, F401, I001
     rollout,
     security,
     operations,
+    control_plane,
 )
