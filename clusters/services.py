@@ -1059,6 +1059,14 @@ def _reuse_for(cluster: Cluster) -> normalize.Reuse:
     return reuse
 
 
+def _stored_swarm(cluster: Cluster):
+    """The SwarmInfo of the cluster's last stored snapshot, or None."""
+    from clusters import selectors
+
+    last = selectors.latest_snapshot(cluster=cluster)
+    return last.swarm if last is not None else None
+
+
 def _reuse_trim() -> None:
     """Drop the least recently used beyond REUSE_CLUSTERS clusters or REUSE_OBJECTS objects;
     the most recent (the cluster being polled) always stays. Memory stays bounded whatever the
@@ -1093,7 +1101,10 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> 
         )
         timings["fetch"] = time.perf_counter() - clock
         mark = time.perf_counter()
-        snapshot = normalize.snapshot(raw.as_dict(), now=started_at, reuse=_reuse_for(cluster))
+        reuse = _reuse_for(cluster)
+        if reuse.swarm is None:  # this process's first poll of it: carry the join tokens'
+            reuse.swarm = _stored_swarm(cluster)  # first sightings on from the store
+        snapshot = normalize.snapshot(raw.as_dict(), now=started_at, reuse=reuse)
         _reuse_trim()
         timings["normalize"] = time.perf_counter() - mark
     except client.PollFailed as failure:
