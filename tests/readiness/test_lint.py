@@ -87,7 +87,6 @@ def test_it_finds_failures_exactly_where_expected(tmp_path, capsys):
         ("images.tag-pinned", "app"),
         ("images.digest-pinned", "app"),
         ("images.registry", "app"),
-        ("health.healthcheck", "app"),
         ("resources.memory-floor", "app"),
         ("resources.memory-reservation", "app"),
         ("resources.cpu-limit", "app"),
