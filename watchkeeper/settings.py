@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "accounts",
+    "accounts.sso",
     "clusters",
     "readiness",
     "maintenance",
@@ -233,6 +234,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- single sign-on (OpenID Connect; README "Single sign-on") --------------
+from accounts.sso import config as _sso  # noqa: E402  (parsing only: no models, no network)
+
+WATCHKEEPER_OIDC = _sso.from_environ()
+WATCHKEEPER_LOCAL_LOGIN = _sso.local_login_from_environ(WATCHKEEPER_OIDC)
+AUTHENTICATION_BACKENDS = _sso.authentication_backends(
+    local_login=WATCHKEEPER_LOCAL_LOGIN, sso=WATCHKEEPER_OIDC is not None
+)
+# mozilla-django-oidc reads these; endpoints come from discovery (accounts/sso/discovery.py).
+OIDC_RP_SCOPES = WATCHKEEPER_OIDC.scopes if WATCHKEEPER_OIDC else "openid"
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"

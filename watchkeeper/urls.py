@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("clusters.urls")),
     path("readiness/", include("readiness.urls")),
     path("maintenance/", include("maintenance.urls")),
+    path("accounts/sso/", include("accounts.sso.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]
