@@ -2,16 +2,15 @@
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "watchkeeper"
@@ -90,25 +89,19 @@ def oidc_provider(live_server):
         [sys.executable, "-m", "tests.oidc_provider.serve"],
         cwd=REPO,
         env=environ,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
     )
     issuer = f"http://127.0.0.1:{port}/o"
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    "the OIDC test provider exited:\n" + (directory / "provider.log").read_text()
-                )
-            try:
-                if requests.get(issuer + "/.well-known/openid-configuration", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the OIDC test provider did not start in time")
-            time.sleep(0.2)
+        readable, _, _ = select.select([process.stdout], [], [], START_SECONDS)
+        line = process.stdout.readline() if readable else ""
+        if line.strip() != "ready":
+            log.flush()
+            raise RuntimeError(
+                "the OIDC test provider did not start:\n" + (directory / "provider.log").read_text()
+            )
         yield Provider(issuer=issuer, state_file=state_file, initial=state)
     finally:
         process.terminate()

@@ -1,11 +1,11 @@
 """`python -m tests.oidc_provider.serve`: migrate, create users and clients, serve on PORT.
 
 Reads OIDC_PROVIDER_STATE (JSON: users with passwords and groups, clients with secrets and
-redirect URIs) and OIDC_PROVIDER_PORT; prints "ready" once it listens.
+redirect URIs) and OIDC_PROVIDER_PORT; prints "ready" once it listens (the tests wait for
+that line, not a clock).
 """
 
 import os
-import sys
 
 
 def main() -> None:
@@ -15,7 +15,11 @@ def main() -> None:
     django.setup()
     from django.contrib.auth.models import User
     from django.core.management import call_command
-    from django.core.servers.basehttp import WSGIServer, get_internal_wsgi_application, run
+    from django.core.servers.basehttp import (
+        ThreadedWSGIServer,
+        WSGIRequestHandler,
+        get_internal_wsgi_application,
+    )
     from oauth2_provider.models import Application
 
     from .settings import PORT, state
@@ -35,10 +39,11 @@ def main() -> None:
             algorithm=Application.RS256_ALGORITHM,
             skip_authorization=True,
         )
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    server = ThreadedWSGIServer(("127.0.0.1", PORT), WSGIRequestHandler)  # listens from here
+    server.daemon_threads = True
+    server.set_app(get_internal_wsgi_application())
     print("ready", flush=True)
-    sys.stdout.flush()
-    run("127.0.0.1", PORT, get_internal_wsgi_application(), threading=True, server_cls=WSGIServer)
+    server.serve_forever()
 
 
 if __name__ == "__main__":
