@@ -44,6 +44,14 @@ def document(issuer: str) -> dict:
     missing = [key for key in REQUIRED if not doc.get(key)]
     if missing:
         raise DiscoveryError(f"{url} lacks {', '.join(missing)}")
+    if issuer.startswith("https://"):
+        plain = [
+            key
+            for key in (*REQUIRED, "userinfo_endpoint")
+            if str(doc.get(key, "")).startswith("http://")
+        ]
+        if plain:
+            raise DiscoveryError(f"{url} names plain-http endpoints: {', '.join(plain)}")
     with _lock:
         _cache[issuer] = (time.monotonic(), doc)
     return doc

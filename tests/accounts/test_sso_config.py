@@ -26,6 +26,13 @@ BASE = {
 }
 
 
+def test_the_mapping_knows_the_same_roles_as_accounts():
+    from accounts.roles import ROLES
+    from accounts.sso.config import ROLE_NAMES
+
+    assert ROLE_NAMES == ROLES
+
+
 def test_it_parses_roles_and_optional_teams():
     rules = parse_group_roles(
         "ops-admins=admin, ops=operator\nstaff = viewer,,a=b=viewer", allow_teams=False

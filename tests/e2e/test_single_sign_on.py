@@ -75,6 +75,15 @@ def test_roles_are_refreshed_at_the_next_sign_in(
     assert get_user_model().objects.filter(username__startswith="oscar").count() == 1
 
 
+def test_a_deactivated_user_is_refused(page, sso_settings):
+    sign_in_with_provider(page, "alice")
+    get_user_model().objects.filter(username="alice").update(is_active=False)
+    page.context.clear_cookies()
+    sign_in_with_provider(page, "alice")
+    assert "/accounts/login/" in page.url
+    assert "Sign-in with Test IdP failed" in page.locator("[role=status]").inner_text()
+
+
 def refused(page, caplog, expected: str) -> None:
     assert "/accounts/login/" in page.url
     assert "Sign-in with Test IdP failed" in page.locator("[role=status]").inner_text()
@@ -110,3 +119,31 @@ def test_local_login_off_hides_the_password_form(page, sso_settings):
     assert page.locator("input[name=password]").count() == 0
     assert page.locator("text=Forgot your password?").count() == 0
     assert page.context.request.get("/accounts/reset/").status == 404
+
+
+def test_discovery_refuses_a_document_for_another_issuer(oidc_provider):
+    from accounts.sso import discovery
+
+    discovery.forget()
+    assert discovery.document(oidc_provider.issuer)["issuer"] == oidc_provider.issuer
+    elsewhere = oidc_provider.issuer.replace("127.0.0.1", "localhost")
+    with pytest.raises(discovery.DiscoveryError, match="names issuer"):
+        discovery.document(elsewhere)
+    discovery.forget()
+
+
+def test_a_failed_discovery_returns_to_the_login_page(page, sso_settings, oidc_provider):
+    from accounts.sso import config
+
+    sso_settings.WATCHKEEPER_OIDC = config.from_environ(
+        {
+            "WATCHKEEPER_OIDC_ISSUER": oidc_provider.issuer.replace("127.0.0.1", "localhost"),
+            "WATCHKEEPER_OIDC_CLIENT_ID": "watchkeeper",
+            "WATCHKEEPER_OIDC_CLIENT_SECRET": "x",
+            "WATCHKEEPER_OIDC_PROVIDER_NAME": "Test IdP",
+        }
+    )
+    page.goto("/accounts/login/")
+    page.click("a.sso-sign-in")
+    assert "/accounts/login/" in page.url
+    assert "Sign-in with Test IdP failed" in page.locator("[role=status]").inner_text()
