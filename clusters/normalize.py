@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from clusters import envscan
 from clusters.snapshot import (
     EnvVar,
     Event,
@@ -27,13 +28,11 @@ from clusters.snapshot import (
     SwarmInfo,
     Task,
     UpdatePolicy,
+    network_volume,
 )
 
 EVENT_BUFFER = 256  # the engine keeps only its last 256 events
 FAILED_TASK_WINDOW = timedelta(hours=1)
-SECRET_NAME = re.compile(
-    r"password|passwd|secret|token|bearer|api_?key|access_?key|private_?key", re.IGNORECASE
-)
 NANO = 1_000_000_000
 
 
@@ -68,13 +67,11 @@ def parse_time(value: Any) -> datetime | None:
 def env_var(item: str) -> EnvVar:
     """One `NAME=value` entry kept by name only, with flags computed from the value."""
     name, sep, value = item.partition("=")
-    literal = bool(sep) and value != "" and not value.startswith(("$", "{{"))
-    secret_like = bool(SECRET_NAME.search(name)) and not name.upper().endswith("_FILE")
     return EnvVar(
         name=name,
-        secret_like=secret_like,
-        literal=literal,
-        private_key="PRIVATE KEY-----" in value,
+        secret_like=envscan.secret_like_name(name),
+        literal=bool(sep) and envscan.is_literal(value),
+        private_key=envscan.holds_private_key(value),
     )
 
 
@@ -104,6 +101,7 @@ def _mount(raw: dict) -> Mount:
         target=raw.get("Target") or "",
         read_only=bool(raw.get("ReadOnly")),
         volume_driver=driver.get("Name") or None,
+        network_storage=network_volume(driver.get("Options")),
     )
 
 
@@ -198,6 +196,13 @@ def service(raw: dict, running_by_service: dict[str, int]) -> Service:
         configs=[c.get("ConfigName") or "" for c in container.get("Configs") or []],
         published_ports=sorted(
             {p["PublishedPort"] for p in ports if p.get("PublishedPort") is not None}
+        ),
+        host_ports=sorted(
+            {
+                p["PublishedPort"]
+                for p in ports
+                if p.get("PublishedPort") is not None and p.get("PublishMode") == "host"
+            }
         ),
         created_at=parse_time(raw.get("CreatedAt")),
         updated_at=parse_time(raw.get("UpdatedAt")),

@@ -15,6 +15,8 @@ from typing import Any
 
 INFRA_LABEL = "watchkeeper.role"
 INFRA_VALUE = "infrastructure"
+SINGLETON_LABEL = "watchkeeper.singleton"
+DOWN_STATES = ("down", "unknown", "disconnected")  # node states that count as down
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,21 @@ class Mount:
     target: str
     read_only: bool = False
     volume_driver: str | None = None  # None or "local" for local volumes
+    network_storage: bool = False  # a local-driver volume backed by NFS/CIFS (see network_volume)
+
+
+_NETWORK_TYPES = {"nfs", "nfs4", "cifs", "smb", "smb3"}
+
+
+def network_volume(options: dict | None) -> bool:
+    """A local-driver volume's options mount network storage (`type=nfs`, `o=addr=...`,
+    `device=:/export` or `//server/share`): its data does not live on one node."""
+    options = {str(k).lower(): str(v) for k, v in (options or {}).items()}
+    kind = options.get("type", "").lower()
+    device = options.get("device", "")
+    return (
+        kind in _NETWORK_TYPES or "addr=" in options.get("o", "") or device.startswith((":", "//"))
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,7 @@ class Service:
     secrets: list[str] = field(default_factory=list)  # secret names
     configs: list[str] = field(default_factory=list)  # config names
     published_ports: list[int] = field(default_factory=list)
+    host_ports: list[int] = field(default_factory=list)  # published in host mode (no routing mesh)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -112,6 +130,16 @@ class Service:
     @property
     def is_infrastructure(self) -> bool:
         return self.labels.get(INFRA_LABEL) == INFRA_VALUE
+
+    @property
+    def is_singleton(self) -> bool:
+        """Documented as meant to run on one node (label ``watchkeeper.singleton=true``)."""
+        return self.labels.get(SINGLETON_LABEL, "").lower() == "true"
+
+    @property
+    def ingress_ports(self) -> list[int]:
+        """Published ports that go through the routing mesh (every node, managers included)."""
+        return [port for port in self.published_ports if port not in self.host_ports]
 
     @property
     def stack(self) -> str | None:

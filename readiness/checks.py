@@ -15,7 +15,13 @@ CRITICAL = "critical"
 WARNING = "warning"
 INFO = "info"
 SEVERITIES = (CRITICAL, WARNING, INFO)
-WEIGHTS = {CRITICAL: 3, WARNING: 1, INFO: 0}
+WEIGHTS = {CRITICAL: 3, WARNING: 1, INFO: 0}  # a rule's weight in the score, by severity
+SEVERITY_ORDER = {CRITICAL: 0, WARNING: 1, INFO: 2}  # the order lists show severities in
+
+
+def severity_rank(severity: str) -> int:
+    """Where SEVERITY sorts (critical first); an unknown one sorts last."""
+    return SEVERITY_ORDER.get(severity, len(SEVERITY_ORDER))
 
 
 def _once(source, kind: str, name: str) -> Obj:

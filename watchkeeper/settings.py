@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "clusters",
     "readiness",
     "maintenance",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -184,9 +185,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "enqueue-due-polls": {"task": "clusters.tasks.enqueue_due_polls", "schedule": 10.0},
+    "enqueue-due-polls": {"task": "dashboard.tasks.enqueue_due_polls", "schedule": 10.0},
     "maintenance-tick": {"task": "maintenance.tasks.tick", "schedule": 60.0},
-    "expire-waivers": {"task": "readiness.tasks.expire_waivers", "schedule": 300.0},
+    "expire-waivers": {"task": "dashboard.tasks.expire_waivers", "schedule": 300.0},
     "prune-poll-history": {"task": "clusters.tasks.prune_history", "schedule": 3600.0},
     "prune-evaluations": {"task": "readiness.tasks.prune_history", "schedule": 3600.0},
 }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
+from readiness.registry import rule
 from readiness.rules._util import is_job
 
 
@@ -95,9 +95,7 @@ def converged(snapshot, policy, context):
 def flapping(snapshot, policy, context):
     since = context.now - timedelta(hours=1)
     outcomes = []
-    for service in snapshot.services:
-        if is_job(service):
-            continue
+    for service in snapshot.services:  # jobs too: a job whose tasks keep failing is flapping
         failures = sum(
             1
             for t in snapshot.tasks_of_service(service.id)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
-from readiness.rules._util import parse_image
+from readiness.registry import rule
+from readiness.rules._util import DOCKER_HUB_HOSTS, parse_image
 
 
 @rule(
@@ -102,14 +102,54 @@ def consistent(snapshot, policy, context):
     return outcomes
 
 
+# Public registries: anyone can push there, so "not Docker Hub" does not mean "ours".
+PUBLIC_REGISTRIES = frozenset(
+    {
+        "docker.io",
+        "ghcr.io",
+        "quay.io",
+        "public.ecr.aws",
+        "registry.gitlab.com",
+        "mcr.microsoft.com",
+        "gcr.io",
+    }
+)
+
+
+def _allow_entry(entry: str) -> tuple[str, str]:
+    """(host, path prefix) of an allow-list entry; a bare namespace (`acme/`) is Docker Hub's."""
+    entry = entry.strip().rstrip("/")
+    first, _, rest = entry.partition("/")
+    if "." in first or ":" in first or first == "localhost":
+        host, path = first, rest
+    else:
+        host, path = "docker.io", entry
+    host = host.lower()
+    if host in DOCKER_HUB_HOSTS:
+        host = "docker.io"
+    return host, path
+
+
+def entry_admits(entry: str, host: str, repo: str) -> bool:
+    """ENTRY names the image's whole host (and port), or its host plus a path prefix ending on a
+    `/` boundary: `registry.example.com` does not admit `registry.example.com.evil.io`, `acme/`
+    (Docker Hub's acme) does not admit `evil.io/acme/app`."""
+    allowed_host, prefix = _allow_entry(entry)
+    if host.lower() != allowed_host:
+        return False
+    return not prefix or repo == prefix or repo.startswith(prefix + "/")
+
+
 def registry_allowed(image: str, policy) -> tuple[bool, str]:
     host, repo, _, _ = parse_image(image)
     full = f"{host}/{repo}"
-    if host != "docker.io" and policy.allow_private_registries:
+    for entry in policy.allowed_registries:
+        if entry_admits(entry, host, repo):
+            return True, f"allowed by {entry}"
+    if policy.allow_private_registries and host.lower() not in PUBLIC_REGISTRIES:
         return True, f"private registry {host}"
-    for prefix in policy.allowed_registries:
-        if full.startswith(prefix) or repo.startswith(prefix):
-            return True, f"allowed prefix {prefix}"
+    if host.lower() in PUBLIC_REGISTRIES:
+        return False, f"{full} is on the public registry {host}, not on the allow-list"
     return False, f"{full} is not on the allow-list"
 
 
@@ -122,7 +162,9 @@ def registry_allowed(image: str, policy) -> tuple[bool, str]:
     rationale="""Seed 003 recommends keeping production images in an organisational registry,
     ideally a private one close to the cluster, rather than a personal Docker Hub account that one
     person controls and that needs internet access. By default we accept any private registry
-    host and Docker Hub's official `library/` images.""",
+    host and Docker Hub's official `library/` images; public registries (Docker Hub, ghcr.io,
+    quay.io, public.ecr.aws, registry.gitlab.com, mcr.microsoft.com, gcr.io) are not private.
+    Allow-list entries name a whole host (with its port) or a host and a path prefix.""",
     remediation="""Push the image to your organisation's registry and
     `docker service update --image registry.example.com/team/app:1.4.2 {name}` (Compose:
     `image: registry.example.com/team/app:1.4.2`), or add the namespace to the cluster

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check, unknown
+from readiness.registry import rule
 
 NOT_AVAILABLE = "not evaluated: the maintenance app has no data for this cluster yet"
 DEFAULT_LOG_DRIVERS = {"", "json-file"}

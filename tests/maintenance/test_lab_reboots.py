@@ -9,15 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from clusters import services as cluster_services
+from clusters import registration
 from clusters.models import Recipient
+from dashboard import pipeline
 from maintenance.models import Reminder
 from maintenance.services import tick as scheduler
 from maintenance.services import windows as window_services
 
 
 def poll(cluster):
-    outcome = cluster_services.cluster_poll(cluster=cluster)
+    outcome = pipeline.cluster_poll(cluster=cluster)
     assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
     return outcome
 
@@ -26,7 +27,7 @@ def poll(cluster):
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_a_worker_restarted_in_a_window_is_verified_the_other_nodes_are_not(swarm_lab, locmem):
-    cluster = cluster_services.cluster_add(name="lab", url=swarm_lab.docker_host)
+    cluster = registration.cluster_add(name="lab", url=swarm_lab.docker_host)
     Recipient.objects.create(cluster=cluster, email="ops@example.org")
     opened = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     window = window_services.window_create(

@@ -61,6 +61,7 @@ def service(name: str = "web", **kw) -> Service:
         cpu_reservation=0.25,
         healthcheck=["CMD", "true"],
         update_config=UpdatePolicy(failure_action="rollback", order="start-first"),
+        rollback_config=UpdatePolicy(parallelism=1, failure_action="pause", order="start-first"),
         restart_condition="any",
         log_driver="journald",
     )

@@ -38,6 +38,7 @@ services:
     deploy:
       replicas: 2
       update_config: {failure_action: rollback, order: start-first}
+      rollback_config: {parallelism: 1, order: start-first}
       resources:
         limits: {memory: 256M, cpus: "0.5"}
         reservations: {memory: 128M}
@@ -98,6 +99,7 @@ def test_it_finds_failures_exactly_where_expected(tmp_path, capsys):
         ("rollout.update-failure-action", "app"),
         ("rollout.update-order", "app"),
         ("rollout.restart-policy", "app"),
+        ("rollout.rollback-config", "app"),
         ("security.docker-socket", "app"),
         ("security.capabilities", "app"),
     }

@@ -192,7 +192,7 @@ CASES = {
             ),
             None,
         ),
-        (snapshot(services=[JOB]), None),
+        (NO_NODES, None),
     ),
     # resources
     "resources.memory-limit": (
@@ -240,12 +240,38 @@ CASES = {
         (
             svc(
                 mounts=[Mount("volume", "pg", "/var/lib/postgresql/data")],
-                constraints=["node.labels.database == true"],
+                constraints=["node.hostname == w1"],
             ),
             None,
         ),
         (svc(mounts=[Mount("volume", "pg", "/var/lib/postgresql/data")]), None),
         (svc(mounts=[Mount("volume", "shared", "/data", volume_driver="nfs")]), None),
+    ),
+    # new rules of the readiness truth issue (rules-pure)
+    "manager-load.ingress-ports": (
+        (snapshot(services=[service("web", published_ports=[443], host_ports=[443])]), None),
+        (snapshot(services=[service("web", published_ports=[443])]), None),
+        (cluster_of(M1, W1, services=[service("web", published_ports=[443])]), None),
+    ),
+    "rollout.single-node": (
+        (svc(), None),
+        (svc(constraints=["node.hostname==w1"]), None),
+        (snapshot(services=[service("agent", mode="global", replicas=None)]), None),
+    ),
+    "rollout.update-parallelism": (
+        (svc(update_config=UpdatePolicy(parallelism=2, failure_action="rollback")), None),
+        (svc(update_config=UpdatePolicy(parallelism=0, failure_action="rollback")), None),
+        (snapshot(services=[JOB]), None),
+    ),
+    "rollout.rollback-config": (
+        (svc(), None),
+        (svc(rollback_config=None), None),
+        (snapshot(services=[service("agent", mode="global", replicas=None)]), None),
+    ),
+    "rollout.host-port-placement": (
+        (svc(published_ports=[80], host_ports=[80]), None),
+        (svc(published_ports=[80], host_ports=[80], constraints=[]), None),
+        (svc(published_ports=[80]), None),
     ),
     # rollout
     "rollout.replicas": (
@@ -397,7 +423,7 @@ NOT_EVALUATED_WITHOUT_FACTS = {
 
 def test_it_has_a_case_for_every_rule_of_the_catalogue():
     assert sorted(CASES) == sorted(catalogue.rule_ids())
-    assert len(CASES) == 46
+    assert len(CASES) == 51
 
 
 @pytest.mark.parametrize("rule_id", sorted(CASES))

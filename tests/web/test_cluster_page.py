@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from clusters import services as cluster_services
 from clusters.models import Cluster
+from dashboard import pipeline
 from readiness.models import Evaluation
 from tests.clusters.conftest import fetcher, load_raw
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def polled_cluster(name: str = "lab") -> Cluster:
     cluster = Cluster.objects.create(name=name, url="unix:///run/lab.sock")
-    outcome = cluster_services.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
+    outcome = pipeline.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
     assert outcome.run.ok
     return Cluster.objects.get(pk=cluster.pk)
 
@@ -87,7 +87,7 @@ def test_poll_now_shows_progress_until_the_poll_finishes(client, operator, setti
     status = client.get(reverse("clusters:poll_status", args=[cluster.name]),
                         HTTP_HX_REQUEST="true")  # fmt: skip
     assert status.status_code == 200 and "Polling" in status.text
-    cluster_services.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
+    pipeline.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
     status = client.get(reverse("clusters:poll_status", args=[cluster.name]),
                         HTTP_HX_REQUEST="true")  # fmt: skip
     assert status.status_code == 286 and "Poll finished" in status.text

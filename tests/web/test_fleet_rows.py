@@ -96,7 +96,7 @@ def test_it_shows_poll_age_staleness_the_error_escaped_and_a_capped_grade(client
 
 
 def test_every_value_a_row_shows_is_escaped():
-    from clusters.pages import FleetRow, NextWindow, row_html
+    from dashboard.pages import FleetRow, NextWindow, row_html
 
     hostile = "<script>alert(1)</script>\"'"
     window = NextWindow(

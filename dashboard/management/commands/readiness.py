@@ -13,7 +13,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from readiness import catalogue
+from clusters import selectors as cluster_selectors
+from clusters.models import Cluster
+from maintenance import selectors as maintenance_selectors
+from readiness import catalogue, selectors
 from readiness.compose import ComposeError, load_compose
 from readiness.context import RuleContext
 from readiness.engine import Report, evaluate
@@ -54,10 +57,6 @@ class Command(BaseCommand):
             sys.exit(code)
 
     def _report(self, name: str, now) -> Report:
-        from clusters import selectors as cluster_selectors
-        from clusters.models import Cluster
-        from readiness import selectors
-
         cluster = Cluster.objects.filter(name=name).first()
         if cluster is None:
             raise CommandError(f"no cluster named {name!r}", returncode=EXIT_ERROR)
@@ -66,7 +65,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"no snapshot yet, run `manage.py cluster poll {name}`", returncode=EXIT_ERROR
             )
-        return selectors.report_for_cluster(cluster=cluster, snapshot=snapshot, now=now)
+        return selectors.report_for_cluster(
+            cluster=cluster,
+            snapshot=snapshot,
+            now=now,
+            operations=maintenance_selectors.operations_facts(cluster=cluster, now=now),
+        )
 
     def _lint(self, file: str, now) -> Report:
         path = Path(file)

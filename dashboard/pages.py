@@ -5,16 +5,47 @@ clusters, what the clusters, readiness and maintenance apps say about each clust
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from html import escape
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    JSONField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import JSONObject, RowNumber, TruncDate
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 
-from readiness.charts import Sparklines
-
-from .models import Cluster
+from clusters.models import Cluster, RunningTask
+from maintenance.selectors import fleet_maintenance, last_reboots
+from readiness.charts import Sparklines, history_chart
+from readiness.checks import severity_rank
+from readiness.models import CheckResult, Evaluation
+from readiness.scorecard import scorecard_from_counts
+from readiness.selectors import (
+    active_waivers,
+    cluster_policy,
+    daily_scores,
+    evaluation_scores,
+    latest_evaluation,
+)
 
 GRADES = ("A", "B", "C", "D", "F")
 STALE_AFTER_INTERVALS = 3
@@ -104,10 +135,6 @@ def _with_latest_score(clusters):
     """CLUSTERS annotated with `latest`: the score, grade, capped flag and critical count of
     each one's latest evaluation (None when never scored), read with the clusters by one
     correlated subquery, not the stored explanation of every evaluation."""
-    from django.db.models import F, JSONField, OuterRef, Subquery
-    from django.db.models.functions import JSONObject
-
-    from readiness.models import Evaluation
 
     latest = (
         Evaluation.objects.filter(cluster=OuterRef("pk"))
@@ -129,11 +156,6 @@ def _daily_lows(*, environment: str, since: datetime) -> dict[int, list[tuple[da
     or all (as readiness.selectors.daily_scores does for some). A fleet's month is tens of
     thousands of days: they come back as one row of arrays per cluster, the ORM's grouped
     query wrapped in a second aggregation it cannot express."""
-    from django.db import connection
-    from django.db.models import Min
-    from django.db.models.functions import TruncDate
-
-    from readiness.models import Evaluation
 
     evaluations = Evaluation.objects.filter(evaluated_at__gte=since)
     if environment:
@@ -170,7 +192,6 @@ class _Midnights(dict):
         self.first = first
 
     def __missing__(self, days: int) -> datetime:
-        from datetime import time
 
         midnight = self[days] = datetime.combine(self.first + timedelta(days=days), time(), UTC)
         return midnight
@@ -179,7 +200,6 @@ class _Midnights(dict):
 def _detail_url():
     """A function of a cluster name to its page's URL (reverse() once: it costs more per call
     than a whole fleet row)."""
-    from django.urls import reverse
 
     marker = "cluster-name-marker"
     before, after = reverse("clusters:detail", args=[marker]).split(marker)
@@ -189,7 +209,6 @@ def _detail_url():
 def _ages(now: datetime):
     """A function of a time to timesince(it, NOW). Under a day that only depends on the whole
     minutes between them: a fleet polled within the same few minutes formats each age once."""
-    from django.utils.timesince import timesince
 
     by_minutes: dict[int, str] = {}
 
@@ -214,7 +233,6 @@ def _zone(name: str):
 
 
 def _next_window(occurrence, viewer_zone) -> NextWindow:
-    from django.utils.dateformat import format as date_format
 
     window = occurrence.window
     start = occurrence.start.astimezone(viewer_zone)
@@ -233,9 +251,6 @@ def _next_window(occurrence, viewer_zone) -> NextWindow:
 
 def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
     """Every cluster (filtered) with grade, score history, poll state and maintenance state."""
-    from django.utils import timezone
-
-    from maintenance.selectors import fleet_maintenance
 
     clusters = Cluster.objects.all()
     if filters.environment:
@@ -425,9 +440,6 @@ SERVICES_SHOWN = 100
 
 def _check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
     """(rule, category, severity, status, count) of the evaluation's stored checks."""
-    from django.db.models import Count
-
-    from readiness.models import CheckResult
 
     return list(
         CheckResult.objects.filter(evaluation=evaluation)
@@ -440,11 +452,6 @@ def _check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
 def _findings(*, evaluation, counts) -> list[CategoryFindings]:
     """Failing checks by category, then rule (critical first): each rule's first few objects
     by name, and how many fail in all (counted in SQL, whatever the number of checks)."""
-    from django.db.models import F, Window
-    from django.db.models.functions import RowNumber
-
-    from readiness.models import CheckResult
-    from readiness.scorecard import SEVERITY_ORDER
 
     failed: dict[str, int] = {}
     for rule, _category, _severity, status, count in counts:
@@ -487,7 +494,7 @@ def _findings(*, evaluation, counts) -> list[CategoryFindings]:
         CategoryFindings(
             name=name,
             failed=sum(entry.failed for entry in entries),
-            rules=sorted(entries, key=lambda e: (SEVERITY_ORDER.get(e.severity, 9), e.rule)),
+            rules=sorted(entries, key=lambda e: (severity_rank(e.severity), e.rule)),
         )
         for name, entries in sorted(categories.items())
     ]
@@ -497,12 +504,6 @@ def _node_rows(*, cluster, now: datetime, all_nodes: bool) -> tuple[list[NodeRow
     """The cluster's nodes, those not ready or not active first, and how many there are.
 
     Only the nodes shown have their tasks counted."""
-    from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When, Window
-
-    from maintenance.selectors import last_reboots
-    from readiness.selectors import cluster_policy
-
-    from .models import RunningTask
 
     policy = cluster_policy(cluster=cluster)
     reboots = last_reboots(cluster=cluster, now=now)
@@ -546,7 +547,6 @@ def _node_rows(*, cluster, now: datetime, all_nodes: bool) -> tuple[list[NodeRow
 
 def _services(*, cluster, all_services: bool) -> tuple[list, int]:
     """The cluster's services, those short of their desired tasks first, and how many."""
-    from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
 
     services = (
         cluster.services.filter(removed_at__isnull=True)
@@ -575,14 +575,6 @@ def cluster_page(
     """The scorecard, findings, nodes, services and polls of one cluster.
 
     Nodes and services are capped (problems first) unless ALL_NODES / ALL_SERVICES."""
-    from readiness.charts import history_chart
-    from readiness.scorecard import scorecard_from_counts
-    from readiness.selectors import (
-        active_waivers,
-        daily_scores,
-        evaluation_scores,
-        latest_evaluation,
-    )
 
     evaluation = latest_evaluation(cluster=cluster)
     card, findings = None, []

@@ -13,13 +13,14 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import admin_required
+from clusters import registration, selectors
+from clusters.client import PollFailed
+from clusters.endpoint import FORM_NAMES, ClusterInputError
+from clusters.forms import ClusterForm
+from clusters.models import Cluster
+from dashboard import registration as dashboard_registration
 from maintenance.services import windows as maintenance_services
 from readiness.selectors import cluster_policy
-
-from . import selectors, services
-from .client import PollFailed
-from .forms import ClusterForm
-from .models import Cluster
 
 TEMPLATE = "clusters/settings.html"
 
@@ -73,10 +74,10 @@ def _test_connection(request, form: ClusterForm, cluster: Cluster | None):
     result = {"test_errors": form.endpoint_errors()}
     if not result["test_errors"]:
         try:
-            result["report"] = services.cluster_connection_test(
+            result["report"] = registration.cluster_connection_test(
                 cluster=cluster, **form.endpoint_kwargs()
             )
-        except services.ClusterInputError as exc:
+        except ClusterInputError as exc:
             form.add_input_error(exc)
             result["test_errors"] = [capfirst(str(exc))]
         except PollFailed as exc:
@@ -95,14 +96,14 @@ def _save(request, cluster: Cluster | None):
     if form.is_valid():
         try:
             if cluster is None:
-                saved = services.cluster_add(
-                    **form.service_kwargs(), by=request.user, names=services.FORM_NAMES
+                saved = dashboard_registration.cluster_add(
+                    **form.service_kwargs(), by=request.user, names=FORM_NAMES
                 )
             else:
-                saved = services.cluster_update(
+                saved = dashboard_registration.cluster_update(
                     cluster=cluster, **form.service_kwargs(), by=request.user
                 )
-        except services.ClusterInputError as exc:
+        except ClusterInputError as exc:
             form.add_input_error(exc)
         else:
             if cluster is None:
@@ -150,8 +151,8 @@ def cluster_delete(request, name: str):
     """Delete the cluster once its name is typed to confirm."""
     cluster = get_object_or_404(Cluster, name=name)
     try:
-        services.cluster_delete(cluster=cluster, confirm=request.POST.get("confirm", ""))
-    except services.ClusterInputError as exc:
+        registration.cluster_delete(cluster=cluster, confirm=request.POST.get("confirm", ""))
+    except ClusterInputError as exc:
         return _page(
             request,
             _form(cluster),

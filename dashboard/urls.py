@@ -2,6 +2,8 @@ from django.urls import path
 
 from . import settings_views, views
 
+# The namespace stays "clusters": templates and tests reverse clusters:fleet, clusters:detail...
+
 app_name = "clusters"
 
 urlpatterns = [

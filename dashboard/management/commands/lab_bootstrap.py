@@ -6,8 +6,9 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from clusters import services
+from clusters import registration
 from clusters.models import Cluster
+from dashboard import pipeline
 
 
 def lab_name() -> str:
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         if os.environ.get("DOCKER_HOST"):
             self.stdout.write("DOCKER_HOST is set; not starting the lab.")
             return
-        from lab.core import host_support
+        from lab.core import host_support  # deferred: a development tool, loaded only here
 
         reason = host_support()
         if reason:
@@ -36,10 +37,10 @@ class Command(BaseCommand):
         if lab_cluster is not None:
             self.stdout.write(f"The demo lab for cluster 'lab' is up ({url}).")
             return
-        cluster = services.cluster_add(
+        cluster = registration.cluster_add(
             name="lab", url=url, environment=Cluster.Environment.PRODUCTION
         )
-        outcome = services.cluster_poll(cluster=cluster)
+        outcome = pipeline.cluster_poll(cluster=cluster)
         state = "ok" if outcome and outcome.run.ok else (outcome.run.error if outcome else "busy")
         self.stdout.write(f"Registered the lab as cluster 'lab' ({url}); first poll: {state}")
 

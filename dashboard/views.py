@@ -8,9 +8,9 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import operator_required, viewer_required
+from clusters.models import Cluster
 
 from . import pages
-from .models import Cluster
 from .tasks import poll_cluster
 
 

@@ -4,9 +4,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clusters import selectors, services
+from clusters import registration
 from clusters.client import display_url
+from clusters.endpoint import ClusterInputError, read_pem, read_ssh_file
 from clusters.models import Cluster
+from dashboard import pipeline, selectors
 
 USAGE_ERROR = 2
 
@@ -46,7 +48,7 @@ class Command(BaseCommand):
         handler = getattr(self, "handle_" + action.replace("-", "_"))
         try:
             return handler(**options)
-        except services.ClusterInputError as exc:
+        except ClusterInputError as exc:
             raise CommandError(str(exc), returncode=USAGE_ERROR) from None
 
     def _cluster(self, name: str) -> Cluster:
@@ -59,13 +61,13 @@ class Command(BaseCommand):
         tls = {}
         for kind, path in (("ca", tls_ca), ("cert", tls_cert), ("key", tls_key)):
             if path:
-                tls[kind] = services.read_pem(path, kind)
+                tls[kind] = read_pem(path, kind)
         ssh = {}
         for option in ("ssh-key", "ssh-known-hosts"):
             path = opts[option.replace("-", "_")]
             if path:
-                ssh[option.replace("-", "_")] = services.read_ssh_file(path, option)
-        cluster = services.cluster_add(
+                ssh[option.replace("-", "_")] = read_ssh_file(path, option)
+        cluster = registration.cluster_add(
             name=name,
             url=url,
             environment=environment,
@@ -78,7 +80,7 @@ class Command(BaseCommand):
 
     def handle_notify(self, *, name, add, remove, **_):
         cluster = self._cluster(name)
-        changed = services.cluster_notify(cluster=cluster, add=add, remove=remove)
+        changed = registration.cluster_notify(cluster=cluster, add=add, remove=remove)
         verb = "added" if add else "removed"
         note = "" if changed else " (already there)"
         self.stdout.write(f"{verb} {add or remove} for {cluster.name}{note}")
@@ -101,7 +103,7 @@ class Command(BaseCommand):
 
     def handle_poll(self, *, name, **_):
         cluster = self._cluster(name)
-        outcome = services.cluster_poll(cluster=cluster)
+        outcome = pipeline.cluster_poll(cluster=cluster)
         if outcome is None:
             raise CommandError(f"{cluster.name} is being polled right now; try again shortly.")
         run = outcome.run
@@ -116,5 +118,5 @@ class Command(BaseCommand):
         )
 
     def handle_rotate_keys(self, **_):
-        count = services.clusters_rotate_keys()
+        count = registration.clusters_rotate_keys()
         self.stdout.write(f"re-encrypted the credentials of {count} cluster(s)")
