@@ -1,13 +1,16 @@
 """Sign-in with throttling, preferences, and user management for admins."""
 
 import zoneinfo
+from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -30,16 +33,12 @@ class ThrottledLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
-        from django.conf import settings
-
         context = super().get_context_data(**kwargs)
         context["local_login"] = settings.WATCHKEEPER_LOCAL_LOGIN
         context["sso"] = settings.WATCHKEEPER_OIDC
         return context
 
     def post(self, request, *args, **kwargs):
-        from django.conf import settings
-
         if not settings.WATCHKEEPER_LOCAL_LOGIN:
             form = self.get_form()
             form.errors.clear()
@@ -67,10 +66,6 @@ class ThrottledLoginView(auth_views.LoginView):
 
 def local_login_only(view):
     """404 while local accounts are turned off (WATCHKEEPER_LOCAL_LOGIN=false)."""
-    from functools import wraps
-
-    from django.conf import settings
-    from django.http import Http404
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from . import env
+from . import sso as _sso
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env.get("WATCHKEEPER_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -237,8 +238,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # --- single sign-on (OpenID Connect; README "Single sign-on") --------------
-from accounts.sso import config as _sso  # noqa: E402  (parsing only: no models, no network)
-
 WATCHKEEPER_OIDC = _sso.from_environ()
 WATCHKEEPER_LOCAL_LOGIN = _sso.local_login_from_environ(WATCHKEEPER_OIDC)
 AUTHENTICATION_BACKENDS = _sso.authentication_backends(

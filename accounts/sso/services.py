@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from accounts.services import user_set_role
+from watchkeeper.sso import groups_from_claims, role_for_groups
 
-from .config import groups_from_claims, role_for_groups
 from .models import Identity
 
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")

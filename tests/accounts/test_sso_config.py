@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from accounts.sso.config import (
+from watchkeeper.sso import (
     GroupRule,
     authentication_backends,
     from_environ,
@@ -28,7 +28,7 @@ BASE = {
 
 def test_the_mapping_knows_the_same_roles_as_accounts():
     from accounts.roles import ROLES
-    from accounts.sso.config import ROLE_NAMES
+    from watchkeeper.sso import ROLE_NAMES
 
     assert ROLE_NAMES == ROLES
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from accounts.sso.config import authentication_backends, from_environ
+from watchkeeper.sso import authentication_backends, from_environ
 
 SSO = {
     "WATCHKEEPER_OIDC_ISSUER": "https://login.example.com",

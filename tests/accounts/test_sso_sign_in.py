@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 
 from accounts.roles import role_of
 from accounts.sso import services
-from accounts.sso.config import from_environ, parse_group_roles
 from accounts.sso.models import Identity
+from watchkeeper.sso import from_environ, parse_group_roles
 
 ISSUER = "https://login.example.com"
 RULES = parse_group_roles("ops-admins=admin,ops=operator,staff=viewer")

@@ -108,7 +108,7 @@ def test_an_id_token_with_a_wrong_signature_is_refused(page, sso_settings, oidc_
 
 
 def test_local_login_off_hides_the_password_form(page, sso_settings):
-    from accounts.sso import config
+    from watchkeeper import sso as config
 
     sso_settings.WATCHKEEPER_LOCAL_LOGIN = False
     sso_settings.AUTHENTICATION_BACKENDS = config.authentication_backends(
@@ -133,7 +133,7 @@ def test_discovery_refuses_a_document_for_another_issuer(oidc_provider):
 
 
 def test_a_failed_discovery_returns_to_the_login_page(page, sso_settings, oidc_provider):
-    from accounts.sso import config
+    from watchkeeper import sso as config
 
     sso_settings.WATCHKEEPER_OIDC = config.from_environ(
         {

@@ -112,7 +112,8 @@ def oidc_provider(live_server):
 @pytest.fixture
 def sso_settings(settings, oidc_provider):
     """Watchkeeper configured (through its real parser) for the test provider."""
-    from accounts.sso import config, discovery
+    from accounts.sso import discovery
+    from watchkeeper import sso as config
 
     oidc_provider.reset()
     discovery.forget()

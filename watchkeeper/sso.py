@@ -1,6 +1,6 @@
-"""SSO configuration from the environment: parsed once at start, every mistake a clear error.
-
-Plain parsing: no models, no network (discovery happens at the first sign-in).
+"""Single sign-on configuration from the environment: parsed once at start by settings, every
+mistake a clear error. Plain parsing: no models, no network (discovery happens at the first
+sign-in, in accounts.sso.discovery).
 """
 
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from watchkeeper import env
+from . import env
 
 ROLE_NAMES = ("viewer", "operator", "admin")  # accounts.roles.ROLES, without importing models
 RANK = {name: position for position, name in enumerate(ROLE_NAMES, start=1)}
