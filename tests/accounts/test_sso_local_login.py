@@ -73,3 +73,8 @@ def test_password_sign_in_works_with_local_login_on(client, viewer):
         "/accounts/login/", {"username": viewer.username, "password": "pw-" + viewer.username}
     )
     assert "_auth_user_id" in client.session
+
+
+@pytest.mark.parametrize("url", ["/accounts/sso/start/", "/accounts/sso/callback/"])
+def test_the_sso_pages_are_404_without_sso(client, url):
+    assert client.get(url).status_code == 404
