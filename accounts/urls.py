@@ -54,6 +54,8 @@ urlpatterns = [
         name="reset_complete",
     ),
     path("preferences/", views.preferences, name="preferences"),
+    path("tokens/new/", views.token_create, name="token_create"),
+    path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("users/", views.users, name="users"),
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:user_id>/role/", views.user_role, name="user_role"),

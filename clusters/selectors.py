@@ -57,3 +57,13 @@ def stored_credentials(*, cluster) -> dict[str, bool]:
     except crypto.SecretUnreadable:
         return {"unreadable": True}
     return {key: bool(value) for key, value in json.loads(text).items()} if text else {}
+
+
+def current_nodes(*, cluster):
+    """CLUSTER's nodes still in the swarm, by hostname (removed ones are kept for history)."""
+    return cluster.nodes.filter(removed_at__isnull=True).order_by("hostname", "id")
+
+
+def current_services(*, cluster):
+    """CLUSTER's services still deployed, by name (removed ones are kept for history)."""
+    return cluster.services.filter(removed_at__isnull=True).order_by("name", "id")

@@ -6,10 +6,28 @@ from typing import Any
 
 from django.db.models import Count, Q
 
+from clusters import selectors as cluster_selectors
 from clusters.client import display_url
 from clusters.models import Cluster
+from maintenance import selectors as maintenance_selectors
+from readiness import selectors as readiness_selectors
+from readiness.report import Report
 from readiness.selectors import evaluations_for_clusters
 from watchkeeper.timefmt import iso_utc
+
+
+def cluster_report(*, cluster: Cluster, now) -> Report | None:
+    """The readiness report of CLUSTER's latest snapshot with its maintenance facts as of NOW
+    (the `readiness report` command's and the API's); None before a good poll."""
+    snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
+    if snapshot is None:
+        return None
+    return readiness_selectors.report_for_cluster(
+        cluster=cluster,
+        snapshot=snapshot,
+        now=now,
+        operations=maintenance_selectors.operations_facts(cluster=cluster, now=now),
+    )
 
 
 def cluster_summaries() -> list[dict[str, Any]]:

@@ -148,27 +148,8 @@ def findings(
     checks.
     """
 
-    names = {
-        c.pk: c.name
-        for c in clusters
-        if (not filters.cluster or c.name == filters.cluster)
-        and (not filters.environment or c.environment == filters.environment)
-    }
-    latest = latest_evaluation_ids(cluster_ids=list(names))
-    cluster_of = {evaluation_id: names[cluster_id] for cluster_id, evaluation_id in latest.items()}
+    checks, cluster_of = finding_checks(filters=filters, clusters=clusters)
     shown_statuses = FINDINGS_SHOW[filters.show]
-
-    checks = CheckResult.objects.filter(
-        evaluation_id__in=list(cluster_of), status__in=("fail", "waived")
-    )
-    if filters.severity:
-        checks = checks.filter(severity=filters.severity)
-    if filters.category:
-        checks = checks.filter(category=filters.category)
-    if filters.rule:
-        checks = checks.filter(rule=filters.rule)
-    if filters.q:
-        checks = checks.filter(object_name__icontains=filters.q)
 
     catalogue_rules = {r.id: r for r in catalogue.all_rules()}
     groups: dict[str, RuleFindings] = {}
@@ -265,5 +246,33 @@ def findings(
         matching=sum(g.matching for g in ordered),
         shown=sum(len(g.rows) for g in ordered),
         hidden_waived=hidden_waived,
-        clusters_scored=len(latest),
+        clusters_scored=len(cluster_of),
     )
+
+
+def finding_checks(*, filters: FindingsFilter, clusters):
+    """The failing and waived checks of each cluster's latest evaluation narrowed by FILTERS
+    (all but "show"), and {evaluation id: cluster name}; one query for the latest ids.
+
+    CLUSTERS are every cluster (with id, name and environment). The findings page groups
+    these; the API pages through them."""
+    names = {
+        c.pk: c.name
+        for c in clusters
+        if (not filters.cluster or c.name == filters.cluster)
+        and (not filters.environment or c.environment == filters.environment)
+    }
+    latest = latest_evaluation_ids(cluster_ids=list(names))
+    cluster_of = {evaluation_id: names[cluster_id] for cluster_id, evaluation_id in latest.items()}
+    checks = CheckResult.objects.filter(
+        evaluation_id__in=list(cluster_of), status__in=("fail", "waived")
+    )
+    if filters.severity:
+        checks = checks.filter(severity=filters.severity)
+    if filters.category:
+        checks = checks.filter(category=filters.category)
+    if filters.rule:
+        checks = checks.filter(rule=filters.rule)
+    if filters.q:
+        checks = checks.filter(object_name__icontains=filters.q)
+    return checks, cluster_of

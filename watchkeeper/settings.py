@@ -4,6 +4,7 @@ With no configuration at all this is the embedded default: SQLite and a broker
 that needs no server, both under var/, and email written to var/outbox/.
 """
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -73,12 +74,14 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # its templates and static files: the API docs page loads no CDN asset
     "accounts",
     "accounts.sso",
     "clusters",
     "readiness",
     "maintenance",
     "dashboard",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -311,3 +314,18 @@ WATCHKEEPER_DETAIL_HOURS = env.get_int("WATCHKEEPER_DETAIL_HOURS", 48, minimum=1
 WATCHKEEPER_HISTORY_DAYS = env.get_int("WATCHKEEPER_HISTORY_DAYS", 400, minimum=1, maximum=3660)
 WATCHKEEPER_POLL_RUN_DAYS = env.get_int("WATCHKEEPER_POLL_RUN_DAYS", 30, minimum=1, maximum=3660)
 WATCHKEEPER_BASE_URL = (env.get("WATCHKEEPER_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+# --- REST API and metrics ---------------------------------------------------------------------
+WATCHKEEPER_API_RATE_LIMIT = env.get_int(
+    "WATCHKEEPER_API_RATE_LIMIT", 600, minimum=1, maximum=1_000_000
+)  # requests per minute per API token
+WATCHKEEPER_METRICS_TOKEN = env.get("WATCHKEEPER_METRICS_TOKEN") or ""
+WATCHKEEPER_METRICS_ALLOW = env.get_list("WATCHKEEPER_METRICS_ALLOW", [])
+for _entry in WATCHKEEPER_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"WATCHKEEPER_METRICS_ALLOW: {_entry!r} is not an address or network "
+            "(e.g. 10.0.0.0/8, 127.0.0.1)."
+        ) from None

@@ -7,5 +7,6 @@ urlpatterns = [
     path("maintenance/", include("maintenance.urls")),
     path("accounts/sso/", include("accounts.sso.urls")),
     path("accounts/", include("accounts.urls")),
+    path("", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
