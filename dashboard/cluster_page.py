@@ -24,6 +24,7 @@ from readiness.models import CheckResult
 from readiness.scorecard import scorecard_from_counts
 from readiness.selectors import (
     active_waivers,
+    check_counts,
     cluster_policy,
     daily_scores,
     evaluation_scores,
@@ -104,17 +105,6 @@ class ClusterPage:
 CHECKS_PER_RULE = 5
 NODES_SHOWN = 100
 SERVICES_SHOWN = 100
-
-
-def _check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
-    """(rule, category, severity, status, count) of the evaluation's stored checks."""
-
-    return list(
-        CheckResult.objects.filter(evaluation=evaluation)
-        .values_list("rule", "category", "severity", "status")
-        .annotate(count=Count("id"))
-        .order_by("rule", "category", "severity", "status")
-    )
 
 
 def _findings(*, evaluation, counts) -> list[CategoryFindings]:
@@ -247,7 +237,7 @@ def cluster_page(
     evaluation = latest_evaluation(cluster=cluster)
     card, findings = None, []
     if evaluation is not None:
-        counts = _check_counts(evaluation=evaluation)
+        counts = check_counts(evaluation=evaluation)
         card = scorecard_from_counts(evaluation_scores(evaluation=evaluation), counts)
         findings = _findings(evaluation=evaluation, counts=counts)
     history = daily_scores(cluster_ids=[cluster.pk], since=now - timedelta(days=30))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from django.db.models import (
+    Count,
     F,
     Min,
     OuterRef,
@@ -72,6 +73,17 @@ def report_for_cluster(
         waivers=waivers,
         cluster=cluster.name,
         keep_passes=keep_passes,
+    )
+
+
+def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
+    """(rule, category, severity, status, count) of the evaluation's stored checks."""
+
+    return list(
+        CheckResult.objects.filter(evaluation=evaluation)
+        .values_list("rule", "category", "severity", "status")
+        .annotate(count=Count("id"))
+        .order_by("rule", "category", "severity", "status")
     )
 
 
