@@ -1,20 +1,18 @@
 """The fleet page: one row per cluster, gathered in a fixed number of queries."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from django.db import connection
 from django.db.models import (
     F,
     JSONField,
-    Min,
     OuterRef,
     Subquery,
 )
-from django.db.models.functions import JSONObject, TruncDate
+from django.db.models.functions import JSONObject
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -25,6 +23,7 @@ from clusters.models import Cluster
 from maintenance.selectors import fleet_maintenance
 from readiness.charts import Sparklines
 from readiness.models import Evaluation
+from readiness.selectors import daily_scores
 
 GRADES = ("A", "B", "C", "D", "F")
 STALE_AFTER_INTERVALS = 3
@@ -130,52 +129,6 @@ def _with_latest_score(clusters):
     return clusters.annotate(latest=Subquery(latest, output_field=JSONField()))
 
 
-def _daily_lows(*, environment: str, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
-    """cluster id -> its lowest score per UTC day since SINCE, for the clusters of ENVIRONMENT
-    or all (as readiness.selectors.daily_scores does for some). A fleet's month is tens of
-    thousands of days: they come back as one row of arrays per cluster, the ORM's grouped
-    query wrapped in a second aggregation it cannot express."""
-
-    evaluations = Evaluation.objects.filter(evaluated_at__gte=since)
-    if environment:
-        evaluations = evaluations.filter(cluster__environment=environment)
-    per_day = (
-        evaluations.annotate(day=TruncDate("evaluated_at", tzinfo=UTC))
-        .values_list("cluster_id", "day")
-        .annotate(low=Min("score"))
-        .order_by()
-    )
-    sql, params = per_day.query.sql_with_params()
-    # The ORM's own SQL and parameters, wrapped; nothing from the request. Days come back as
-    # numbers from SINCE's date (an array of dates costs more to read than the query).
-    arrays = (
-        'SELECT "cluster_id", array_agg("day" - %s::date), array_agg("low") '  # noqa: S608
-        f'FROM ({sql}) AS "per_day" GROUP BY "cluster_id"'
-    )
-    first = since.astimezone(UTC).date()
-    with connection.cursor() as cursor:
-        cursor.execute(arrays, [first, *params])
-        rows = cursor.fetchall()
-    midnights = _Midnights(first)
-    return {
-        cluster_id: list(zip(map(midnights.__getitem__, days), lows, strict=True))
-        for cluster_id, days, lows in rows
-    }
-
-
-class _Midnights(dict):
-    """Number of days after FIRST -> that day's midnight UTC, each made once."""
-
-    def __init__(self, first):
-        super().__init__()
-        self.first = first
-
-    def __missing__(self, days: int) -> datetime:
-
-        midnight = self[days] = datetime.combine(self.first + timedelta(days=days), time(), UTC)
-        return midnight
-
-
 def _detail_url():
     """A function of a cluster name to its page's URL (reverse() once: it costs more per call
     than a whole fleet row)."""
@@ -238,7 +191,7 @@ def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
     clusters = (
         _with_latest_score(clusters_qs).order_by("name").values_list(*FLEET_FIELDS, named=True)
     )
-    histories = _daily_lows(environment=filters.environment, since=now - timedelta(days=30))
+    histories = daily_scores(environment=filters.environment, since=now - timedelta(days=30))
     maintenance = fleet_maintenance(clusters=clusters_qs, now=now)
     sparklines = Sparklines(now=now)
     url = _detail_url()
