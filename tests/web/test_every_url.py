@@ -39,6 +39,7 @@ ROUTES = {
     "clusters:poll_now": (OPERATOR, lambda w: ["lab"]),
     "clusters:poll_status": (OPERATOR, lambda w: ["lab"]),
     "readiness:findings": (VIEWER, lambda w: []),
+    "readiness:findings_csv": (VIEWER, lambda w: []),
     "readiness:waivers": (VIEWER, lambda w: []),
     "readiness:waiver_new": (OPERATOR, lambda w: []),
     "readiness:waiver_revoke": (OPERATOR, lambda w: [w["waiver"].pk]),
