@@ -36,6 +36,7 @@ ROUTES = {
     "clusters:settings": (ADMIN, lambda w: ["lab"]),
     "clusters:calendar_token_rotate": (ADMIN, lambda w: ["lab"]),
     "clusters:delete": (ADMIN, lambda w: ["lab"]),
+    "clusters:report": (VIEWER, lambda w: ["lab"]),
     "clusters:poll_now": (OPERATOR, lambda w: ["lab"]),
     "clusters:poll_status": (OPERATOR, lambda w: ["lab"]),
     "readiness:findings": (VIEWER, lambda w: []),
