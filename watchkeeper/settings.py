@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # its templates and static files: the API docs page loads no CDN asset
     "accounts",
+    "audit",
     "clusters",
     "readiness",
     "maintenance",
@@ -184,6 +185,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Audit events older than this are purged by clusters.tasks.prune_history (audit.services.purge).
+WATCHKEEPER_AUDIT_RETENTION_DAYS = int(env.get("WATCHKEEPER_AUDIT_RETENTION_DAYS") or 400)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-polls": {"task": "dashboard.tasks.enqueue_due_polls", "schedule": 10.0},
