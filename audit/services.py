@@ -38,6 +38,12 @@ def acting(actor):
         _current.reset(reset)
 
 
+def act_as(actor):
+    """Set the actor for the rest of the current context (the API auth, inside the web
+    middleware's `acting` block, which resets it after the request)."""
+    _current.set(actor)
+
+
 def current_actor():
     return _current.get()
 
@@ -54,8 +60,24 @@ def redact(before, after, keys):
     return before, after
 
 
-def record(*, action, obj, before=None, after=None, object_type=None):
-    """Append one event, in the caller's transaction."""
+def fields(obj, names):
+    """OBJ's NAMES as a JSON-safe dict (for `before`/`after`)."""
+    if obj is None:
+        return None
+    values = {}
+    for name in names:
+        value = getattr(obj, name)
+        values[name] = value if isinstance(value, str | int | float | bool | None) else str(value)
+    return values
+
+
+def record(*, action, obj, before=None, after=None, object_type=None, secrets=()):
+    """Append one event, in the caller's transaction. Values under SECRETS are stored as
+    "changed"/"unchanged" only, never themselves."""
+    if secrets:
+        had_before = before is not None
+        before, after = redact(before, after, secrets)
+        before = before if had_before else None
     actor = _current.get() or Actor(via="cli", name="system")
     user = actor.user if getattr(actor.user, "is_authenticated", False) else None
     name = actor.name or (user.get_username() if user else "anonymous")

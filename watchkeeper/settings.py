@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
+    "audit.middleware.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "watchkeeper.urls"
