@@ -1,8 +1,10 @@
+import io
 import json
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 
 from accounts import services as account_services
 from audit import services as audit
@@ -74,3 +76,10 @@ def test_waiver_and_window_edit_are_recorded(operator):
 
 def _a_rule():
     return sorted(catalogue.rule_ids())[0]
+
+
+@pytest.mark.django_db
+def test_a_management_command_is_recorded_via_cli_with_its_name(admin_user):
+    call_command("token", "create", "ada", "--scope", "read", stdout=io.StringIO())
+    event = AuditEvent.objects.get(action="token.create")
+    assert (event.via, event.command, event.user) == ("cli", "token", None)
