@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "ninja",  # its templates and static files: the API docs page loads no CDN asset
     "accounts",
     "accounts.sso",
+    "audit",
     "clusters",
     "readiness",
     "maintenance",
@@ -97,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
+    "audit.middleware.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "watchkeeper.urls"
@@ -187,6 +189,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Audit events older than this are purged by clusters.tasks.prune_history (audit.services.purge).
+WATCHKEEPER_AUDIT_RETENTION_DAYS = int(env.get("WATCHKEEPER_AUDIT_RETENTION_DAYS") or 400)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-polls": {"task": "dashboard.tasks.enqueue_due_polls", "schedule": 10.0},
