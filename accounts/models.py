@@ -14,3 +14,37 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API: only its SHA-256 is stored; the secret is shown once.
+
+    A token acts with the lower of its scope and its user's current role (checked at every
+    request), so it never has more than its user."""
+
+    class Scope(models.TextChoices):
+        READ = "read"
+        OPERATE = "operate"
+        ADMIN = "admin"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True, default="")
+    prefix = models.CharField(max_length=16, help_text="the secret's first characters, shown")
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the secret, hex")
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.scope}) of {self.user}"
+
+    def is_usable(self, now) -> bool:
+        """Not revoked and not expired at NOW."""
+        return self.revoked_at is None and self.expires_at > now

@@ -1,15 +1,20 @@
-"""Writes for accounts: users, roles, preferences."""
+"""Writes for accounts: users, roles, preferences, API tokens."""
 
 import secrets
 import zoneinfo
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
-from .models import Profile
-from .roles import ADMIN, ROLES
+from audit import services as audit
+
+from . import tokens
+from .models import ApiToken, Profile
+from .roles import ADMIN, ROLES, role_of
 
 
 @transaction.atomic
@@ -17,6 +22,13 @@ def user_set_role(*, user, role: str | None) -> None:
     """Give USER exactly one role (or none); admins are staff and superusers."""
     if role is not None and role not in ROLES:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    audit.record(
+        action="user.role",
+        obj=user.get_username(),
+        object_type="user",
+        before={"role": role_of(user)},
+        after={"role": role},
+    )
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     if role is not None:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
@@ -51,3 +63,68 @@ def profile_set_time_zone(*, user, time_zone: str) -> Profile:
         raise ValidationError(f"{time_zone!r} is not an IANA time zone (e.g. Europe/Berlin).")
     profile, _ = Profile.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
     return profile
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+def token_create(
+    *, user, scope: str, days: int = tokens.DEFAULT_DAYS, name: str = "", now: datetime
+) -> tuple[ApiToken, str]:
+    """Make an API token for USER; returns (token, secret). The secret is not stored."""
+    if scope not in tokens.SCOPES:
+        raise ValidationError(f"Unknown scope {scope!r}; choose one of {', '.join(tokens.SCOPES)}.")
+    if not 1 <= days <= tokens.MAX_DAYS:
+        raise ValidationError(f"A token expires after 1 to {tokens.MAX_DAYS} days; got {days}.")
+    name = name.strip()
+    if len(name) > 100:
+        raise ValidationError("A token's name has at most 100 characters.")
+    role = role_of(user)
+    if not tokens.scope_allowed(scope=scope, user_role=role):
+        raise ValidationError(
+            f"{user.get_username()} has the role {role or 'none'}: a token cannot have the "
+            f"{scope} scope, which needs more."
+        )
+    secret = tokens.new_secret()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=tokens.shown_prefix(secret),
+        digest=tokens.digest(secret),
+        scope=scope,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    audit.record(
+        action="token.create",
+        obj=token.prefix,
+        object_type="apitoken",
+        after={
+            "user": user.get_username(),
+            "name": name,
+            "scope": scope,
+            "expires_at": token.expires_at.isoformat(),
+        },
+    )
+    return token, secret
+
+
+def token_revoke(*, token: ApiToken, now: datetime) -> bool:
+    """Revoke TOKEN (one conditional UPDATE); False when it was revoked already."""
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if revoked:
+            audit.record(action="token.revoke", obj=token.prefix, object_type="apitoken")
+    return bool(revoked)
+
+
+LAST_USED_STEP = timedelta(minutes=1)  # last_used_at is written at most once a minute
+
+
+def token_touch(*, token: ApiToken, now: datetime) -> None:
+    """Record that TOKEN was used at NOW (at most one UPDATE a minute per token)."""
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_STEP)
+    ).update(last_used_at=now)

@@ -1,19 +1,23 @@
 """Sign-in with throttling, preferences, and user management for admins."""
 
 import zoneinfo
+from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from . import services, throttle
+from . import selectors, services, throttle, tokens
 from .roles import ROLES, admin_required, role_of
 
 
@@ -29,7 +33,18 @@ class ThrottledLoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["local_login"] = settings.WATCHKEEPER_LOCAL_LOGIN
+        context["sso"] = settings.WATCHKEEPER_OIDC
+        return context
+
     def post(self, request, *args, **kwargs):
+        if not settings.WATCHKEEPER_LOCAL_LOGIN:
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, "Password sign-in is turned off; use single sign-on.")
+            return self.render_to_response(self.get_context_data(form=form), status=403)
         username = request.POST.get("username", "")
         address = client_address(request)
         if throttle.is_locked(username=username, address=address):
@@ -48,6 +63,18 @@ class ThrottledLoginView(auth_views.LoginView):
         else:
             throttle.record_failure(username=username, address=address)
         return response
+
+
+def local_login_only(view):
+    """404 while local accounts are turned off (WATCHKEEPER_LOCAL_LOGIN=false)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not settings.WATCHKEEPER_LOCAL_LOGIN:
+            raise Http404("Local accounts are turned off.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def throttle_minutes() -> int:
@@ -71,15 +98,69 @@ def preferences(request):
             messages.success(request, "Display time zone saved.")
             return redirect("accounts:preferences")
         current = request.POST.get("time_zone", current)
+    return _preferences_page(request, current=current)
+
+
+def _preferences_page(request, *, current: str | None = None, status: int = 200, **extra):
+    if current is None:
+        profile = (
+            getattr(request.user, "profile", None) if hasattr(request.user, "profile") else None
+        )
+        current = profile.time_zone if profile else "UTC"
+    my_role = role_of(request.user)
     return render(
         request,
         "accounts/preferences.html",
         {
             "current": current,
             "zones": sorted(zoneinfo.available_timezones()),
-            "my_role": role_of(request.user),
+            "my_role": my_role,
+            "tokens": selectors.tokens_of(user=request.user),
+            "scopes": [
+                s for s in tokens.SCOPES if tokens.scope_allowed(scope=s, user_role=my_role)
+            ],
+            "token_days": tokens.DEFAULT_DAYS,
+            "token_max_days": tokens.MAX_DAYS,
+            "now": timezone.now(),
+            **extra,
         },
+        status=status,
     )
+
+
+@require_POST
+def token_create(request):
+    """Make an API token for oneself; its secret is in this response only (never stored)."""
+    try:
+        days = int(request.POST.get("days", tokens.DEFAULT_DAYS))
+    except ValueError:
+        messages.error(request, "The expiry is a number of days.")
+        return redirect("accounts:preferences")
+    try:
+        token, secret = services.token_create(
+            user=request.user,
+            scope=request.POST.get("scope", ""),
+            days=days,
+            name=request.POST.get("name", ""),
+            now=timezone.now(),
+        )
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("accounts:preferences")
+    response = _preferences_page(request, new_token=token, new_secret=secret)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def token_revoke(request, token_id: int):
+    """Revoke one of one's own API tokens."""
+    token = get_object_or_404(selectors.tokens_of(user=request.user), pk=token_id)
+    if services.token_revoke(token=token, now=timezone.now()):
+        messages.success(request, f"Token {token.prefix}… revoked.")
+    else:
+        messages.info(request, f"Token {token.prefix}… was revoked already.")
+    return redirect("accounts:preferences")
 
 
 @admin_required

@@ -1,7 +1,7 @@
 """Poll a synthetic swarm (500 nodes, 2,000 services, 10,000 running tasks) through the client.
 
 A local http.server serves the Engine API endpoints the client uses; the poll goes through
-clusters.services.cluster_poll with the real client.fetch on tcp://127.0.0.1:PORT (plain HTTP,
+dashboard.pipeline.cluster_poll with the real client.fetch on tcp://127.0.0.1:PORT (plain HTTP,
 bench only). Reported: fetch, normalise, persist and score seconds, peak memory, SQL statements
 (steady state and first poll; the statement counts are compared with a swarm a tenth the size).
 """
@@ -180,7 +180,8 @@ def _poll_once(cluster, now):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from clusters import client, services
+    from clusters import client
+    from dashboard import pipeline
 
     fetch_time = {}
 
@@ -192,7 +193,7 @@ def _poll_once(cluster, now):
 
     start = time.perf_counter()
     with CaptureQueriesContext(connection) as queries:
-        outcome = services.cluster_poll(cluster=cluster, now=now, fetch=timed_fetch)
+        outcome = pipeline.cluster_poll(cluster=cluster, now=now, fetch=timed_fetch)
     total = time.perf_counter() - start
     if outcome is None or not outcome.run.ok:
         raise SystemExit(f"bench poll failed: {outcome and outcome.run.error}")
@@ -225,7 +226,7 @@ def _kept_between_polls(now: datetime) -> float:
     tasks normalize.Reuse hands to the next poll, with the rule results kept on them)."""
     import gc
 
-    from clusters import services
+    from clusters import polling
     from clusters.models import Cluster
 
     bodies = synthetic_swarm(now)
@@ -241,7 +242,7 @@ def _kept_between_polls(now: datetime) -> float:
         _poll_once(cluster, now + timedelta(minutes=1))
         gc.collect()
         with_kept, _ = tracemalloc.get_traced_memory()
-        services._REUSE.pop(cluster.pk, None)
+        polling._REUSE.pop(cluster.pk, None)
         gc.collect()
         without, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()

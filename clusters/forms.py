@@ -1,4 +1,4 @@
-"""The cluster settings form: parses and re-displays input; clusters.services validates it."""
+"""The cluster settings form: parses and re-displays input; clusters.registration validates it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.views.decorators.debug import sensitive_variables
 
+from .endpoint import ClusterInputError
 from .models import Cluster
-from .services import ClusterInputError
 
 MAX_FILE_BYTES = 64 * 1024
 ENDPOINT_FIELDS = (

@@ -157,7 +157,7 @@ class Node(models.Model):
     last_seen_at = models.DateTimeField()
     removed_at = models.DateTimeField(null=True, blank=True)
     # A hash of the fields above as last written: a poll compares it instead of reading back
-    # and decoding every row's JSON fields (see clusters.services._sync).
+    # and decoding every row's JSON fields (see clusters.persistence._sync).
     digest = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     class Meta:
@@ -196,7 +196,7 @@ class Service(models.Model):
     last_seen_at = models.DateTimeField()
     removed_at = models.DateTimeField(null=True, blank=True)
     # A hash of the fields above as last written: a poll compares it instead of reading back
-    # and decoding every row's JSON fields (see clusters.services._sync).
+    # and decoding every row's JSON fields (see clusters.persistence._sync).
     digest = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     class Meta:

@@ -5,16 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from django.db.models import Count, Q
-
-from clusters.client import display_url
-from clusters.models import Cluster, NodeTransition, PollSnapshot
+from clusters.models import NodeTransition, PollSnapshot
+from clusters.snapshot import DOWN_STATES
 from watchkeeper import crypto
-from watchkeeper.timefmt import iso_utc
-
-DOWN_STATES = ("down", "unknown", "disconnected")
 
 
 @dataclass(frozen=True)
@@ -55,39 +49,6 @@ def node_reboots(*, cluster, since: datetime, until: datetime) -> list[Reboot]:
     return sorted(reboots, key=lambda r: r.ready_at)
 
 
-def cluster_summaries() -> list[dict[str, Any]]:
-    """One JSON-able entry per cluster for `cluster list` (no credentials, ever)."""
-    clusters = Cluster.objects.annotate(
-        node_count=Count("nodes", filter=Q(nodes__removed_at__isnull=True), distinct=True),
-        service_count=Count("services", filter=Q(services__removed_at__isnull=True), distinct=True),
-    ).order_by("name")
-    from readiness.selectors import evaluations_for_clusters
-
-    clusters = list(clusters)
-    evaluations = evaluations_for_clusters(clusters=clusters)
-    out = []
-    for cluster in clusters:
-        evaluation = evaluations.get(cluster.pk)
-        score, grade = (evaluation.score, evaluation.grade) if evaluation else (None, None)
-        out.append(
-            {
-                "name": cluster.name,
-                "environment": cluster.environment,
-                "url": display_url(cluster.url),
-                "nodes": cluster.node_count,
-                "services": cluster.service_count,
-                "last_poll": {
-                    "at": iso_utc(cluster.last_poll_at),
-                    "ok": cluster.last_poll_ok,
-                    "error": cluster.last_poll_error or None,
-                },
-                "score": score,
-                "grade": grade,
-            }
-        )
-    return out
-
-
 def stored_credentials(*, cluster) -> dict[str, bool]:
     """Which credentials are stored for CLUSTER, never their values: {"ca": True, ...};
     {"unreadable": True} when they cannot be decrypted."""
@@ -96,3 +57,13 @@ def stored_credentials(*, cluster) -> dict[str, bool]:
     except crypto.SecretUnreadable:
         return {"unreadable": True}
     return {key: bool(value) for key, value in json.loads(text).items()} if text else {}
+
+
+def current_nodes(*, cluster):
+    """CLUSTER's nodes still in the swarm, by hostname (removed ones are kept for history)."""
+    return cluster.nodes.filter(removed_at__isnull=True).order_by("hostname", "id")
+
+
+def current_services(*, cluster):
+    """CLUSTER's services still deployed, by name (removed ones are kept for history)."""
+    return cluster.services.filter(removed_at__isnull=True).order_by("name", "id")

@@ -15,6 +15,8 @@ from typing import Any
 
 INFRA_LABEL = "watchkeeper.role"
 INFRA_VALUE = "infrastructure"
+SINGLETON_LABEL = "watchkeeper.singleton"
+DOWN_STATES = ("down", "unknown", "disconnected")  # node states that count as down
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,21 @@ class Mount:
     target: str
     read_only: bool = False
     volume_driver: str | None = None  # None or "local" for local volumes
+    network_storage: bool = False  # a local-driver volume backed by NFS/CIFS (see network_volume)
+
+
+_NETWORK_TYPES = {"nfs", "nfs4", "cifs", "smb", "smb3"}
+
+
+def network_volume(options: dict | None) -> bool:
+    """A local-driver volume's options mount network storage (`type=nfs`, `o=addr=...`,
+    `device=:/export` or `//server/share`): its data does not live on one node."""
+    options = {str(k).lower(): str(v) for k, v in (options or {}).items()}
+    kind = options.get("type", "").lower()
+    device = options.get("device", "")
+    return (
+        kind in _NETWORK_TYPES or "addr=" in options.get("o", "") or device.startswith((":", "//"))
+    )
 
 
 @dataclass(frozen=True)
@@ -96,11 +113,13 @@ class Service:
     restart_condition: str | None = None  # none | on-failure | any (None = default any)
     update_state: str | None = None  # updating | paused | completed | rollback_* | None
     update_message: str = ""
+    update_started_at: datetime | None = None  # UpdateStatus.StartedAt
     networks: list[str] = field(default_factory=list)  # network ids the service attaches to
     log_driver: str | None = None
     secrets: list[str] = field(default_factory=list)  # secret names
     configs: list[str] = field(default_factory=list)  # config names
     published_ports: list[int] = field(default_factory=list)
+    host_ports: list[int] = field(default_factory=list)  # published in host mode (no routing mesh)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -112,6 +131,16 @@ class Service:
     @property
     def is_infrastructure(self) -> bool:
         return self.labels.get(INFRA_LABEL) == INFRA_VALUE
+
+    @property
+    def is_singleton(self) -> bool:
+        """Documented as meant to run on one node (label ``watchkeeper.singleton=true``)."""
+        return self.labels.get(SINGLETON_LABEL, "").lower() == "true"
+
+    @property
+    def ingress_ports(self) -> list[int]:
+        """Published ports that go through the routing mesh (every node, managers included)."""
+        return [port for port in self.published_ports if port not in self.host_ports]
 
     @property
     def stack(self) -> str | None:
@@ -187,6 +216,15 @@ class SwarmInfo:
     autolock: bool = False
     node_cert_expiry_ns: int | None = None  # Spec.CAConfig.NodeCertExpiry
     default_log_driver: str = ""  # /info LoggingDriver of the polled manager
+    # /swarm Spec.TaskDefaults.LogDriver.Name: the swarm-wide default for services ("" = none
+    # set); None when /swarm was not read (older snapshots)
+    task_log_driver: str | None = None
+    # Short SHA-256 fingerprints of the worker and manager join tokens (never the tokens) and
+    # the earliest moment Watchkeeper saw each ("" / None when /swarm was not read).
+    worker_token_fingerprint: str = ""
+    worker_token_seen_since: datetime | None = None
+    manager_token_fingerprint: str = ""
+    manager_token_seen_since: datetime | None = None
     server_version: str = ""
     managers: int = 0
     nodes: int = 0
@@ -205,6 +243,10 @@ class Snapshot:
     configs: list[SecretMeta] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # node + service events since last poll
     events_truncated: bool = False  # the engine's event buffer (256) may have dropped some
+    # Image reference (as in ContainerSpec.Image) -> the image config's Healthcheck.Test as the
+    # manager reports it ([] when the image defines none). A reference the manager could not
+    # inspect (not pulled there, 404, over the per-poll bound) is absent: unknown.
+    images: dict[str, list[str]] = field(default_factory=dict)
 
     def running_tasks(self) -> list[Task]:
         return list(self._task_index()[0])
@@ -270,7 +312,10 @@ _NESTED = {
         "rollback_config": UpdatePolicy,
     },
 }
-_DATETIMES = {"taken_at", "created_at", "updated_at", "timestamp", "time"}
+_DATETIMES = {
+    "taken_at", "created_at", "updated_at", "timestamp", "time", "update_started_at",
+    "worker_token_seen_since", "manager_token_seen_since",
+}  # fmt: skip
 
 
 def to_dict(obj: Any) -> Any:

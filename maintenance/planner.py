@@ -3,9 +3,9 @@
 Workers first, then managers (the leader last), one node at a time. A node is blocked
 (listed with the reason, not planned) when it is not ready, when it is a manager while
 another manager is unreachable, when its loss takes a service to zero running tasks
-(drain does not wait for replacements), or when its loss breaks `sizing.n-plus-one`: the
-running tasks' reservations no longer fit on the other ready, active nodes (managers that
-take tasks count, as in the rule).
+(drain does not wait for replacements), or when its loss breaks `sizing.n-plus-one`: some of
+its tasks fit on no other ready, active node their constraints allow (clusters.capacity, the
+same function as the rule).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import shlex
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from clusters.capacity import loss_gap
 from clusters.snapshot import Node, Snapshot
 
 JOB_MODES = {"replicated-job", "global-job"}
@@ -87,51 +88,10 @@ def commands_for(ref: str) -> list[str]:
     ]
 
 
-def _reservations(snapshot: Snapshot) -> dict[str, tuple[float, int]]:
-    """task id -> (cpu, memory bytes) reserved, from the task or its service."""
-    services = snapshot.service_by_id()
-    return {
-        task.id: task.reserved(services.get(task.service_id)) for task in snapshot.running_tasks()
-    }
-
-
 def n_plus_one_gap(snapshot: Snapshot, node: Node) -> str | None:
-    """Why losing NODE breaks n+1 (reservations no longer fit on the other nodes), or None.
-
-    Capacity is counted as `sizing.n-plus-one` counts it: every other node that is ready and
-    active, managers included (a drained manager takes no tasks and is left out).
-    """
-    services = snapshot.service_by_id()
-    reserved = _reservations(snapshot)
-    need_cpu = 0.0
-    need_memory = 0
-    for task in snapshot.running_tasks():
-        service = services.get(task.service_id)
-        if service is not None and service.mode in JOB_MODES:
-            continue
-        if task.node_id == node.id and service is not None and service.mode == "global":
-            continue  # a global task goes away with its node
-        cpu, memory = reserved[task.id]
-        need_cpu += cpu
-        need_memory += memory
-    capacity = [
-        other
-        for other in snapshot.nodes
-        if other.id != node.id and other.state == "ready" and other.availability == "active"
-    ]
-    have_cpu = sum(other.cpus for other in capacity)
-    have_memory = sum(other.memory_bytes for other in capacity)
-    if need_cpu == 0 and need_memory == 0:
-        return None
-    gaps = []
-    if need_cpu > have_cpu + 1e-9:
-        gaps.append(f"CPU reservations {need_cpu:g} > {have_cpu:g} CPUs left on active nodes")
-    if need_memory > have_memory:
-        gaps.append(
-            f"memory reservations {need_memory / 2**30:.1f} GiB > "
-            f"{have_memory / 2**30:.1f} GiB left on active nodes"
-        )
-    return "; ".join(gaps) if gaps else None
+    """Why losing NODE breaks n+1, or None: `sizing.n-plus-one`'s own computation
+    (clusters.capacity: per node, constraints decide where tasks go, a task fits whole)."""
+    return loss_gap(snapshot, node)
 
 
 def plan(snapshot: Snapshot, *, skip: set[str] | frozenset[str] = frozenset()) -> Plan:

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from . import evidence as parsers
 from .models import Backup, BackupValidation
+from .services import backups as backup_services
 
 
 def _size(value: int | None) -> str:
@@ -60,9 +61,7 @@ def backup_record(
     if facts.duration_seconds is not None:
         lines.append(f"duration {facts.duration_seconds:.1f} s")
     lines += [f"problem: {p}" for p in problems]
-    from . import services  # the existing validation write (reminders cleared on a pass)
-
-    validation = services.backup_validate(
+    validation = backup_services.backup_validate(
         backup=backup,
         evidence="\n".join(lines),
         passed=passed,

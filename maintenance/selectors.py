@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import Count, Max, Q
 
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 from readiness.facts import BackupFact, OperationsFacts, WindowFact
 
 from . import backups as backup_rules
+from . import dnsprobe
 from . import occurrences as occ
 from .models import (
     Backup,
@@ -26,16 +27,21 @@ from .models import (
 REBOOT_LOOKBACK = timedelta(days=60)
 
 
-def backup_states(*, cluster, now: datetime) -> list[tuple[Backup, backup_rules.BackupStatus]]:
-    """Every backup of CLUSTER with its restore-test state at NOW."""
-    backups = list(
-        Backup.objects.filter(cluster=cluster).annotate(
-            last_passed=Max(
-                "validations__validated_at",
-                filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
-            )
+def backups_with_last_passed(backups=None):
+    """BACKUPS (default: all) annotated with `last_passed`, the time of the latest passed
+    restore test (None when never validated)."""
+    rows = Backup.objects.all() if backups is None else backups
+    return rows.annotate(
+        last_passed=Max(
+            "validations__validated_at",
+            filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
         )
     )
+
+
+def backup_states(*, cluster, now: datetime) -> list[tuple[Backup, backup_rules.BackupStatus]]:
+    """Every backup of CLUSTER with its restore-test state at NOW."""
+    backups = list(backups_with_last_passed(Backup.objects.filter(cluster=cluster)))
     return [
         (
             backup,
@@ -67,11 +73,11 @@ def last_reboots(*, cluster, now: datetime) -> dict[str, datetime]:
     return result
 
 
-def windows_active_on(window: Window, now: datetime) -> bool:
-    return window.is_active_on(occ.local_today(now, window.tz))
+def in_window(*, cluster, now: datetime) -> bool:
+    """Whether NOW falls inside a (not cancelled) occurrence of one of CLUSTER's windows.
 
-
-def in_window_now(*, cluster, now: datetime) -> bool:
+    The one definition of "inside a maintenance window"; operations_facts() carries its
+    answer as `in_window_now`."""
     return (
         Occurrence.objects.filter(window__cluster=cluster, start__lte=now, end__gt=now)
         .exclude(status=Occurrence.Status.CANCELLED)
@@ -80,12 +86,17 @@ def in_window_now(*, cluster, now: datetime) -> bool:
 
 
 def operations_facts(*, cluster, now: datetime) -> OperationsFacts:
-    """The readiness.facts.OperationsFacts for CLUSTER at NOW."""
+    """Everything a poll needs from maintenance about CLUSTER at NOW, gathered once: its
+    windows (active today or not), whether NOW is inside one, the last verified reboot of
+    each node, its backups' restore-test states and how many recipients it has.
+
+    The poll pipeline calls this once and hands the result to the readiness rules and to
+    the node-down notification (notifications_enqueue(in_window=facts.in_window_now))."""
     windows = [
         WindowFact(
             name=window.name,
             duration_minutes=window.duration_minutes,
-            active=windows_active_on(window, now),
+            active=window.is_active_on(occ.local_today(now, window.tz)),
         )
         for window in Window.objects.filter(cluster=cluster)
     ]
@@ -95,6 +106,7 @@ def operations_facts(*, cluster, now: datetime) -> OperationsFacts:
             interval_days=backup.interval_days,
             last_passed_at=backup.last_passed,
             state=state.state,
+            kind=backup.kind,
         )
         for backup, state in backup_states(cluster=cluster, now=now)
     ]
@@ -103,7 +115,7 @@ def operations_facts(*, cluster, now: datetime) -> OperationsFacts:
     )
     return OperationsFacts(
         windows=windows,
-        in_window_now=in_window_now(cluster=cluster, now=now),
+        in_window_now=in_window(cluster=cluster, now=now),
         last_reboot=last_reboots(cluster=cluster, now=now),
         backups=backups,
         recipients=recipients,
@@ -138,29 +150,11 @@ def open_checklist_steps(*, cluster, now: datetime, until: datetime):
     )
 
 
-def reminders_failed(*, cluster=None):
-    """Reminders that failed for good (shown in the UI with their last error)."""
-    rows = Reminder.objects.filter(status=Reminder.Status.FAILED)
-    if cluster is not None:
-        rows = rows.filter(cluster=cluster)
-    return rows.order_by("-due_at")
-
-
-def reminders_outbox(*, cluster=None, limit: int = 100):
-    """The latest reminders of any status (the UI's outbox)."""
-    rows = Reminder.objects.all()
-    if cluster is not None:
-        rows = rows.filter(cluster=cluster)
-    return rows.order_by("-due_at", "-id")[:limit]
-
-
 def fleet_maintenance(*, clusters, now: datetime) -> dict[int, dict]:
     """Per cluster: next occurrence (30 days), overdue backup tests and checklist steps.
 
     CLUSTERS is a queryset, read as a subquery (no list of ids to send for a whole fleet);
     a cluster with none of the three is left out."""
-    from django.db.models import Count
-
     result: dict[int, dict] = {}
 
     def entry(pk: int) -> dict:
@@ -179,12 +173,7 @@ def fleet_maintenance(*, clusters, now: datetime) -> dict[int, dict]:
         upkeep = entry(occurrence.window.cluster_id)
         if upkeep["next"] is None:
             upkeep["next"] = occurrence
-    backups = Backup.objects.filter(cluster__in=within).annotate(
-        last_passed=Max(
-            "validations__validated_at",
-            filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
-        )
-    )
+    backups = backups_with_last_passed(Backup.objects.filter(cluster__in=within))
     for backup in backups:
         state = backup_rules.status(
             last_passed=backup.last_passed, interval_days=backup.interval_days, now=now
@@ -212,32 +201,9 @@ def occurrences_in_range(*, since: datetime, until: datetime, cluster=None):
     return rows.select_related("window__cluster").order_by("start", "window__name")
 
 
-def next_occurrences(*, cluster_ids, now: datetime) -> dict[int, Occurrence]:
-    """cluster id -> its next (or current) non-cancelled occurrence, in two queries."""
-    upcoming = (
-        Occurrence.objects.filter(window__cluster_id=OuterRef("pk"), end__gt=now)
-        .exclude(status=Occurrence.Status.CANCELLED)
-        .order_by("start")
-        .values("pk")[:1]
-    )
-    ids = (
-        Cluster.objects.filter(pk__in=list(cluster_ids))
-        .annotate(next_id=Subquery(upcoming))
-        .exclude(next_id=None)
-        .values_list("next_id", flat=True)
-    )
-    rows = Occurrence.objects.filter(pk__in=list(ids)).select_related("window")
-    return {row.window.cluster_id: row for row in rows}
-
-
 def all_backup_states(*, now: datetime, cluster=None):
     """(backup, BackupStatus) of every backup, most urgent first, in one query."""
-    rows = Backup.objects.select_related("cluster").annotate(
-        last_passed=Max(
-            "validations__validated_at",
-            filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
-        )
-    )
+    rows = backups_with_last_passed(Backup.objects.select_related("cluster"))
     if cluster is not None:
         rows = rows.filter(cluster=cluster)
     order = {"overdue": 0, "never_validated": 1, "due_soon": 2, "ok": 3}
@@ -247,33 +213,6 @@ def all_backup_states(*, now: datetime, cluster=None):
     ]
     pairs.sort(key=lambda p: (order[p[1].state], p[0].cluster.name, p[0].name))
     return pairs
-
-
-def overdue_counts(*, cluster_ids, now: datetime) -> dict[int, tuple[int, int]]:
-    """cluster id -> (backups overdue or never validated, checklist steps overdue)."""
-    counts: dict[int, list[int]] = {cid: [0, 0] for cid in cluster_ids}
-    backups = (
-        Backup.objects.filter(cluster_id__in=list(cluster_ids))
-        .annotate(
-            last_passed=Max(
-                "validations__validated_at",
-                filter=Q(validations__outcome=BackupValidation.Outcome.PASSED),
-            )
-        )
-        .values_list("cluster_id", "last_passed", "interval_days")
-    )
-    for cluster_id, last_passed, interval in backups:
-        state = backup_rules.status(last_passed=last_passed, interval_days=interval, now=now)
-        if state.state in {"overdue", "never_validated"}:
-            counts[cluster_id][0] += 1
-    steps = (
-        RunStep.objects.filter(run__cluster_id__in=list(cluster_ids), done=False, due_at__lt=now)
-        .values_list("run__cluster_id")
-        .annotate(n=Count("id"))
-    )
-    for cluster_id, n in steps:
-        counts[cluster_id][1] = n
-    return {cid: (b, s) for cid, (b, s) in counts.items()}
 
 
 def checklist_runs(*, now: datetime, cluster=None):
@@ -286,6 +225,29 @@ def checklist_runs(*, now: datetime, cluster=None):
     if cluster is not None:
         rows = rows.filter(cluster=cluster)
     return rows.order_by("-target_at")
+
+
+def unverified_nodes(occurrence: Occurrence) -> list[str]:
+    """Hostnames (or ids) of OCCURRENCE's expected nodes not seen rebooting."""
+    seen = set(occurrence.verifications.values_list("node_id", flat=True))
+    return sorted(
+        hostname or node_id
+        for node_id, hostname in occurrence.expected_nodes.items()
+        if node_id not in seen
+    )
+
+
+def allowed_ingress_addresses(cluster: Cluster) -> set[str]:
+    """Manager node addresses from the latest snapshot plus the configured ingress addresses."""
+    allowed = dnsprobe.split_addresses(cluster.ingress_addresses)
+    snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
+    if snapshot is not None:
+        for node in snapshot.nodes:
+            if node.is_manager:
+                for addr in (node.addr, node.manager_addr or ""):
+                    if addr:
+                        allowed.add(dnsprobe.host_of(addr))
+    return allowed
 
 
 def checklist_run_steps(*, run):

@@ -3,10 +3,10 @@
 from celery import shared_task
 from django.utils import timezone
 
+from maintenance.services.tick import tick as scheduler_tick
+
 
 @shared_task(ignore_result=True)
 def tick() -> None:
     """One pass of the maintenance scheduler (every minute from beat)."""
-    from .services import tick as run_tick
-
-    run_tick(now=timezone.now())
+    scheduler_tick(now=timezone.now())

@@ -26,9 +26,11 @@ from . import (
     planner,
     recurrence,
     selectors,
-    services,
 )
 from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep, Window
+from .services import backups as backup_services
+from .services import checklists as checklist_services
+from .services import windows as window_services
 
 FEED_AHEAD = timedelta(weeks=8)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -158,9 +160,7 @@ def window_create(request):
             for key in ("ordinal", "weekday", "month_day", "interval", "once", "rrule")
         },
     }
-    cluster = (
-        Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
-    )
+    cluster = _chosen_cluster(sent["cluster"])
     if cluster is None:
         return _overview(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
@@ -171,7 +171,7 @@ def window_create(request):
         return _overview(request, form=sent, errors=[message], status=400)
     try:
         schedule = _schedule(sent)
-        window = services.window_create(
+        window = window_services.window_create(
             cluster=cluster,
             start_time=start_time,
             duration_minutes=duration,
@@ -254,7 +254,7 @@ def occurrence_confirm(request, pk: int):
     """An operator confirms one node's reboot with a note."""
     occ = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
     try:
-        services.occurrence_confirm_reboot(
+        window_services.occurrence_confirm_reboot(
             occurrence=occ,
             node_id=request.POST.get("node_id", ""),
             user=request.user,
@@ -291,7 +291,7 @@ def backup_validate(request, pk: int):
     """Record a restore test of one backup."""
     backup = get_object_or_404(Backup.objects.select_related("cluster"), pk=pk)
     try:
-        services.backup_validate(
+        backup_services.backup_validate(
             backup=backup,
             evidence=request.POST.get("evidence", ""),
             passed=request.POST.get("outcome") != "failed",
@@ -340,9 +340,7 @@ def checklist_start(request):
         name: request.POST.get(name, "")
         for name in ("template", "cluster", "target", "tz", "dns_hostname")
     }
-    cluster = (
-        Cluster.objects.filter(pk=sent["cluster"]).first() if sent["cluster"].isdigit() else None
-    )
+    cluster = _chosen_cluster(sent["cluster"])
     if cluster is None:
         return _checklist_list(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
@@ -351,7 +349,7 @@ def checklist_start(request):
         errors = ["Give the target as a date and time."]
         return _checklist_list(request, form=sent, errors=errors, status=400)
     try:
-        run = services.checklist_start(
+        run = checklist_services.checklist_start(
             cluster=cluster,
             template=sent["template"],
             target=target.replace(tzinfo=None),
@@ -387,7 +385,7 @@ def checklist(request, pk: int):
 def step_tick(request, pk: int):
     """Tick or untick one step; htmx gets the step's row back."""
     step = get_object_or_404(RunStep.objects.select_related("run__cluster"), pk=pk)
-    step = services.run_step_mark(
+    step = checklist_services.run_step_mark(
         step=step,
         done=request.POST.get("done") == "1",
         user=request.user,

@@ -1,100 +1,49 @@
-"""The rule catalogue: every rule with its metadata, registered once. Pure code, no Django."""
+"""The rule catalogue: every rule with its metadata, registered once (readiness.registry)
+by the rule modules imported here. Pure code, no Django."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from readiness.registry import CATEGORIES, LINT_CATEGORIES, REGISTRY, TARGETS, Rule
 
-from readiness.checks import SEVERITIES
-
-CATEGORIES = (
-    "topology",
-    "sizing",
-    "manager-load",
-    "images",
-    "health",
-    "resources",
-    "config",
-    "rollout",
-    "security",
-    "operations",
+# The rule modules register themselves on import (readiness.registry.rule); all_rules orders
+# them by category, then by declaration order within a module.
+from readiness.rules import (  # noqa: F401, I001
+    config,
+    health,
+    images,
+    manager_load,
+    operations,
+    resources,
+    rollout,
+    security,
+    sizing,
+    topology,
 )
-TARGETS = {"C": "cluster", "N": "node", "S": "service", "W": "network"}
-# Categories the Compose lint applies (service-level rules only).
-LINT_CATEGORIES = ("images", "health", "resources", "config", "rollout", "security")
 
+# isort: split
+# Last: its rules (one per category) follow those of each category's own module.
+from readiness.rules import control_plane  # noqa: F401
 
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    title: str
-    category: str
-    target: str  # C | N | S | W
-    severity: str  # default severity in production
-    seed: str  # which source documents back it
-    rationale: str  # which recommendation it enforces and why, in our words
-    remediation: str  # how to fix; "{name}" stands for the object's name
-    function: Callable
-    runtime: bool = False  # needs runtime data (tasks, statuses): not applicable in lint
-    # Each outcome is about one service and depends on that service and the policy alone
-    # (never on other objects, tasks, nodes or the context): the engine may keep a service's
-    # outcomes while the service is unchanged (see engine.run_rules).
-    alone: bool = False
-
-    def remediation_for(self, name: str) -> str:
-        return self.remediation.replace("{name}", name)
-
-
-_REGISTRY: dict[str, Rule] = {}
-
-
-def rule(
-    *,
-    id: str,  # noqa: A002 - the catalogue's own vocabulary
-    title: str,
-    target: str,
-    severity: str,
-    seed: str,
-    rationale: str,
-    remediation: str,
-    runtime: bool = False,
-    alone: bool = False,
-):
-    """Register the decorated function ``(snapshot, policy, context) -> [Outcome]``."""
-    category = id.split(".", 1)[0]
-    assert category in CATEGORIES, id
-    assert target in TARGETS, id
-    assert severity in SEVERITIES, id
-    assert id not in _REGISTRY, id
-    assert not alone or target == "S", id
-
-    def register(function: Callable) -> Callable:
-        _REGISTRY[id] = Rule(
-            id=id,
-            title=title,
-            category=category,
-            target=target,
-            severity=severity,
-            seed=seed,
-            rationale=" ".join(rationale.split()),
-            remediation=" ".join(remediation.split()),
-            function=function,
-            runtime=runtime,
-            alone=alone,
-        )
-        return function
-
-    return register
+__all__ = [
+    "CATEGORIES",
+    "LINT_CATEGORIES",
+    "TARGETS",
+    "Rule",
+    "all_rules",
+    "get",
+    "lint_rules",
+    "rule_ids",
+]
 
 
 def all_rules() -> list[Rule]:
     """Every rule, in category order then declaration order."""
     order = {name: index for index, name in enumerate(CATEGORIES)}
-    return sorted(_REGISTRY.values(), key=lambda r: order[r.category])
+    return sorted(REGISTRY.values(), key=lambda r: order[r.category])
 
 
 def get(rule_id: str) -> Rule:
-    return _REGISTRY[rule_id]
+    return REGISTRY[rule_id]
 
 
 def rule_ids() -> list[str]:
@@ -108,18 +57,3 @@ def lint_rules() -> list[Rule]:
         for r in all_rules()
         if r.category in LINT_CATEGORIES and r.target == "S" and not r.runtime
     ]
-
-
-# The rule modules register themselves on import.
-from readiness.rules import (  # noqa: E402, F401, I001
-    topology,
-    sizing,
-    manager_load,
-    images,
-    health,
-    resources,
-    config,
-    rollout,
-    security,
-    operations,
-)

@@ -14,8 +14,17 @@ from datetime import datetime
 
 import yaml
 
-from clusters.snapshot import EnvVar, Mount, Network, Service, Snapshot, SwarmInfo, UpdatePolicy
-from readiness.rules._util import secret_like_name
+from clusters.envscan import holds_private_key, is_literal, secret_like_name
+from clusters.snapshot import (
+    EnvVar,
+    Mount,
+    Network,
+    Service,
+    Snapshot,
+    SwarmInfo,
+    UpdatePolicy,
+    network_volume,
+)
 
 _VARIABLE = re.compile(r"(?<!\$)\$(?:\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -28,6 +37,31 @@ _RESTART = {"no": "none", "always": "any", "unless-stopped": "any", "on-failure"
 
 class ComposeError(ValueError):
     """The file cannot be linted; the message says where and why."""
+
+
+# Hostile files (issue 19 item 3): a Compose file is a few KiB; a "billion laughs" file is
+# small but expands to billions of nodes through aliases. Both bounds are checked before
+# anything walks the expanded data, so the refusal takes milliseconds.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_EXPANDED_NODES = 100_000
+
+
+def expanded_size(node, limit: int) -> int:
+    """Nodes visited walking NODE with every alias expanded; stops once past LIMIT."""
+    count = 0
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return count
 
 
 def _line_of(node, path: list[str]) -> int | None:
@@ -124,8 +158,8 @@ def _env(value, where: str) -> list[EnvVar]:
         EnvVar(
             name=name,
             secret_like=secret_like_name(name),
-            literal=bool(raw),  # ${VAR} is interpolated into a literal at deploy time
-            private_key=bool(raw) and "PRIVATE KEY-----" in raw,
+            literal=is_literal(raw),  # ${VAR} is interpolated into a literal at deploy time
+            private_key=holds_private_key(raw),
         )
         for name, raw in items
     ]
@@ -148,11 +182,14 @@ def _mounts(value, top_volumes: dict, where: str) -> list[Mount]:
                 read_only = len(parts) > 2 and "ro" in parts[2].split(",")
                 bind = "/" in source or source.startswith((".", "~", "$"))
                 kind = "bind" if bind else "volume"
-        driver = None
+        driver, network = None, False
         if kind == "volume" and source:
             declared = top_volumes.get(source) or {}
-            driver = declared.get("driver") if isinstance(declared, dict) else None
-        mounts.append(Mount(kind, source, target, read_only, driver))
+            declared = declared if isinstance(declared, dict) else {}
+            driver = declared.get("driver")
+            opts = declared.get("driver_opts")
+            network = network_volume(opts if isinstance(opts, dict) else None)
+        mounts.append(Mount(kind, source, target, read_only, driver, network))
     return mounts
 
 
@@ -169,6 +206,24 @@ def _healthcheck(value) -> list[str] | None:
     if isinstance(test, str):
         return ["CMD-SHELL", test]
     return [str(part) for part in test]
+
+
+def _ports(value) -> tuple[list[int], list[int]]:
+    """(published ports, those published in host mode) of a service's `ports:`; the short
+    syntax (`8080:80`, `127.0.0.1:8080:80/tcp`) publishes through the routing mesh."""
+    published, host = set(), set()
+    for entry in value or []:
+        if isinstance(entry, dict):
+            port, mode = entry.get("published"), str(entry.get("mode") or "ingress")
+        else:
+            parts = str(entry).split("/", 1)[0].split(":")
+            port, mode = (parts[-2] if len(parts) > 1 else None), "ingress"
+        port = str(port).split("-", 1)[0] if port is not None else ""
+        if port.isdigit():
+            published.add(int(port))
+            if mode == "host":
+                host.add(int(port))
+    return sorted(published), sorted(host)
 
 
 def _names(value) -> list[str]:
@@ -204,6 +259,8 @@ def _service(name: str, spec: dict, top_volumes: dict) -> Service:
     placement = _mapping(deploy.get("placement"), f"{where}.deploy.placement")
     logging = _mapping(spec.get("logging"), f"{where}.logging")
     image = spec.get("image") or ""
+    published, host_ports = _ports(spec.get("ports"))
+    rollback = _mapping(deploy.get("rollback_config"), f"{where}.deploy.rollback_config")
     return Service(
         id=name,
         name=name,
@@ -235,11 +292,20 @@ def _service(name: str, spec: dict, top_volumes: dict) -> Service:
         )
         if update
         else None,
+        rollback_config=UpdatePolicy(
+            parallelism=rollback.get("parallelism"),
+            failure_action=rollback.get("failure_action"),
+            order=rollback.get("order"),
+        )
+        if rollback
+        else None,
         restart_condition=condition,
         networks=_names(spec.get("networks")),
         log_driver=logging.get("driver"),
         secrets=_names(spec.get("secrets")),
         configs=_names(spec.get("configs")),
+        published_ports=published,
+        host_ports=host_ports,
     )
 
 
@@ -261,11 +327,30 @@ def _networks(top: dict) -> list[Network]:
     return networks
 
 
-def load_compose(text: str, *, filename: str, now: datetime) -> tuple[Snapshot, list[str]]:
+def compose_tree(text: str, *, filename: str, max_bytes: int = MAX_FILE_BYTES):
+    """The file's YAML node tree (None when empty), refused when too big or too expanding."""
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise ComposeError(
+            f"{filename}: {size} bytes is over the {max_bytes}-byte limit for a Compose file "
+            "(raise it with --max-bytes if the file is genuine)"
+        )
+    tree = yaml.compose(text, Loader=yaml.SafeLoader)
+    if tree is not None and expanded_size(tree, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        raise ComposeError(
+            f"{filename}: its anchors and aliases expand to more than {MAX_EXPANDED_NODES} "
+            "YAML nodes (a 'billion laughs' file?): refused"
+        )
+    return tree
+
+
+def load_compose(
+    text: str, *, filename: str, now: datetime, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[Snapshot, list[str]]:
     """A snapshot holding the file's services, and notes about what was left unresolved."""
     try:
+        tree = compose_tree(text, filename=filename, max_bytes=max_bytes)
         data = yaml.safe_load(text)
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"

@@ -6,8 +6,9 @@ import json
 import re
 from xml.etree import ElementTree as ET
 
-from readiness.checks import FAIL, NOT_EVALUATED, WAIVED
+from readiness.checks import FAIL, NOT_EVALUATED, PENDING, UNSCORED, WAIVED
 from readiness.engine import Report
+from readiness.fixfirst import Fix, fix_first
 from watchkeeper.timefmt import iso_utc
 
 FORMATS = ("text", "json", "junit")
@@ -35,6 +36,11 @@ def _checks(report: Report, only_failed: bool):
     return [c for c in report.checks if c.status == FAIL] if only_failed else report.checks
 
 
+def _fix_first(report: Report) -> list[Fix]:
+    """The report's first changes to make, from all its checks (whatever --only-failed)."""
+    return fix_first(report.checks, counted_passes=report.counted_passes)
+
+
 def to_dict(report: Report, *, only_failed: bool = False) -> dict:
     """The report shape of the spec (plus ``rules``, the score's explanation, and ``notes``)."""
     score = report.score
@@ -52,6 +58,7 @@ def to_dict(report: Report, *, only_failed: bool = False) -> dict:
         "checks": [c.to_dict() for c in _checks(report, only_failed)],
         "rules": [r.to_dict(total) for r in score.rules],
         "notes": report.notes,
+        "fix_first": [fix.to_dict() for fix in _fix_first(report)],
     }
 
 
@@ -84,8 +91,25 @@ def render_text(report: Report, *, only_failed: bool = False) -> str:
         lines.append(f"  {name:<14} {data['score']:>3}  ({data['rules']} rules evaluated)")
     for note in report.notes:
         lines.append(f"Note: {printable(note)}")
+    fixes = _fix_first(report)
+    if fixes:
+        lines.append("")
+        lines.append("Fix first:")
+        for n, fix in enumerate(fixes, start=1):
+            names = ", ".join(printable(o.name) for o in fix.objects)
+            lines.append(
+                f"  {n}. {fix.rule} ({fix.objects[0].type} {names}): +{fix.gain} points, "
+                f"grade {fix.grade_after} with {'it' if n == 1 else f'these {n}'}"
+            )
+            lines.append(f"     fix: {printable(fix.remediation)}")
     lines.append("")
-    marks = {"pass": "PASS", "fail": "FAIL", WAIVED: "WAIVED", NOT_EVALUATED: "NOT EVALUATED"}
+    marks = {
+        "pass": "PASS",
+        "fail": "FAIL",
+        WAIVED: "WAIVED",
+        NOT_EVALUATED: "NOT EVALUATED",
+        PENDING: "PENDING",
+    }
     for item in _checks(report, only_failed):
         lines.append(
             f"[{marks[item.status]}] {item.severity:<8} {item.rule} "
@@ -112,6 +136,13 @@ def _junit_properties(report: Report) -> list[tuple[str, str]]:
     for name, category in score.categories.items():
         pairs += [(f"categories.{name}.{key}", str(value)) for key, value in category.items()]
     pairs += [("note", note) for note in report.notes]
+    for n, fix in enumerate(_fix_first(report), start=1):
+        pairs += [
+            (f"fix_first.{n}.rule", fix.rule),
+            (f"fix_first.{n}.objects", ", ".join(o.name for o in fix.objects)),
+            (f"fix_first.{n}.gain", str(fix.gain)),
+            (f"fix_first.{n}.grade_after", fix.grade_after),
+        ]
     return pairs
 
 
@@ -123,7 +154,7 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
         name=xml_safe(f"readiness {report.cluster or 'lint'}"),
         tests=str(len(checks)),
         failures=str(sum(1 for c in checks if c.status == FAIL)),
-        skipped=str(sum(1 for c in checks if c.status in (WAIVED, NOT_EVALUATED))),
+        skipped=str(sum(1 for c in checks if c.status in (WAIVED, *UNSCORED))),
     )
     properties = ET.SubElement(root, "properties")
     for key, value in _junit_properties(report):
@@ -136,7 +167,7 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
             name=category,
             tests=str(len(in_category)),
             failures=str(sum(1 for c in in_category if c.status == FAIL)),
-            skipped=str(sum(1 for c in in_category if c.status in (WAIVED, NOT_EVALUATED))),
+            skipped=str(sum(1 for c in in_category if c.status in (WAIVED, *UNSCORED))),
         )
         for item in in_category:
             case = ET.SubElement(
@@ -153,7 +184,7 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
             if item.status == FAIL:
                 failure = ET.SubElement(case, "failure", message=message, type=item.severity)
                 failure.text = xml_safe(item.remediation)
-            elif item.status in (WAIVED, NOT_EVALUATED):
+            elif item.status in (WAIVED, *UNSCORED):
                 ET.SubElement(case, "skipped", message=f"{item.status}: {message}")
             else:
                 ET.SubElement(case, "system-out").text = message

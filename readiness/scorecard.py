@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-WEIGHTS = {"critical": 3, "warning": 1, "info": 0}
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+from readiness.checks import WEIGHTS, severity_rank
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def explain(lines: list[RuleLine]) -> tuple[list[ExplainedRule], int]:
     explained.sort(
         key=lambda e: (
             -e.lost,
-            SEVERITY_ORDER.get(e.line.severity, 9),
+            severity_rank(e.line.severity),
             e.line.category,
             e.line.rule,
         )
@@ -148,7 +147,7 @@ def scorecard_from_report(report: dict) -> Scorecard:
         if check["status"] == "fail":
             failing[check["category"]].append(check)
     for items in failing.values():
-        items.sort(key=lambda c: (SEVERITY_ORDER.get(c["severity"], 9), c["rule"]))
+        items.sort(key=lambda c: (severity_rank(c["severity"]), c["rule"]))
     return _scorecard(report, rule_lines(checks), dict(sorted(failing.items())))
 
 

@@ -99,6 +99,12 @@ def grade_of(score: int) -> str:
     return next(letter for letter, floor in GRADES if score >= floor)
 
 
+def capped_grade(score: int, capped: bool) -> str:
+    """The grade of SCORE, at most C when CAPPED (a critical check fails)."""
+    grade = grade_of(score)
+    return CAP if capped and grade in ("A", "B") else grade
+
+
 def has_failing_critical(checks: Iterable[Check]) -> bool:
     return any(c.status == FAIL and c.severity == CRITICAL for c in checks)
 
@@ -116,10 +122,8 @@ def score_checks(
     checks = list(checks)
     rules = rule_scores(checks, counted_passes)
     score = score_of(rules)
-    grade = grade_of(score)
     capped = has_failing_critical(checks)
-    if capped and grade in ("A", "B"):
-        grade = CAP
+    grade = capped_grade(score, capped)
     counted = (entry[0] for entry in (counted_passes or {}).values() if entry[2])
     names = list(dict.fromkeys([*categories, *counted, *(c.category for c in checks)]))
     per_category = {}

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 
-from django.db.models import OuterRef, Subquery
+from django.db import connection
+from django.db.models import (
+    Count,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, Least, TruncDate
 
+from clusters.models import Cluster
 from clusters.snapshot import Snapshot
+from readiness.checks import severity_rank
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
-from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver
+from readiness.facts import OperationsFacts
+from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver, WaiverEvent
 from readiness.policy import Policy, policy_from_dict
 
 
@@ -27,23 +40,28 @@ def active_waivers(*, cluster, now: datetime) -> list[Waiver]:
     return list(Waiver.objects.filter(cluster=cluster, revoked_at__isnull=True, expires_at__gt=now))
 
 
-def rule_context(*, cluster, now: datetime) -> RuleContext:
-    """What the rules may know about CLUSTER besides its snapshot."""
-    from maintenance import selectors as maintenance_selectors
-
+def rule_context(*, cluster, now: datetime, operations: OperationsFacts) -> RuleContext:
+    """What the rules may know about CLUSTER besides its snapshot; OPERATIONS are its
+    maintenance facts, which the caller (the dashboard) gathers from the maintenance app."""
     return RuleContext(
         now=now,
         environment=cluster.environment,
         cluster_name=cluster.name,
         endpoint=Endpoint.from_url(cluster.url, has_credentials=cluster.has_credentials),
-        operations=maintenance_selectors.operations_facts(cluster=cluster, now=now),
+        operations=operations,
     )
 
 
 def report_for_cluster(
-    *, cluster, snapshot: Snapshot, now: datetime, keep_passes: bool = True
+    *,
+    cluster,
+    snapshot: Snapshot,
+    now: datetime,
+    operations: OperationsFacts,
+    keep_passes: bool = True,
 ) -> Report:
-    """Evaluate SNAPSHOT with the cluster's policy and active waivers, without storing it.
+    """Evaluate SNAPSHOT with the cluster's policy, active waivers and maintenance facts
+    (OPERATIONS), without storing it.
 
     keep_passes=False only counts the passing checks (see engine.evaluate)."""
     waivers = [
@@ -52,10 +70,21 @@ def report_for_cluster(
     return evaluate(
         snapshot,
         cluster_policy(cluster=cluster),
-        rule_context(cluster=cluster, now=now),
+        rule_context(cluster=cluster, now=now, operations=operations),
         waivers=waivers,
         cluster=cluster.name,
         keep_passes=keep_passes,
+    )
+
+
+def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
+    """(rule, category, severity, status, count) of the evaluation's stored checks."""
+
+    return list(
+        CheckResult.objects.filter(evaluation=evaluation)
+        .values_list("rule", "category", "severity", "status")
+        .annotate(count=Count("id"))
+        .order_by("rule", "category", "severity", "status")
     )
 
 
@@ -65,7 +94,6 @@ def latest_evaluation(*, cluster) -> Evaluation | None:
 
 def evaluations_for_clusters(*, clusters) -> dict[int, Evaluation]:
     """The latest evaluation of each cluster, by cluster id (two queries, whatever the count)."""
-    from clusters.models import Cluster
 
     latest = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
     ids = (
@@ -88,9 +116,8 @@ def score_history(*, cluster, since: datetime) -> list[dict]:
 
 def failing_checks(*, evaluation) -> list[CheckResult]:
     """The evaluation's failures, critical first."""
-    order = {"critical": 0, "warning": 1, "info": 2}
     checks = list(evaluation.checks.filter(status="fail"))
-    return sorted(checks, key=lambda c: (order.get(c.severity, 3), c.rule, c.object_name))
+    return sorted(checks, key=lambda c: (severity_rank(c.severity), c.rule, c.object_name))
 
 
 def latest_failing_checks(*, clusters) -> list[CheckResult]:
@@ -107,24 +134,55 @@ def waiver_trail(*, waiver) -> list:
     return list(waiver.events.select_related("actor"))
 
 
-def daily_scores(*, cluster_ids, since: datetime) -> dict[int, list[tuple[datetime, int]]]:
-    """Each cluster's lowest score per UTC day since SINCE (one query for any number)."""
-    from datetime import UTC, time
+def daily_scores(
+    *, since: datetime, cluster_ids=None, environment: str = ""
+) -> dict[int, list[tuple[datetime, int]]]:
+    """cluster id -> its lowest score per UTC day since SINCE, days in order, for the clusters
+    CLUSTER_IDS (if given) of ENVIRONMENT (if given), in one query. A fleet's month is tens of
+    thousands of days: they come back as one row of arrays per cluster, the ORM's grouped
+    query wrapped in a second aggregation it cannot express."""
 
-    from django.db.models import Min
-    from django.db.models.functions import TruncDate
-
-    rows = (
-        Evaluation.objects.filter(cluster_id__in=cluster_ids, evaluated_at__gte=since)
-        .annotate(day=TruncDate("evaluated_at", tzinfo=UTC))
+    evaluations = Evaluation.objects.filter(evaluated_at__gte=since)
+    if cluster_ids is not None:
+        evaluations = evaluations.filter(cluster_id__in=cluster_ids)
+    if environment:
+        evaluations = evaluations.filter(cluster__environment=environment)
+    per_day = (
+        evaluations.annotate(day=TruncDate("evaluated_at", tzinfo=UTC))
         .values_list("cluster_id", "day")
         .annotate(low=Min("score"))
-        .order_by("cluster_id", "day")
+        .order_by()
     )
-    result: dict[int, list[tuple[datetime, int]]] = {}
-    for cluster_id, day, low in rows:
-        result.setdefault(cluster_id, []).append((datetime.combine(day, time(), UTC), low))
-    return result
+    sql, params = per_day.query.sql_with_params()
+    # The ORM's own SQL and parameters, wrapped; nothing from the request. Days come back as
+    # numbers from SINCE's date (an array of dates costs more to read than the query).
+    arrays = (
+        'SELECT "cluster_id", array_agg("day" - %s::date ORDER BY "day"), '  # noqa: S608
+        'array_agg("low" ORDER BY "day") '
+        f'FROM ({sql}) AS "per_day" GROUP BY "cluster_id"'
+    )
+    first = since.astimezone(UTC).date()
+    with connection.cursor() as cursor:
+        cursor.execute(arrays, [first, *params])
+        rows = cursor.fetchall()
+    midnights = _Midnights(first)
+    return {
+        cluster_id: list(zip(map(midnights.__getitem__, days), lows, strict=True))
+        for cluster_id, days, lows in rows
+    }
+
+
+class _Midnights(dict):
+    """Number of days after FIRST -> that day's midnight UTC, each made once."""
+
+    def __init__(self, first):
+        super().__init__()
+        self.first = first
+
+    def __missing__(self, days: int) -> datetime:
+
+        midnight = self[days] = datetime.combine(self.first + timedelta(days=days), time(), UTC)
+        return midnight
 
 
 def report_dict(*, evaluation) -> dict:
@@ -156,266 +214,8 @@ def evaluation_scores(*, evaluation) -> dict:
     }
 
 
-# --- The findings page: failing (and waived) checks of every cluster's latest evaluation ---
-
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-FINDINGS_SHOW = {"open": ("fail",), "waived": ("waived",), "all": ("fail", "waived")}
-FINDINGS_QUERY_MAX = 100
-FINDINGS_CLUSTERS_NAMED = 12  # clusters named in a rule's counts; the rest are counted
-
-
-@dataclass(frozen=True)
-class FindingsFilter:
-    """What the findings page narrows to; empty strings mean "any"."""
-
-    cluster: str = ""
-    environment: str = ""
-    severity: str = ""
-    category: str = ""
-    rule: str = ""
-    q: str = ""  # part of an object's name, case-insensitive
-    show: str = "open"  # open (failing) | waived | all
-
-    @classmethod
-    def from_query(cls, query, *, cluster_names) -> tuple[FindingsFilter, list[str]]:
-        """The filter a GET query asks for, and a note for each value ignored as invalid."""
-        from clusters.models import Cluster
-        from readiness import catalogue
-        from readiness.checks import SEVERITIES
-
-        allowed = {
-            "cluster": set(cluster_names),
-            "environment": set(Cluster.Environment.values),
-            "severity": set(SEVERITIES),
-            "category": set(catalogue.CATEGORIES),
-            "rule": set(catalogue.rule_ids()),
-            "show": set(FINDINGS_SHOW),
-        }
-        values, notes = {}, []
-        for name, choices in allowed.items():
-            value = query.get(name, "").strip()
-            if value and value not in choices:
-                noun = "choice" if name == "show" else name
-                notes.append(f"Ignored {name} “{value[:80]}”: no such {noun}.")
-                value = ""
-            if value:
-                values[name] = value
-        q = query.get("q", "").strip()
-        if len(q) > FINDINGS_QUERY_MAX:
-            notes.append(f"Ignored the object search: at most {FINDINGS_QUERY_MAX} characters.")
-            q = ""
-        return cls(q=q, **values), notes
-
-    def is_narrowed(self) -> bool:
-        return any(
-            (self.cluster, self.environment, self.severity, self.category, self.rule, self.q)
-        )
-
-
-@dataclass
-class FindingRow:
-    """One check on the findings page."""
-
-    id: int
-    cluster: str
-    rule: str
-    severity: str
-    status: str
-    object_type: str
-    object_name: str
-    message: str
-    remediation: str
-    waiver_id: int | None
-    cluster_url: str = ""  # set by the view
-
-
-@dataclass
-class ClusterCount:
-    cluster: str
-    failing: int = 0
-    waived: int = 0
-    cluster_url: str = ""  # set by the view
-
-
-@dataclass
-class RuleFindings:
-    """One rule's matching checks: counts over every cluster, the first rows to show."""
-
-    rule: str
-    title: str
-    category: str
-    severity: str  # the highest severity among its matching checks
-    failing: int = 0
-    waived: int = 0
-    matching: int = 0  # failing and/or waived, as the filter's "show" asks
-    clusters: list[ClusterCount] = field(default_factory=list)
-    rows: list[FindingRow] = field(default_factory=list)
-
-    @property
-    def more(self) -> int:
-        return self.matching - len(self.rows)
-
-    @property
-    def clusters_named(self) -> list[ClusterCount]:
-        return self.clusters[:FINDINGS_CLUSTERS_NAMED]
-
-    @property
-    def clusters_more(self) -> int:
-        return max(0, len(self.clusters) - FINDINGS_CLUSTERS_NAMED)
-
-
-@dataclass
-class Findings:
-    groups: list[RuleFindings]
-    matching: int  # checks matching the filter, over all groups
-    shown: int  # rows loaded (at most per_rule per group and limit in all)
-    hidden_waived: int  # waived checks that match but the filter does not show
-    clusters_scored: int  # clusters in scope that have an evaluation
-
-    @property
-    def more(self) -> int:
-        return self.matching - self.shown
-
-
-def findings(
-    *, filters: FindingsFilter, clusters, per_rule: int = 50, limit: int = 250
-) -> Findings:
-    """Checks of each cluster's latest evaluation matching FILTERS, grouped by rule.
-
-    CLUSTERS are every cluster (with id, name and environment). Counts come from one SQL
-    aggregate; one query numbers each rule's checks and keeps the ids of the first PER_RULE,
-    LIMIT in all, and one reads those rows. Four queries whatever the number of clusters or
-    checks.
-    """
-    from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
-    from django.db.models.functions import RowNumber
-
-    from readiness import catalogue
-
-    names = {
-        c.pk: c.name
-        for c in clusters
-        if (not filters.cluster or c.name == filters.cluster)
-        and (not filters.environment or c.environment == filters.environment)
-    }
-    latest = latest_evaluation_ids(cluster_ids=list(names))
-    cluster_of = {evaluation_id: names[cluster_id] for cluster_id, evaluation_id in latest.items()}
-    shown_statuses = FINDINGS_SHOW[filters.show]
-
-    checks = CheckResult.objects.filter(
-        evaluation_id__in=list(cluster_of), status__in=("fail", "waived")
-    )
-    if filters.severity:
-        checks = checks.filter(severity=filters.severity)
-    if filters.category:
-        checks = checks.filter(category=filters.category)
-    if filters.rule:
-        checks = checks.filter(rule=filters.rule)
-    if filters.q:
-        checks = checks.filter(object_name__icontains=filters.q)
-
-    catalogue_rules = {r.id: r for r in catalogue.all_rules()}
-    groups: dict[str, RuleFindings] = {}
-    counts = (
-        checks.order_by()
-        .values_list("rule", "severity", "evaluation_id")
-        .annotate(
-            failing=Count("id", filter=Q(status="fail")),
-            waived=Count("id", filter=Q(status="waived")),
-        )
-    )
-    per_cluster: dict[tuple[str, str], ClusterCount] = {}
-    hidden_waived = 0
-    for rule, severity, evaluation_id, failing, waived in counts:
-        matching = failing * ("fail" in shown_statuses) + waived * ("waived" in shown_statuses)
-        if "waived" not in shown_statuses:
-            hidden_waived += waived
-        if not matching:
-            continue
-        group = groups.get(rule)
-        if group is None:
-            known = catalogue_rules.get(rule)
-            group = groups[rule] = RuleFindings(
-                rule=rule,
-                title=known.title if known else "",
-                category=known.category if known else rule.split(".", 1)[0],
-                severity=severity,
-            )
-        if SEVERITY_RANK.get(severity, 3) < SEVERITY_RANK.get(group.severity, 3):
-            group.severity = severity
-        group.failing += failing * ("fail" in shown_statuses)
-        group.waived += waived * ("waived" in shown_statuses)
-        group.matching += matching
-        cluster = cluster_of[evaluation_id]
-        count = per_cluster.get((rule, cluster))
-        if count is None:
-            count = per_cluster[rule, cluster] = ClusterCount(cluster)
-            group.clusters.append(count)
-        count.failing += failing * ("fail" in shown_statuses)
-        count.waived += waived * ("waived" in shown_statuses)
-    ordered = sorted(
-        groups.values(), key=lambda g: (SEVERITY_RANK.get(g.severity, 3), -g.matching, g.rule)
-    )
-    for group in ordered:
-        group.clusters.sort(key=lambda c: (-(c.failing + c.waived), c.cluster))
-
-    if ordered and limit > 0 and per_rule > 0:
-        severity_rank = Case(
-            *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_RANK.items()),
-            default=Value(3),
-            output_field=IntegerField(),
-        )
-        group_rank = Case(
-            *(When(rule=group.rule, then=Value(rank)) for rank, group in enumerate(ordered)),
-            default=Value(len(ordered)),
-            output_field=IntegerField(),
-        )
-        # Number each rule's checks on integer keys only (no text sort, no join), keep the
-        # first PER_RULE of each and LIMIT in all; then read the wide columns of those only
-        # (one statement: the ids are a subquery).
-        first_ids = (
-            checks.filter(status__in=shown_statuses)
-            .annotate(
-                position=Window(
-                    RowNumber(),
-                    partition_by=[group_rank],
-                    order_by=[severity_rank.asc(), F("evaluation_id").asc(), F("id").asc()],
-                ),
-                group_rank=group_rank,
-            )
-            .filter(position__lte=per_rule)
-            .order_by("group_rank", "position")
-            .values("id")[:limit]
-        )
-        rows = [
-            FindingRow(id_, cluster_of[evaluation_id], *rest)
-            for id_, evaluation_id, *rest in CheckResult.objects.filter(pk__in=first_ids)
-            .order_by()
-            .values_list(
-                "id", "evaluation_id", "rule", "severity", "status", "object_type",
-                "object_name", "message", "remediation", "waiver_id",
-            )
-        ]  # fmt: skip
-        rank = {group.rule: index for index, group in enumerate(ordered)}
-        rows.sort(
-            key=lambda r: (
-                rank[r.rule], SEVERITY_RANK.get(r.severity, 3), r.cluster, r.object_name, r.id
-            )
-        )  # fmt: skip
-        for row in rows:
-            groups[row.rule].rows.append(row)
-    return Findings(
-        groups=ordered,
-        matching=sum(g.matching for g in ordered),
-        shown=sum(len(g.rows) for g in ordered),
-        hidden_waived=hidden_waived,
-        clusters_scored=len(latest),
-    )
-
-
 def latest_evaluation_ids(*, cluster_ids) -> dict[int, int]:
     """The id of each cluster's latest evaluation, by cluster id (one query; unscored left out)."""
-    from clusters.models import Cluster
 
     if not cluster_ids:
         return {}
@@ -458,10 +258,6 @@ def waivers_page(*, now: datetime, include_inactive: bool, inactive_limit: int =
     """Every active waiver (soonest expiry first) and, when asked, the most recent expired or
     revoked ones; each with cluster, people and trail. Two queries, five with the ended ones,
     whatever the count."""
-    from django.db.models import F, Prefetch, Q
-    from django.db.models.functions import Coalesce, Least
-
-    from readiness.models import WaiverEvent
 
     base = Waiver.objects.select_related(
         "cluster", "owner", "created_by", "revoked_by"

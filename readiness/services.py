@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 
 from accounts.roles import ADMIN, OPERATOR, has_role
-from readiness import catalogue
-from readiness.checks import CRITICAL, FAIL, NOT_EVALUATED, WAIVED
+from audit import services as audit
+from clusters.models import Cluster
+from readiness import catalogue, selectors
+from readiness.checks import CRITICAL, FAIL, NOT_EVALUATED, PENDING, WAIVED
+from readiness.facts import OperationsFacts
 from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver, WaiverEvent
 from readiness.policy import PolicyError, policy_from_dict
 from readiness.scoring import GRADES
+from watchkeeper.history import detail_cutoff, thin_per_cluster
 
 GRADE_RANK = {letter: index for index, (letter, _) in enumerate(GRADES)}
 
@@ -22,7 +28,7 @@ def _failure_key(rule: str, object_type: str, object_id: str, object_name: str) 
     return f"{rule}|{object_type}|{object_id or object_name}"
 
 
-STORED_STATUSES = (FAIL, WAIVED, NOT_EVALUATED)
+STORED_STATUSES = (FAIL, WAIVED, NOT_EVALUATED, PENDING)
 CHECK_COLUMNS = (
     "evaluation_id", "rule", "category", "severity", "status", "object_type", "object_id",
     "object_name", "message", "remediation", "waiver_id",
@@ -85,13 +91,31 @@ def _store_checks(evaluation: Evaluation, checks) -> int:
     return len(kept)
 
 
-def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:
-    """Score SNAPSHOT for CLUSTER, store the evaluation, hand changes to notifications."""
-    from maintenance import services as maintenance_services
-    from readiness import selectors
+@dataclass(frozen=True)
+class Notice:
+    """Something an evaluation found worth telling the cluster's recipients (a new critical
+    failure, a grade drop); the dashboard queues it in maintenance's outbox."""
 
+    kind: str
+    subject_key: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    evaluation: Evaluation
+    notices: list[Notice]
+
+
+def evaluation_run(
+    *, cluster, snapshot, now: datetime, operations: OperationsFacts
+) -> EvaluationOutcome:
+    """Score SNAPSHOT for CLUSTER with its maintenance facts (OPERATIONS), store the
+    evaluation; returns it with the notices its changes call for (dashboard.pipeline queues
+    them in the same transaction)."""
     report = selectors.report_for_cluster(
-        cluster=cluster, snapshot=snapshot, now=now, keep_passes=False
+        cluster=cluster, snapshot=snapshot, now=now, operations=operations, keep_passes=False
     )
     previous = selectors.latest_evaluation(cluster=cluster)
     before = {}
@@ -129,8 +153,8 @@ def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:
             resolved_failures=[before[k] for k in resolved_keys],
         )
         _store_checks(evaluation, report.checks)
-        notifications = [
-            maintenance_services.Notification(
+        notices = [
+            Notice(
                 kind="critical_finding",
                 subject_key=key,
                 title=f"{cluster.name}: {item.rule} fails on {item.object.type} {item.object.name}",
@@ -140,8 +164,8 @@ def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:
             if (item := after[key]).severity == CRITICAL
         ]
         if previous is not None and GRADE_RANK[score.grade] > GRADE_RANK[previous.grade]:
-            notifications.append(
-                maintenance_services.Notification(
+            notices.append(
+                Notice(
                     kind="grade_drop",
                     subject_key=f"grade|{previous.id}|{evaluation.id}",
                     title=f"{cluster.name}: readiness grade dropped from {previous.grade} to "
@@ -155,11 +179,7 @@ def evaluation_run(*, cluster, snapshot, now: datetime) -> Evaluation:
                     + f"\nNew failures: {len(new_keys)}; resolved: {len(resolved_keys)}.",
                 )
             )
-        if notifications:
-            maintenance_services.notifications_enqueue(
-                cluster=cluster, notifications=notifications, now=now
-            )
-    return evaluation
+    return EvaluationOutcome(evaluation=evaluation, notices=notices)
 
 
 def _validate_selector(selector: str) -> str:
@@ -221,6 +241,14 @@ def waiver_create(
                 "expires_at": expires_at.isoformat(),
             },
         )
+        audit.record(
+            action="waiver.create",
+            obj=waiver,
+            after={
+                "cluster": cluster.name,
+                **WaiverEvent.objects.filter(waiver=waiver).latest("pk").detail,
+            },
+        )
     return waiver
 
 
@@ -240,15 +268,17 @@ def waiver_revoke(*, waiver: Waiver, by, now: datetime, note: str = "") -> Waive
                 at=now,
                 detail={"note": note},
             )
+            audit.record(
+                action="waiver.revoke", obj=waiver, after={"rule": waiver.rule, "note": note}
+            )
     waiver.refresh_from_db()
     return waiver
 
 
-def waivers_expire(*, now: datetime) -> int:
-    """Record the expiry of waivers past their date and notify their owners; returns how many."""
-    from maintenance import services as maintenance_services
-
-    count = 0
+def waivers_expire(*, now: datetime) -> list[Waiver]:
+    """Record the expiry of waivers past their date; returns them (with cluster and owner) for
+    the dashboard to notify their owners in the same transaction."""
+    expired = []
     with transaction.atomic():
         due = (
             Waiver.objects.select_for_update(skip_locked=True)
@@ -264,19 +294,8 @@ def waivers_expire(*, now: datetime) -> int:
                 at=now,
                 detail={"expires_at": waiver.expires_at.isoformat()},
             )
-            maintenance_services.notification_enqueue(
-                cluster=waiver.cluster,
-                kind="waiver_expired",
-                subject_key=f"waiver|{waiver.id}",
-                title=f"{waiver.cluster.name}: waiver of {waiver.rule} expired",
-                body=f"The waiver of {waiver.rule} ({waiver.selector or 'every object'}) owned "
-                f"by {waiver.owner.get_username()} expired on {waiver.expires_at:%Y-%m-%d %H:%M} "
-                f"UTC; its checks count again. Reason given: {waiver.reason}",
-                now=now,
-                also_to=(waiver.owner.email,),
-            )
-            count += 1
-    return count
+            expired.append(waiver)
+    return expired
 
 
 def policy_update(*, cluster, data: dict, by, now: datetime) -> ClusterPolicy:
@@ -298,11 +317,6 @@ def evaluations_prune(*, now: datetime) -> dict[str, int]:
 
     Each cluster's latest two evaluations keep their checks (the next diff reads them).
     """
-    from django.db.models import OuterRef, Subquery
-
-    from clusters.models import Cluster
-    from watchkeeper.history import detail_cutoff, thin_per_cluster
-
     recent = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
     keep: set[int] = set()
     for offset in (0, 1):

@@ -4,6 +4,7 @@ With no configuration at all this is the embedded default: SQLite and a broker
 that needs no server, both under var/, and email written to var/outbox/.
 """
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -11,6 +12,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from . import env
+from . import sso as _sso
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env.get("WATCHKEEPER_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -72,10 +74,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # its templates and static files: the API docs page loads no CDN asset
     "accounts",
+    "accounts.sso",
+    "audit",
     "clusters",
     "readiness",
     "maintenance",
+    "dashboard",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
+    "audit.middleware.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "watchkeeper.urls"
@@ -107,6 +115,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "accounts.sso.context_processors.sign_in",
             ],
         },
     }
@@ -180,11 +189,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Audit events older than this are purged by clusters.tasks.prune_history (audit.services.purge).
+WATCHKEEPER_AUDIT_RETENTION_DAYS = int(env.get("WATCHKEEPER_AUDIT_RETENTION_DAYS") or 400)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "enqueue-due-polls": {"task": "clusters.tasks.enqueue_due_polls", "schedule": 10.0},
+    "enqueue-due-polls": {"task": "dashboard.tasks.enqueue_due_polls", "schedule": 10.0},
     "maintenance-tick": {"task": "maintenance.tasks.tick", "schedule": 60.0},
-    "expire-waivers": {"task": "readiness.tasks.expire_waivers", "schedule": 300.0},
+    "expire-waivers": {"task": "dashboard.tasks.expire_waivers", "schedule": 300.0},
     "prune-poll-history": {"task": "clusters.tasks.prune_history", "schedule": 3600.0},
     "prune-evaluations": {"task": "readiness.tasks.prune_history", "schedule": 3600.0},
 }
@@ -233,6 +244,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- single sign-on (OpenID Connect; README "Single sign-on") --------------
+WATCHKEEPER_OIDC = _sso.from_environ()
+WATCHKEEPER_LOCAL_LOGIN = _sso.local_login_from_environ(WATCHKEEPER_OIDC)
+AUTHENTICATION_BACKENDS = _sso.authentication_backends(
+    local_login=WATCHKEEPER_LOCAL_LOGIN, sso=WATCHKEEPER_OIDC is not None
+)
+# mozilla-django-oidc reads these; endpoints come from discovery (accounts/sso/discovery.py).
+OIDC_RP_SCOPES = WATCHKEEPER_OIDC.scopes if WATCHKEEPER_OIDC else "openid"
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -293,3 +318,18 @@ WATCHKEEPER_DETAIL_HOURS = env.get_int("WATCHKEEPER_DETAIL_HOURS", 48, minimum=1
 WATCHKEEPER_HISTORY_DAYS = env.get_int("WATCHKEEPER_HISTORY_DAYS", 400, minimum=1, maximum=3660)
 WATCHKEEPER_POLL_RUN_DAYS = env.get_int("WATCHKEEPER_POLL_RUN_DAYS", 30, minimum=1, maximum=3660)
 WATCHKEEPER_BASE_URL = (env.get("WATCHKEEPER_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+# --- REST API and metrics ---------------------------------------------------------------------
+WATCHKEEPER_API_RATE_LIMIT = env.get_int(
+    "WATCHKEEPER_API_RATE_LIMIT", 600, minimum=1, maximum=1_000_000
+)  # requests per minute per API token
+WATCHKEEPER_METRICS_TOKEN = env.get("WATCHKEEPER_METRICS_TOKEN") or ""
+WATCHKEEPER_METRICS_ALLOW = env.get_list("WATCHKEEPER_METRICS_ALLOW", [])
+for _entry in WATCHKEEPER_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"WATCHKEEPER_METRICS_ALLOW: {_entry!r} is not an address or network "
+            "(e.g. 10.0.0.0/8, 127.0.0.1)."
+        ) from None

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import re
+import fnmatch
 
-from clusters.snapshot import Node, Service
+from clusters.envscan import SECRET_NAME, secret_like_name  # noqa: F401 - one definition
+from clusters.placement import (  # noqa: F401 - the rules' one definition of placement
+    GIB,
+    JOB_MODES,
+    MIB,
+    constraint_matches,
+    human_bytes,
+    is_job,
+    node_attribute,
+    node_label_constraints,
+    parse_constraint,
+    placeable_nodes,
+    single_node_pin,
+)
 
-MIB = 1024**2
-GIB = 1024**3
-JOB_MODES = {"replicated-job", "global-job"}
 DOCKER_HUB_HOSTS = {"docker.io", "index.docker.io", "registry-1.docker.io"}
-_CONSTRAINT = re.compile(r"^\s*([A-Za-z0-9_.\-/]+)\s*(==|!=)\s*(.*?)\s*$")
-
-
-def is_job(service: Service) -> bool:
-    return service.mode in JOB_MODES
-
-
-def human_bytes(value: int | None) -> str:
-    if value is None:
-        return "none"
-    if value >= GIB:
-        return f"{value / GIB:.1f} GiB"
-    return f"{value / MIB:.0f} MiB"
 
 
 def parse_image(ref: str) -> tuple[str, str, str | None, str | None]:
@@ -46,80 +43,50 @@ def parse_image(ref: str) -> tuple[str, str, str | None, str | None]:
     return host, repo, tag, digest or None
 
 
-def parse_constraint(text: str) -> tuple[str, str, str] | None:
-    """(key, operator, value) of a placement constraint, or None if it cannot be read."""
-    match = _CONSTRAINT.match(text)
-    if not match:
-        return None
-    return match.group(1), match.group(2), match.group(3)
-
-
-def node_attribute(node: Node, key: str) -> str | None:
-    """The value a placement constraint KEY reads on NODE (None when the node lacks it)."""
-    if key == "node.role":
-        return node.role
-    if key == "node.hostname":
-        return node.hostname
-    if key == "node.id":
-        return node.id
-    if key == "node.platform.os":
-        return node.os
-    if key == "node.platform.arch":
-        return node.arch
-    if key.startswith("node.labels."):
-        return node.labels.get(key.removeprefix("node.labels."))
-    if key.startswith("engine.labels."):
-        return node.engine_labels.get(key.removeprefix("engine.labels."))
-    return None
-
-
-def constraint_matches(node: Node, constraint: str) -> bool:
-    parsed = parse_constraint(constraint)
-    if parsed is None:
-        return False
-    key, operator, value = parsed
-    actual = node_attribute(node, key)
-    if operator == "==":
-        return actual is not None and actual.lower() == value.lower()
-    return actual is None or actual.lower() != value.lower()
-
-
-def node_label_constraints(service: Service) -> list[tuple[str, str]]:
-    """(label, value) pairs of the service's ``node.labels.X == value`` constraints."""
-    pairs = []
-    for constraint in service.constraints:
-        parsed = parse_constraint(constraint)
-        if parsed and parsed[0].startswith("node.labels.") and parsed[1] == "==":
-            pairs.append((parsed[0].removeprefix("node.labels."), parsed[2]))
-    return pairs
-
-
-SECRET_NAME = re.compile(
-    r"password|passwd|secret|token|bearer|api_key|access_key|private_key", re.IGNORECASE
-)
-SENSITIVE_PATHS = {
-    "/",
-    "/etc",
+# Host paths a container must not see (a `*` is one path segment). A mount of one of these, of
+# anything below one, or of a parent of one (`/`, `/etc`, `/var`, `/home/alice`) hands it over;
+# `/etc/app` is an ordinary config directory.
+SENSITIVE_PATHS = (
+    "/etc/shadow",
+    "/etc/ssh",
+    "/root/.ssh",
+    "/home/*/.ssh",
+    "/boot",
     "/proc",
     "/sys",
     "/dev",
-    "/boot",
     "/var/lib/docker",
     "/var/run/docker.sock",
     "/run/docker.sock",
-}
-
-
-def secret_like_name(name: str) -> bool:
-    """The variable's name says it holds a secret (and it is not a *_FILE pointer)."""
-    return bool(SECRET_NAME.search(name)) and not name.upper().endswith("_FILE")
+)
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 
 
 def normal_path(path: str) -> str:
-    return "/" + "/".join(part for part in path.split("/") if part)
+    """An absolute path with `//`, `.`, `..` and trailing slashes resolved (no symlinks)."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _segments(path: str) -> list[str]:
+    return [part for part in path.split("/") if part]
+
+
+def exposes(source: str, pattern: str) -> bool:
+    """Mounting SOURCE hands over PATTERN: SOURCE is PATTERN, below it, or one of its parents."""
+    have, want = _segments(normal_path(source)), _segments(pattern)
+    return all(fnmatch.fnmatchcase(a, b) for a, b in zip(have, want, strict=False))
 
 
 def bind_sources_in(service, paths) -> list[str]:
-    """The service's bind-mount sources (normalised) that are among PATHS, sorted."""
-    sources = (normal_path(m.source) for m in service.mounts if m.type == "bind")
-    return sorted({source for source in sources if source in paths})
+    """The service's bind-mount sources (normalised) that expose one of PATHS, sorted."""
+    sources = {normal_path(m.source) for m in service.mounts if m.type == "bind"}
+    return sorted(source for source in sources if any(exposes(source, p) for p in paths))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
+from readiness.registry import rule
 from readiness.rules._util import (
     SENSITIVE_PATHS,
     bind_sources_in,
     node_label_constraints,
+    placeable_nodes,
     secret_like_name,
+    single_node_pin,
 )
 
 
@@ -115,17 +117,20 @@ def sensitive_host_path(snapshot, policy, context):
 
 @rule(
     id="config.stateful-pinned",
-    title="Stateful services pinned to a labelled node",
+    title="Stateful services pinned to one node",
     target="S",
     severity="warning",
     seed="000 (node.labels.database == true)",
     rationale="""Seed 000 pins stateful services such as a database with a node label constraint
     (`node.labels.database == true`). A local volume lives on one node: if the task is
-    rescheduled elsewhere it starts with an empty volume and the data seems lost.""",
+    rescheduled elsewhere it starts with an empty volume and the data seems lost. A pin is a
+    `node.hostname==`/`node.id==` constraint, or constraints that only one node of the swarm
+    meets (a label on several nodes is no pin). A local-driver volume on NFS/CIFS is network
+    storage and needs no pin.""",
     remediation="""`docker node update --label-add database=true <node>` then
     `docker service update --constraint-add 'node.labels.database==true' {name}` (Compose:
-    `deploy: placement: constraints: ["node.labels.database == true"]`).""",
-    alone=True,
+    `deploy: placement: constraints: ["node.labels.database == true"]`); give that label to one
+    node only.""",
 )
 def stateful_pinned(snapshot, policy, context):
     outcomes = []
@@ -134,22 +139,32 @@ def stateful_pinned(snapshot, policy, context):
             {
                 m.source or m.target
                 for m in service.mounts
-                if m.type == "volume" and (m.volume_driver in (None, "", "local"))
+                if m.type == "volume"
+                and m.volume_driver in (None, "", "local")
+                and not m.network_storage
             }
         )
         if not local:
             continue
+        volumes = ", ".join(local)
+        pin = single_node_pin(service)
         labels = node_label_constraints(service)
-        outcomes.append(
-            check(
-                Obj.of_service(service),
-                bool(labels),
-                f"service {service.name} with local volume(s) {', '.join(local)} is pinned by "
-                f"node.labels.{labels[0][0]}=={labels[0][1]}"
-                if labels
-                else "",
-                f"service {service.name} has local volume(s) {', '.join(local)} but no "
-                "node-label constraint",
+        if pin:
+            passed, why = True, f"is pinned by {pin}"
+        elif not labels:
+            passed, why = False, "has no constraint pinning it to one node"
+        elif not snapshot.nodes:  # the lint: the nodes are not known, the label is the pin
+            passed, why = True, f"is pinned by node.labels.{labels[0][0]}=={labels[0][1]}"
+        else:
+            nodes = sorted(n.hostname for n in placeable_nodes(service, snapshot.nodes))
+            passed = len(nodes) == 1
+            why = (
+                f"is pinned to {nodes[0]} by its constraints"
+                if passed
+                else f"has constraints that {len(nodes)} nodes meet"
+                + (f" ({', '.join(nodes)})" if nodes else "")
+                + ", not one"
             )
-        )
+        message = f"service {service.name} with local volume(s) {volumes} {why}"
+        outcomes.append(check(Obj.of_service(service), passed, message, message))
     return outcomes

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
-from readiness.rules._util import parse_constraint
+from readiness.registry import rule
+from readiness.rules._util import constraint_matches, parse_constraint
 
 _INFRA_NOTE = "label the service watchkeeper.role=infrastructure if it must run there"
 
@@ -48,17 +48,21 @@ def no_app_tasks(snapshot, policy, context):
 
 
 def _keeps_off_managers(constraint: str, managers) -> bool:
+    """The constraint keeps the service off every manager: `node.role`, a hostname or id pin, a
+    label `==` or `!=`, read with swarmkit's semantics against the managers. Without known
+    managers (the lint) a role constraint, a hostname/id pin or a label `==` counts."""
     parsed = parse_constraint(constraint)
     if parsed is None:
         return False
     key, operator, value = parsed
-    value = value.lower()
+    key, value = key.lower(), value.lower()
     if key == "node.role":
         return (operator == "!=" and value == "manager") or (operator == "==" and value == "worker")
-    if key.startswith("node.labels.") and operator == "==":
-        label = key.removeprefix("node.labels.")
-        return not any(m.labels.get(label, "").lower() == value for m in managers)
-    return False
+    if managers:
+        return not any(constraint_matches(m, constraint) for m in managers)
+    return operator == "==" and (
+        key in ("node.hostname", "node.id") or key.startswith("node.labels.")
+    )
 
 
 @rule(
@@ -69,15 +73,28 @@ def _keeps_off_managers(constraint: str, managers) -> bool:
     seed="000",
     rationale="""Seed 000 recommends placement constraints such as `node.role != manager` so that
     containers run on nodes other than the manager. A constraint keeps the manager free even
-    when workers are busy or rebooting; without one the scheduler may place tasks on it.""",
+    when workers are busy or rebooting; without one the scheduler may place tasks on it. A
+    hostname or id pin to a worker, a label (`==` or `!=`) no manager meets, or every manager
+    drained count as well.""",
     remediation="""`docker service update --constraint-add 'node.role!=manager' {name}`
     (Compose: `deploy: placement: constraints: ["node.role != manager"]`).""",
 )
 def placement(snapshot, policy, context):
     managers = [node for node in snapshot.nodes if node.is_manager]
+    all_drained = bool(managers) and all(m.availability == "drain" for m in managers)
     outcomes = []
     for service in snapshot.services:
         if service.is_infrastructure:
+            continue
+        if all_drained:
+            outcomes.append(
+                check(
+                    Obj.of_service(service),
+                    True,
+                    f"service {service.name}: every manager is drained, no task runs there",
+                    "",
+                )
+            )
             continue
         kept_off = [c for c in service.constraints if _keeps_off_managers(c, managers)]
         outcomes.append(
@@ -121,7 +138,7 @@ def unbounded_on_manager(snapshot, policy, context):
             {
                 managers[t.node_id].hostname
                 for t in on_managers
-                if (t.memory_limit if t.memory_limit is not None else service.memory_limit) is None
+                if not t.memory_limit  # the task's own spec: what runs, not the service's now
             }
         )
         outcomes.append(
@@ -131,6 +148,44 @@ def unbounded_on_manager(snapshot, policy, context):
                 f"service {service.name} runs on managers with a memory limit",
                 f"service {service.name} runs without a memory limit on manager(s) "
                 f"{', '.join(unbounded)}",
+            )
+        )
+    return outcomes
+
+
+@rule(
+    id="manager-load.ingress-ports",
+    title="No routing-mesh ports on an isolated control plane",
+    target="S",
+    severity="warning",
+    seed="002 (isolating the planes)",
+    rationale="""Seed 002 isolates the control plane by draining the managers. A port published
+    through the routing mesh (ingress mode) is still opened on every node, managers included, so
+    client traffic reaches and is forwarded by the managers: the data plane runs through the
+    control plane again. Publish such ports in host mode on the workers, or put a load balancer
+    in front that targets the workers only.""",
+    remediation="""`docker service update --publish-rm <port> --publish-add
+    mode=host,published=<port>,target=<target> --constraint-add 'node.role==worker' {name}`
+    (Compose: `ports: [{target: <target>, published: <port>, mode: host}]`), and point the load
+    balancer at the workers.""",
+)
+def ingress_ports(snapshot, policy, context):
+    managers = [node for node in snapshot.nodes if node.is_manager]
+    if not managers or not all(m.availability == "drain" for m in managers):
+        return []  # the control plane is not isolated: nothing to keep it from
+    outcomes = []
+    for service in snapshot.services:
+        if not service.published_ports:
+            continue
+        mesh = service.ingress_ports
+        ports = ", ".join(str(port) for port in mesh)
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                not mesh,
+                f"service {service.name} publishes no port through the routing mesh",
+                f"service {service.name} publishes port(s) {ports} through the routing mesh, "
+                "which the drained managers still serve",
             )
         )
     return outcomes

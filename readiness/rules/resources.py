@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
+from readiness.registry import rule
 from readiness.rules._util import MIB, human_bytes
 
 
@@ -68,21 +68,29 @@ def memory_floor(snapshot, policy, context):
     seed="003",
     rationale="""Seed 003 asks to size memory deliberately. A reservation tells the scheduler how
     much a task needs, so it is only placed where that memory is free; without one, nodes get
-    overcommitted and tasks get OOM-killed once they are busy.""",
+    overcommitted and tasks get OOM-killed once they are busy. A reservation above the limit is
+    refused when the container is created, so it fails too.""",
     remediation="""`docker service update --reserve-memory 256M {name}` (Compose: `deploy:
     resources: reservations: memory: 256M`).""",
     alone=True,
 )
 def memory_reservation(snapshot, policy, context):
-    return [
-        check(
-            Obj.of_service(service),
-            bool(service.memory_reservation),
-            f"service {service.name}: memory reservation {human_bytes(service.memory_reservation)}",
-            f"service {service.name} has no memory reservation",
+    outcomes = []
+    for service in snapshot.services:
+        reserved, limit = service.memory_reservation, service.memory_limit
+        above = bool(reserved and limit and reserved > limit)
+        outcomes.append(
+            check(
+                Obj.of_service(service),
+                bool(reserved) and not above,
+                f"service {service.name}: memory reservation {human_bytes(reserved)}",
+                f"service {service.name}: memory reservation {human_bytes(reserved)} is above "
+                f"its limit {human_bytes(limit)} (no task can start)"
+                if above
+                else f"service {service.name} has no memory reservation",
+            )
         )
-        for service in snapshot.services
-    ]
+    return outcomes
 
 
 @rule(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check
-from readiness.rules._util import normal_path
+from readiness.registry import rule
+from readiness.rules._util import DOCKER_SOCKETS, exposes, normal_path
 
 NS_PER_DAY = 86_400 * 10**9
-SOCKETS = {"/var/run/docker.sock", "/run/docker.sock"}
-DANGEROUS_CAPS = {"ALL", "SYS_ADMIN", "NET_ADMIN"}
+DANGEROUS_CAPS = {
+    "ALL",
+    "SYS_ADMIN",
+    "NET_ADMIN",
+    "SYS_MODULE",  # load kernel modules
+    "SYS_PTRACE",  # read and change other processes
+    "DAC_READ_SEARCH",  # read any file by handle (the "shocker" escape)
+    "BPF",  # load eBPF programs
+    "PERFMON",  # kernel performance monitoring
+    "SYS_RAWIO",  # raw device and port I/O
+}
 
 
 @rule(
@@ -126,16 +135,17 @@ def overlay_encrypted(snapshot, policy, context):
 
 
 def is_docker_socket(mount) -> bool:
-    """A bind mount of a Docker daemon's socket: a standard path, a socket named docker.sock
-    anywhere (rootless Docker: $XDG_RUNTIME_DIR/docker.sock, a non-default --host), or any
-    socket the container sees at the standard path."""
+    """A bind mount that hands over a Docker daemon's socket: a standard socket path or one of
+    its parents (`/var/run`, `/run`, `/`), a socket named docker.sock anywhere (rootless Docker:
+    $XDG_RUNTIME_DIR/docker.sock, a non-default --host), or any socket the container sees at the
+    standard path."""
     if mount.type != "bind":
         return False
     source = normal_path(mount.source)
     return (
-        source in SOCKETS
+        any(exposes(source, socket) for socket in DOCKER_SOCKETS)
         or source.rsplit("/", 1)[-1] == "docker.sock"
-        or normal_path(mount.target) in SOCKETS
+        or normal_path(mount.target) in DOCKER_SOCKETS
     )
 
 
@@ -177,8 +187,9 @@ def docker_socket(snapshot, policy, context):
     severity="critical",
     seed="002",
     rationale="""Seed 002's security review, with CIS Docker Benchmark section 7: `ALL`,
-    `SYS_ADMIN` and `NET_ADMIN` give a container near-root control of the host or its network,
-    so a compromise of the service becomes a compromise of the node.""",
+    `SYS_ADMIN`, `NET_ADMIN`, `SYS_MODULE`, `SYS_PTRACE`, `DAC_READ_SEARCH`, `BPF`, `PERFMON` and
+    `SYS_RAWIO` give a container near-root control of the host, its kernel or its network, so a
+    compromise of the service becomes a compromise of the node.""",
     remediation="""`docker service update --cap-drop SYS_ADMIN {name}` (remove from `--cap-add`;
     Compose: drop them from `cap_add:`), granting only the narrow capability needed.""",
     alone=True,

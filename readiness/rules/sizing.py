@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
+from clusters.capacity import loss_gap
 from readiness.checks import Obj, check
 from readiness.policy import TIER_ORDER
+from readiness.registry import rule
 from readiness.rules._util import human_bytes
 
 
@@ -107,34 +108,34 @@ def reservation_pressure(snapshot, policy, context):
 
 @rule(
     id="sizing.n-plus-one",
-    title="Room to lose the largest worker",
+    title="Room to lose any one node",
     target="C",
     severity="warning",
     seed="000 (weekly reboots)",
     rationale="""Seed 000 asks for a weekly reboot of every node. Rebooting one node at a time
-    only works if the rest of the swarm can hold everything that is running: all running tasks'
-    reservations must still fit when the largest worker is gone.""",
-    remediation="""Add a worker (`docker swarm join --token <worker-token> <manager>:2377`) or
-    resize the existing ones until the reservations fit without the largest worker.""",
+    only works if the others can take its tasks. Counted per node as the scheduler places them:
+    a task moves only to a ready, active node its constraints allow (an active manager counts
+    only for services that may run there), it must fit whole on one node, and global tasks never
+    move. The reboot planner uses the same computation.""",
+    remediation="""Add a worker (`docker swarm join --token <worker-token> <manager>:2377`),
+    resize the nodes the constrained services may use, or lower over-generous reservations
+    until every node's tasks fit elsewhere.""",
+    runtime=True,
 )
 def n_plus_one(snapshot, policy, context):
-    usable = [n for n in snapshot.nodes if n.state == "ready" and n.availability == "active"]
-    workers = [n for n in usable if not n.is_manager]
-    if not workers:
+    candidates = [n for n in snapshot.nodes if n.state == "ready"]
+    if len([n for n in candidates if n.availability == "active"]) < 2:
         return []
-    largest = max(workers, key=lambda n: (n.memory_bytes, n.cpus))
-    cpu_capacity = sum(n.cpus for n in usable) - largest.cpus
-    memory_capacity = sum(n.memory_bytes for n in usable) - largest.memory_bytes
-    cpu, memory = _reservations(snapshot.running_tasks(), snapshot.service_by_id())
-    observed = (
-        f"reservations {cpu:g} vCPU / {human_bytes(memory)} against {cpu_capacity:g} vCPU / "
-        f"{human_bytes(memory_capacity)} without {largest.hostname}"
-    )
+    gaps = []
+    for node in sorted(candidates, key=lambda n: n.hostname):
+        gap = loss_gap(snapshot, node)
+        if gap:
+            gaps.append(f"losing {node.hostname}: {gap}")
     return [
         check(
             Obj.cluster(context.cluster_name),
-            cpu <= cpu_capacity and memory <= memory_capacity,
-            observed,
-            observed,
+            not gaps,
+            f"the tasks of each of {len(candidates)} ready nodes fit on the others",
+            "; ".join(gaps),
         )
     ]

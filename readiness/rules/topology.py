@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from readiness.catalogue import rule
 from readiness.checks import Obj, check, ok
+from readiness.registry import rule
 
 UNFIT_MANAGER_COUNTS = {1: "no fault tolerance", 2: "no more tolerance than 1"}
 

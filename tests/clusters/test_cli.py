@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from clusters import services
+from clusters import endpoint, registration
 from clusters.models import Cluster, Recipient
+from dashboard import pipeline
 from tests.clusters.conftest import fetcher, tls_material
 
 PEM_CERT, PEM_KEY = tls_material()
@@ -38,7 +39,7 @@ def test_it_adds_a_tls_cluster_with_encrypted_material(pems):
     cluster = Cluster.objects.get(name="prod")
     assert cluster.environment == "staging"
     assert PEM_KEY.splitlines()[1] not in cluster.credentials_encrypted
-    assert services.cluster_credentials(cluster)["key"] == PEM_KEY
+    assert registration.cluster_credentials(cluster)["key"] == PEM_KEY
     assert list(cluster.recipients.values_list("email", flat=True)) == ["ops@example.com"]
 
 
@@ -68,6 +69,8 @@ def test_it_adds_a_tls_cluster_with_encrypted_material(pems):
         (["add", "bad name", "--url", "unix:///x.sock"], "name"),
         (["add", "x", "--url", "unix:///x.sock", "--notify", "not-an-address"], "--notify"),
         (["add", "dup", "--url", "unix:///x.sock"], "already exists"),
+        (["add", "x", "--url", "unix:///x\n.sock"], "control characters"),
+        (["add", "x", "--url", "ssh://admin@manager\n.example.net"], "control characters"),
     ],
 )
 def test_it_refuses_bad_input_storing_nothing(args, message):
@@ -134,7 +137,7 @@ def test_it_adds_and_removes_recipients(cluster):
 
 @pytest.mark.django_db
 def test_it_lists_clusters_as_json_without_credentials(cluster, poll1, pems):
-    services.cluster_poll(cluster=cluster, fetch=fetcher(poll1))
+    pipeline.cluster_poll(cluster=cluster, fetch=fetcher(poll1))
     Cluster.objects.create(name="ssh", url="ssh://deploy@manager.example.net")
     entries = json.loads(run("list", "--format", "json"))
     assert [e["name"] for e in entries] == ["lab", "ssh"]
@@ -213,13 +216,13 @@ def test_it_lists_a_failed_poll_with_its_error_and_the_last_good_score(cluster, 
     from clusters.client import PollFailed
 
     at = datetime(2026, 11, 22, 3, 30, 15, tzinfo=UTC)
-    services.cluster_poll(cluster=cluster, fetch=fetcher(poll1))
+    pipeline.cluster_poll(cluster=cluster, fetch=fetcher(poll1))
     good = json.loads(run("list", "--format", "json"))[0]
 
     def refused(**kwargs):
         raise PollFailed("refused", "Connection refused by unix:///run/lab.sock")
 
-    services.cluster_poll(cluster=cluster, now=at, fetch=refused)
+    pipeline.cluster_poll(cluster=cluster, now=at, fetch=refused)
     entry = json.loads(run("list", "--format", "json"))[0]
     assert entry["last_poll"] == {
         "at": "2026-11-22T03:30:15Z",
@@ -259,7 +262,7 @@ def take_the_name_meanwhile(monkeypatch):
 
     from django.db import connection
 
-    checked = services._name_free
+    checked = registration._name_free
 
     def taken_meanwhile(name, **kwargs):
         checked(name, **kwargs)
@@ -275,7 +278,7 @@ def take_the_name_meanwhile(monkeypatch):
             thread.start()
             thread.join(10)
 
-    monkeypatch.setattr(services, "_name_free", taken_meanwhile)
+    monkeypatch.setattr(registration, "_name_free", taken_meanwhile)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -292,8 +295,8 @@ def test_it_refuses_a_name_another_add_took_meanwhile_with_exit_2(monkeypatch):
 def test_it_refuses_a_rename_to_a_name_taken_meanwhile(monkeypatch):
     lab = Cluster.objects.create(name="lab", url="unix:///lab.sock")
     take_the_name_meanwhile(monkeypatch)
-    with pytest.raises(services.ClusterInputError, match="a cluster named 'x' already exists"):
-        services.cluster_update(
+    with pytest.raises(endpoint.ClusterInputError, match="a cluster named 'x' already exists"):
+        registration.cluster_update(
             cluster=lab, name="x", url=lab.url, environment=lab.environment, poll_interval=60,
             enabled=True, drain_assist=False, dns_server="", ingress_addresses="", notify=[],
             notify_users=[],

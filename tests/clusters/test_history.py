@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from clusters import services
+from clusters import persistence
 from clusters.models import Cluster, PollRun, PollSnapshot
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -25,7 +25,7 @@ def test_it_thins_snapshots_and_drops_old_failed_runs():
     PollRun.objects.create(cluster=cluster, started_at=NOW - timedelta(days=31), ok=False)
     fresh_failure = PollRun.objects.create(cluster=cluster, started_at=NOW - timedelta(days=2))
 
-    assert services.history_prune(now=NOW) == {"snapshots": 1, "poll_runs": 1}
+    assert persistence.history_prune(now=NOW) == {"snapshots": 1, "poll_runs": 1}
     assert set(PollSnapshot.objects.values_list("pk", flat=True)) == {first.pk, recent.pk}
     thinned_run = PollRun.objects.get(pk=later_same_day.poll_run_id)  # the run's record stays
     assert not PollSnapshot.objects.filter(poll_run=thinned_run).exists()
@@ -37,5 +37,5 @@ def test_it_never_drops_the_latest_snapshot_of_a_cluster():
     day = NOW - timedelta(days=3)
     snapshot_at(cluster, day.replace(hour=1))
     last = snapshot_at(cluster, day.replace(hour=5))
-    services.history_prune(now=NOW)
+    persistence.history_prune(now=NOW)
     assert PollSnapshot.objects.filter(pk=last.pk).exists()

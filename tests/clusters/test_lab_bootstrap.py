@@ -40,7 +40,7 @@ def test_it_starts_registers_and_polls_the_demo_lab(demo_lab_name, capsys):
     assert "is up" in capsys.readouterr().out
     assert Cluster.objects.count() == 1
     cluster.refresh_from_db()
-    from clusters.services import cluster_poll
+    from dashboard.pipeline import cluster_poll
 
     assert cluster_poll(cluster=cluster).run.ok
 

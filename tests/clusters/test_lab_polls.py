@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from clusters import client, selectors, services
+from clusters import client, registration, selectors
 from clusters.models import Cluster, Node, PollRun, RunningTask, Service
+from dashboard import pipeline
 from lab import NodeSpec
 from lab.demo import create_demo_services
 
@@ -24,7 +25,7 @@ def cli(*args):
 
 
 def poll(cluster):
-    outcome = services.cluster_poll(cluster=Cluster.objects.get(pk=cluster.pk))
+    outcome = pipeline.cluster_poll(cluster=Cluster.objects.get(pk=cluster.pk))
     assert outcome is not None
     return outcome
 
@@ -58,7 +59,7 @@ def test_it_records_nodes_services_and_tasks_as_the_manager_reports_them(clean_s
 
 def test_it_records_a_worker_restarted_between_polls_as_a_reboot(clean_swarm_lab):
     lab = clean_swarm_lab
-    cluster = services.cluster_add(name="lab", url=lab.docker_host)
+    cluster = registration.cluster_add(name="lab", url=lab.docker_host)
     first = poll(cluster).run
     lab.restart_node("wk-worker-2")
     second = poll(cluster).run
@@ -75,7 +76,7 @@ def test_it_records_a_worker_restarted_between_polls_as_a_reboot(clean_swarm_lab
 def test_it_fails_clearly_on_a_worker_socket_or_a_missing_socket_and_keeps_going(
     swarm_lab, tmp_path
 ):
-    cluster = services.cluster_add(name="lab", url=swarm_lab.docker_host)
+    cluster = registration.cluster_add(name="lab", url=swarm_lab.docker_host)
     good = poll(cluster)
     for url, kind, text in [
         (f"unix://{swarm_lab.node_socket('wk-worker-1')}", "not_manager", "swarm worker"),
@@ -110,7 +111,7 @@ def test_it_fails_clearly_on_a_wrong_ca_and_a_stopped_manager(make_lab):
 
 
 def test_it_runs_one_poll_when_two_start_at_once(swarm_lab):
-    cluster = services.cluster_add(name="lab", url=swarm_lab.docker_host)
+    cluster = registration.cluster_add(name="lab", url=swarm_lab.docker_host)
     inside, release = threading.Event(), threading.Event()
 
     def held_fetch(**kwargs):
@@ -122,14 +123,14 @@ def test_it_runs_one_poll_when_two_start_at_once(swarm_lab):
 
     def polling():
         try:
-            results.append(services.cluster_poll(cluster=cluster, fetch=held_fetch))
+            results.append(pipeline.cluster_poll(cluster=cluster, fetch=held_fetch))
         finally:
             connection.close()
 
     thread = threading.Thread(target=polling)
     thread.start()
     assert inside.wait(30)
-    results.append(services.cluster_poll(cluster=Cluster.objects.get(pk=cluster.pk)))
+    results.append(pipeline.cluster_poll(cluster=Cluster.objects.get(pk=cluster.pk)))
     release.set()
     thread.join(30)
     assert sorted(r is None for r in results) == [False, True]

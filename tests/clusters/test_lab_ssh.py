@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from clusters import client, services
+from clusters import client, registration
 from clusters.models import Cluster, Node, PollRun
 from lab import Lab, NodeSpec
 from lab.sshd import SSHD, ed25519_keypair, start_sshd
@@ -134,7 +134,7 @@ def test_it_stores_the_host_key_it_sees_when_asked_to_accept_a_new_one(ssh_lab, 
         "add", "x", "--url", server.url(), "--ssh-key", str(files / "id"),
         "--ssh-accept-new-host-key",
     )  # fmt: skip
-    stored = services.cluster_credentials(Cluster.objects.get())["ssh_known_hosts"]
+    stored = registration.cluster_credentials(Cluster.objects.get())["ssh_known_hosts"]
     assert stored.split() == server.known_hosts.split()
     assert "2 nodes" in cli("poll", "x")
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from clusters import normalize, selectors, services
+from clusters import normalize, persistence, selectors
 from clusters.models import Node, NodeTransition, PollRun, PollSnapshot, RunningTask, Service
 from tests.clusters.conftest import recorded_now
 
@@ -14,7 +14,7 @@ from tests.clusters.conftest import recorded_now
 def persist(cluster, raw, now=None, reuse=None):
     now = now or recorded_now(raw)
     snapshot = normalize.snapshot(raw, now=now, reuse=reuse)
-    run, transitions = services.poll_persist(
+    run, transitions = persistence.poll_persist(
         cluster=cluster, snapshot=snapshot, started_at=now, duration_ms=5, events_until=now
     )
     return run, transitions

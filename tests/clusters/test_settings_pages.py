@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clusters import client as docker_client
-from clusters import services
+from clusters import registration
 from clusters.models import Cluster, Recipient
 from lab.sshd import ed25519_keypair
 from readiness.models import ClusterPolicy
@@ -83,7 +83,7 @@ def admin(client, admin_user):
 
 @pytest.fixture
 def tls_cluster(db):
-    return services.cluster_add(
+    return registration.cluster_add(
         name="edge",
         url="tcp://127.0.0.1:1",
         tls={"ca": PEM_CA, "cert": PEM_CERT, "key": PEM_KEY},
@@ -95,7 +95,7 @@ def snapshot_of(cluster: Cluster) -> dict:
     """Everything the settings page can change, as stored."""
     cluster = Cluster.objects.get(pk=cluster.pk)
     return {
-        "fields": [getattr(cluster, f) for f in services.SETTINGS_FIELDS],
+        "fields": [getattr(cluster, f) for f in registration.SETTINGS_FIELDS],
         "recipients": sorted(cluster.recipients.values_list("email", "user_id")),
         "policy": list(ClusterPolicy.objects.filter(cluster=cluster).values_list("data")),
     }
@@ -194,7 +194,11 @@ def test_it_adds_a_tls_cluster_with_the_uploads_encrypted(admin):
     assert response.status_code == 302
     cluster = Cluster.objects.get(name="prod")
     assert not [secret for secret in SECRETS if secret in cluster.credentials_encrypted]
-    assert services.cluster_credentials(cluster) == {"ca": PEM_CA, "cert": PEM_CERT, "key": PEM_KEY}
+    assert registration.cluster_credentials(cluster) == {
+        "ca": PEM_CA,
+        "cert": PEM_CERT,
+        "key": PEM_KEY,
+    }
     page = admin.get(settings_url("prod")).text
     assert page.count("Stored: yes. Leave empty to keep it") == 3
     assert page.count("Stored: no.") == 2  # the SSH key and known_hosts
@@ -214,7 +218,7 @@ def test_it_adds_an_ssh_cluster_with_the_key_and_known_hosts(admin):
     )
     assert response.status_code == 302
     cluster = Cluster.objects.get(name="prod")
-    assert services.cluster_credentials(cluster) == {
+    assert registration.cluster_credentials(cluster) == {
         "ssh_key": private,
         "ssh_known_hosts": known_hosts,
     }
@@ -325,7 +329,7 @@ def test_it_replaces_one_tls_file_and_keeps_the_others(admin, tls_cluster):
         form(name="edge", url="tcp://127.0.0.1:1", tls_key=upload(NEW_KEY)),
     )
     assert response.status_code == 302
-    credentials = services.cluster_credentials(Cluster.objects.get(pk=tls_cluster.pk))
+    credentials = registration.cluster_credentials(Cluster.objects.get(pk=tls_cluster.pk))
     assert credentials == {"ca": PEM_CA, "cert": PEM_CERT, "key": NEW_KEY}
 
 
@@ -444,7 +448,7 @@ def test_the_connection_test_of_a_stored_cluster_uses_its_stored_files(admin, tl
     before = snapshot_of(tls_cluster)
     with pytest.raises(docker_client.PollFailed) as poller:
         docker_client.fetch(
-            url=tls_cluster.url, credentials=services.cluster_credentials(tls_cluster)
+            url=tls_cluster.url, credentials=registration.cluster_credentials(tls_cluster)
         )
     data = form(name="edge", url="tcp://127.0.0.1:1", poll_interval="999", test_connection="1")
     response = admin.post(settings_url("edge"), data, headers={"HX-Request": "true"})
@@ -517,3 +521,13 @@ def test_the_django_admin_only_lists_clusters_and_links_to_the_settings_page(adm
     assert admin.post(f"/admin/clusters/cluster/{tls_cluster.pk}/delete/").status_code == 403
     assert snapshot_of(tls_cluster) == before
     assert PEM_KEY.splitlines()[1] not in admin.get(change).text
+
+
+@pytest.mark.parametrize(
+    "url", ["unix:///run/ed\nge.sock", "ssh://admin@edge\n.example.net", "ssh://admin@ed\tge"]
+)
+def test_it_refuses_a_url_with_a_control_character_and_keeps_the_old_one(admin, tls_cluster, url):
+    before = snapshot_of(tls_cluster)
+    response = admin.post(settings_url("edge"), form(name="edge", url=url))
+    assert response.status_code == 400 and "control characters" in response.text
+    assert snapshot_of(tls_cluster) == before

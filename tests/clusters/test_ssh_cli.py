@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from clusters import client, services, sshconn
+from clusters import client, registration, sshconn
 from clusters.models import Cluster
 from lab.sshd import ed25519_keypair
 
@@ -41,7 +41,7 @@ def test_it_adds_an_ssh_cluster_with_the_key_and_known_hosts_encrypted(ssh_files
     cluster = Cluster.objects.get(name="prod")
     body = private.splitlines()[1]
     assert body not in cluster.credentials_encrypted
-    assert services.cluster_credentials(cluster) == {
+    assert registration.cluster_credentials(cluster) == {
         "ssh_key": private,
         "ssh_known_hosts": (ssh_files / "known_hosts").read_text(),
     }

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from clusters import services as cluster_services
 from clusters.models import Cluster
+from dashboard import pipeline
 from readiness import services
 from readiness.models import Waiver
 from tests.clusters.conftest import fetcher, load_raw
@@ -15,7 +15,7 @@ from .conftest import login, screenshot
 
 def polled_with_a_waiver(operator) -> Cluster:
     cluster = Cluster.objects.create(name="lab", url="unix:///run/lab.sock")
-    assert cluster_services.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
+    assert pipeline.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
     now = timezone.now()
     waiver = services.waiver_create(
         cluster=cluster, rule="operations.notifications", reason="pager set up next sprint",

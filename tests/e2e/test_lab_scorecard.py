@@ -2,7 +2,8 @@
 
 import pytest
 
-from clusters import services as cluster_services
+from clusters import registration
+from dashboard import pipeline
 from lab import ServiceSpec
 from readiness.models import Evaluation
 
@@ -26,8 +27,8 @@ def lab_cluster(clean_swarm_lab):
         )
     )
     lab.wait_converged(service, timeout=60)
-    cluster = cluster_services.cluster_add(name="lab", url=lab.docker_host)
-    outcome = cluster_services.cluster_poll(cluster=cluster)
+    cluster = registration.cluster_add(name="lab", url=lab.docker_host)
+    outcome = pipeline.cluster_poll(cluster=cluster)
     assert outcome.run.ok, outcome.run.error
     return cluster
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from clusters.models import Cluster
-from maintenance import services as maintenance_services
+from maintenance.services import checklists as checklist_services
 
 from .conftest import login, screenshot
 
@@ -41,7 +41,7 @@ def test_it_creates_a_window_and_shows_it_in_the_calendar(page, operator):
 def test_it_ticks_a_checklist_step_with_htmx(page, operator):
     cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
     now = timezone.now()
-    run = maintenance_services.checklist_start(
+    run = checklist_services.checklist_start(
         cluster=cluster,
         template="switchover",
         target=(now + timedelta(days=2)).replace(tzinfo=None),

@@ -4,10 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
 from maintenance import backups as rules
-from maintenance import selectors, services
-from maintenance.models import Reminder
+from maintenance import selectors
+from maintenance.models import Backup, BackupValidation, Reminder
+from maintenance.services import backups as backup_services
+from maintenance.services import tick as scheduler
 
 T = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
 
@@ -42,25 +45,25 @@ def kinds(cluster):
 
 @pytest.mark.django_db
 def test_it_reminds_due_soon_then_overdue_weekly(cluster, recipients, locmem):
-    backup = services.backup_create(
+    backup = backup_services.backup_create(
         cluster=cluster, name="orders database", interval_days=30, now=T, validated_at=T
     )
     due = T + timedelta(days=30)
     with time_machine.travel(due - timedelta(days=15), tick=False):
-        services.tick(now=due - timedelta(days=15))
+        scheduler.tick(now=due - timedelta(days=15))
         assert kinds(cluster) == []
     with time_machine.travel(due - timedelta(days=14), tick=False):
-        services.tick(now=due - timedelta(days=14))
+        scheduler.tick(now=due - timedelta(days=14))
         assert kinds(cluster) == [("backup_due_soon", "2027-01-26")]
         state = dict(
             (b.name, s.state)
             for b, s in selectors.backup_states(cluster=cluster, now=due - timedelta(days=14))
         )
         assert state == {"orders database": "due_soon"}
-    services.tick(now=due - timedelta(days=1))  # nothing new
-    services.tick(now=due)
-    services.tick(now=due + timedelta(days=3))
-    services.tick(now=due + timedelta(days=7))
+    scheduler.tick(now=due - timedelta(days=1))  # nothing new
+    scheduler.tick(now=due)
+    scheduler.tick(now=due + timedelta(days=3))
+    scheduler.tick(now=due + timedelta(days=7))
     assert kinds(cluster) == [
         ("backup_due_soon", "2027-01-26"),
         ("backup_overdue", "2027-02-09"),
@@ -69,7 +72,7 @@ def test_it_reminds_due_soon_then_overdue_weekly(cluster, recipients, locmem):
     assert len(locmem) == 6  # two recipients each
     assert all(m.extra_headers["Message-ID"].endswith("@watchkeeper>") for m in locmem)
     # a failed test does not reset the due date
-    services.backup_validate(
+    backup_services.backup_validate(
         backup=backup,
         evidence="restore failed: missing WAL",
         passed=False,
@@ -78,24 +81,24 @@ def test_it_reminds_due_soon_then_overdue_weekly(cluster, recipients, locmem):
     state = selectors.backup_states(cluster=cluster, now=due + timedelta(days=8))[0][1]
     assert state.state == "overdue"
     # a passed one does
-    services.backup_validate(
+    backup_services.backup_validate(
         backup=backup, evidence="restored into staging, row counts match", passed=True,
         now=due + timedelta(days=9),
     )  # fmt: skip
     state = selectors.backup_states(cluster=cluster, now=due + timedelta(days=9))[0][1]
     assert state.state == "ok"
     assert state.due_at == due + timedelta(days=9 + 30)
-    services.tick(now=due + timedelta(days=14))
+    scheduler.tick(now=due + timedelta(days=14))
     assert len(kinds(cluster)) == 3
 
 
 @pytest.mark.django_db
 def test_it_keeps_the_validation_history(cluster, operator):
-    backup = services.backup_create(cluster=cluster, name="orders", now=T)
-    services.backup_validate(
+    backup = backup_services.backup_create(cluster=cluster, name="orders", now=T)
+    backup_services.backup_validate(
         backup=backup, evidence="restore ok", passed=True, user=operator, now=T
     )
-    services.backup_validate(
+    backup_services.backup_validate(
         backup=backup,
         evidence="restore failed",
         passed=False,
@@ -111,9 +114,9 @@ def test_it_keeps_the_validation_history(cluster, operator):
 
 @pytest.mark.django_db
 def test_it_reminds_a_never_validated_backup_weekly(cluster, recipients, locmem):
-    services.backup_create(cluster=cluster, name="uploads", now=T)
-    services.tick(now=T + timedelta(minutes=1))
-    services.tick(now=T + timedelta(days=7, minutes=1))
+    backup_services.backup_create(cluster=cluster, name="uploads", now=T)
+    scheduler.tick(now=T + timedelta(minutes=1))
+    scheduler.tick(now=T + timedelta(days=7, minutes=1))
     assert kinds(cluster) == [("backup_overdue", "2027-01-10"), ("backup_overdue", "2027-01-17")]
 
 
@@ -136,3 +139,13 @@ def test_cli_registers_and_validates_backups(cluster, recipients):
     assert "ok, due 2027-01-30" in out.getvalue()
     backup = cluster.backups.get()
     assert [v.outcome for v in backup.validations.all()] == ["failed", "passed"]
+
+
+@pytest.mark.django_db
+def test_it_registers_nothing_with_a_restore_test_in_the_future(cluster):
+    with pytest.raises(ValidationError, match="in the future"):
+        backup_services.backup_create(
+            cluster=cluster, name="orders", now=T, validated_at=T + timedelta(minutes=1)
+        )
+    assert not Backup.objects.exists()
+    assert not BackupValidation.objects.exists()

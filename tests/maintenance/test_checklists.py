@@ -8,8 +8,10 @@ import time_machine
 from django.core.management import call_command
 
 from clusters.snapshot import Node
-from maintenance import checklists, services
+from maintenance import checklists
 from maintenance.models import ChecklistRun, Reminder
+from maintenance.services import checklists as checklist_services
+from maintenance.services import tick as scheduler
 
 from .dnsserver import LoopbackDNS
 from .factories import node, snapshot
@@ -58,27 +60,29 @@ def test_cli_names_the_dns_name_the_switchover_checks(cluster):
 
 @pytest.mark.django_db
 def test_it_reminds_overdue_steps_daily_until_done(cluster, recipients, locmem, operator):
-    run = services.checklist_start(
+    run = checklist_services.checklist_start(
         cluster=cluster, template="go-live", target=datetime(2027, 4, 1, 10, 0),
         tz="Asia/Kolkata", now=NOW,
     )  # fmt: skip
     first = run.steps.order_by("due_at").first()
     assert first.due_at == datetime(2027, 3, 18, 4, 30, tzinfo=UTC)  # T-14d, 10:00 IST
     with time_machine.travel(NOW, tick=False):
-        services.tick(now=NOW)
+        scheduler.tick(now=NOW)
     overdue = Reminder.objects.filter(kind="checklist_step_due", recipient="ops@example.org")
     assert overdue.count() == 5  # the five T-14d steps, once each
-    services.tick(now=NOW + timedelta(hours=1))
+    scheduler.tick(now=NOW + timedelta(hours=1))
     assert overdue.count() == 5
-    services.tick(now=NOW + timedelta(days=1))
+    scheduler.tick(now=NOW + timedelta(days=1))
     assert overdue.count() == 10
     for step in run.steps.filter(due_at__lte=NOW):
         assert step.is_overdue(NOW)
-        services.run_step_mark(step=step, done=True, user=operator, note="checked", now=NOW)
-    services.tick(now=NOW + timedelta(days=2))
+        checklist_services.run_step_mark(
+            step=step, done=True, user=operator, note="checked", now=NOW
+        )
+    scheduler.tick(now=NOW + timedelta(days=2))
     assert overdue.count() == 10  # done steps are no longer reminded
     # T-7d steps fall due on 25 March
-    services.tick(now=datetime(2027, 3, 25, 4, 30, tzinfo=UTC))
+    scheduler.tick(now=datetime(2027, 3, 25, 4, 30, tzinfo=UTC))
     assert overdue.count() == 15
     assert all(r.status == "sent" for r in Reminder.objects.all())
 
@@ -114,12 +118,12 @@ def test_it_probes_the_dns_step(cluster, swarm, addresses, ttl, result, warns):
     with LoopbackDNS({"app.example.test": (addresses, ttl)}) as server:
         cluster.dns_server = server.address
         cluster.save()
-        run = services.checklist_start(
+        run = checklist_services.checklist_start(
             cluster=cluster, template="switchover", target=datetime(2027, 4, 1, 10, 0),
             tz="Europe/Berlin", now=NOW, dns_hostname="app.example.test",
         )  # fmt: skip
         step = run.steps.get(probe="dns")
-        services.tick(now=NOW)
+        scheduler.tick(now=NOW)
         step.refresh_from_db()
     assert step.probe_result == result
     assert step.probe_at == NOW
@@ -133,14 +137,12 @@ def test_it_records_a_failed_lookup(cluster, swarm):
     with LoopbackDNS({}) as server:
         cluster.dns_server = server.address
         cluster.save()
-        run = services.checklist_start(
+        run = checklist_services.checklist_start(
             cluster=cluster, template="switchover", target=datetime(2027, 4, 1, 10, 0),
-            tz="Europe/Berlin", now=NOW,
+            tz="Europe/Berlin", now=NOW, dns_hostname="missing.example.test",
         )  # fmt: skip
-        step = services.run_step_set_probe_target(
-            step=run.steps.get(probe="dns"), hostname="missing.example.test"
-        )
-        step = services.run_step_probe(step=step, now=NOW, timeout=2)
+        step = run.steps.get(probe="dns")
+        step = checklist_services.run_step_probe(step=step, now=NOW, timeout=2)
     assert step.probe_result == "failed"
     assert "no A record" in step.probe_detail
 

@@ -7,8 +7,9 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from maintenance import freezes, services
 from maintenance.models import Freeze, Occurrence, Window
+from maintenance.services import freezes as freeze_services
+from maintenance.services import windows as window_services
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # a Tuesday
 
@@ -21,12 +22,12 @@ def run(*args):
 
 @pytest.mark.django_db
 def test_a_freeze_removes_exactly_the_occurrences_inside_it(cluster):
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(3, 0), duration_minutes=60,
         tz="Europe/Berlin", now=NOW, name="sunday",
     )  # fmt: skip
     before = set(window.occurrences.values_list("local_date", flat=True))
-    freeze, cancelled = freezes.freeze_add(
+    freeze, cancelled = freeze_services.freeze_add(
         name="year end", first_day=date(2026, 12, 20), last_day=date(2027, 1, 3), now=NOW
     )
     inside = {date(2026, 12, 20), date(2026, 12, 27), date(2027, 1, 3)}
@@ -44,7 +45,7 @@ def test_a_freeze_removes_exactly_the_occurrences_inside_it(cluster):
     )
     assert scheduled == before - inside
     # a new window is not materialised inside the freeze at all
-    other = services.window_create(
+    other = window_services.window_create(
         cluster=cluster, rrule="FREQ=WEEKLY;BYDAY=SA", start_time=time(3, 0),
         duration_minutes=60, tz="Europe/Berlin", now=NOW, name="saturday",
     )  # fmt: skip
@@ -52,7 +53,7 @@ def test_a_freeze_removes_exactly_the_occurrences_inside_it(cluster):
     assert not {d for d in days if date(2026, 12, 20) <= d <= date(2027, 1, 3)}
     assert date(2026, 12, 19) in days and date(2027, 1, 9) in days
     # deleting it brings the cancelled ones back and materialises the missing days
-    assert freezes.freeze_delete(freeze=freeze, now=NOW) == 3
+    assert freeze_services.freeze_delete(freeze=freeze, now=NOW) == 3
     assert not window.occurrences.filter(status="cancelled").exists()
     assert other.occurrences.filter(local_date=date(2026, 12, 26)).exists()
 
@@ -62,11 +63,11 @@ def test_a_freeze_of_another_cluster_changes_nothing_here(cluster):
     from clusters.models import Cluster
 
     elsewhere = Cluster.objects.create(name="staging", url="unix:///nonexistent.sock")
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(3, 0), duration_minutes=60,
         tz="UTC", now=NOW,
     )  # fmt: skip
-    _, cancelled = freezes.freeze_add(
+    _, cancelled = freeze_services.freeze_add(
         name="staging only", first_day=date(2026, 12, 6), now=NOW, cluster=elsewhere
     )
     assert cancelled == 0

@@ -4,18 +4,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from clusters import registration
 from clusters import selectors as cluster_selectors
-from clusters import services as cluster_services
 from clusters.models import Cluster, Node
+from dashboard import pipeline
 from lab import NodeSpec
-from maintenance import dockerapi, planner, services
+from maintenance import dockerapi, planner
 from maintenance.models import Reminder
+from maintenance.services import tick as scheduler
+from maintenance.services import windows as window_services
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db]
 
 
 def poll(cluster):
-    outcome = cluster_services.cluster_poll(cluster=Cluster.objects.get(pk=cluster.pk))
+    outcome = pipeline.cluster_poll(cluster=Cluster.objects.get(pk=cluster.pk))
     assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
 
 
@@ -26,7 +29,7 @@ def availability(lab, hostname: str) -> str:
 
 def open_window(cluster):
     opened = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays=opened.strftime("%a").lower(), start_time=opened.time(),
         duration_minutes=30, tz="UTC", now=opened, name="lab window",
     )  # fmt: skip
@@ -34,12 +37,12 @@ def open_window(cluster):
 
 
 def drain_actions(now=None):
-    return services.tick(now=now or datetime.now(UTC)).drain_actions
+    return scheduler.tick(now=now or datetime.now(UTC)).drain_actions
 
 
 def test_it_drains_the_planned_nodes_one_at_a_time_through_the_api(clean_swarm_lab, locmem):
     lab = clean_swarm_lab
-    cluster = cluster_services.cluster_add(name="lab", url=lab.docker_host)
+    cluster = registration.cluster_add(name="lab", url=lab.docker_host)
     occurrence = open_window(cluster)
     poll(cluster)
     assert drain_actions() == []  # not opted in
@@ -80,7 +83,7 @@ def test_it_drains_the_planned_nodes_one_at_a_time_through_the_api(clean_swarm_l
 def test_it_drains_through_a_tls_endpoint_with_the_stored_credentials(make_lab):
     lab = make_lab([NodeSpec("wk-manager-1", "manager", cpus=1, memory_gib=1)], tls=True)
     files = lab.tls_files
-    cluster = cluster_services.cluster_add(
+    cluster = registration.cluster_add(
         name="tls",
         url=lab.tls_url,
         tls={kind: getattr(files, kind).read_text() for kind in ("ca", "cert", "key")},

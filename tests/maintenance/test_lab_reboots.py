@@ -9,14 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from clusters import services as cluster_services
+from clusters import registration
 from clusters.models import Recipient
-from maintenance import services
+from dashboard import pipeline
 from maintenance.models import Reminder
+from maintenance.services import tick as scheduler
+from maintenance.services import windows as window_services
 
 
 def poll(cluster):
-    outcome = cluster_services.cluster_poll(cluster=cluster)
+    outcome = pipeline.cluster_poll(cluster=cluster)
     assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
     return outcome
 
@@ -25,16 +27,16 @@ def poll(cluster):
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_a_worker_restarted_in_a_window_is_verified_the_other_nodes_are_not(swarm_lab, locmem):
-    cluster = cluster_services.cluster_add(name="lab", url=swarm_lab.docker_host)
+    cluster = registration.cluster_add(name="lab", url=swarm_lab.docker_host)
     Recipient.objects.create(cluster=cluster, email="ops@example.org")
     opened = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays=opened.strftime("%a").lower(), start_time=opened.time(),
         duration_minutes=30, tz="UTC", now=opened, name="lab window",
     )  # fmt: skip
     occurrence = window.occurrences.get(local_date=opened.date())
     poll(cluster)
-    services.tick(now=datetime.now(UTC))
+    scheduler.tick(now=datetime.now(UTC))
     occurrence.refresh_from_db()
     assert occurrence.status == "in_progress"
     assert set(occurrence.expected_nodes.values()) == set(swarm_lab.hostnames)
@@ -43,13 +45,13 @@ def test_a_worker_restarted_in_a_window_is_verified_the_other_nodes_are_not(swar
     swarm_lab.restart_node("wk-worker-1")
     poll(cluster)
 
-    services.tick(now=datetime.now(UTC))
+    scheduler.tick(now=datetime.now(UTC))
     occurrence.refresh_from_db()
     (verification,) = occurrence.verifications.all()
     assert (verification.hostname, verification.source) == ("wk-worker-1", "observed")
     assert occurrence.start <= verification.verified_at < occurrence.end
 
-    services.tick(now=occurrence.end + timedelta(minutes=30))
+    scheduler.tick(now=occurrence.end + timedelta(minutes=30))
     occurrence.refresh_from_db()
     assert occurrence.status == "partial"
     reminder = Reminder.objects.get(kind="window_not_verified")

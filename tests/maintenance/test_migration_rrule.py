@@ -1,4 +1,4 @@
-"""Migration 0002: existing weekly windows become the equivalent FREQ=WEEKLY;BYDAY rule."""
+"""Migration 0003: existing weekly windows become the equivalent FREQ=WEEKLY;BYDAY rule."""
 
 from datetime import date, time
 
@@ -8,8 +8,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from clusters.models import Cluster  # its table stays at the latest migration
 
-BEFORE = [("maintenance", "0001_initial")]
-AFTER = [("maintenance", "0002_window_rrule_freezes_evidence")]
+BEFORE = [("maintenance", "0002_backup_kind")]
+AFTER = [("maintenance", "0003_window_rrule_freezes_evidence")]
 
 
 @pytest.mark.django_db(transaction=True)

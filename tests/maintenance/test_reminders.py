@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from maintenance import selectors, services
+from maintenance import selectors
 from maintenance.models import Reminder
+from maintenance.services import outbox, reminders
+from maintenance.services import tick as scheduler
+from maintenance.services import windows as window_services
 
 from .smtpserver import SMTPServer
 
@@ -39,7 +42,7 @@ def smtp(settings):
 def enqueue(cluster, count):
     created = 0
     for n in range(count):
-        created += services.notification_enqueue(
+        created += reminders.notification_enqueue(
             cluster=cluster,
             kind="critical_finding",
             subject_key=f"finding:{n}",
@@ -80,9 +83,9 @@ def test_it_deduplicates_rows_and_derives_a_stable_message_id(cluster, recipient
     assert enqueue(cluster, 3) == 6
     assert enqueue(cluster, 3) == 0
     keys = set(Reminder.objects.values_list("dedup_key", "message_id"))
-    assert all(mid == services.message_id_for(key) for key, mid in keys)
-    assert services.message_id_for("a") == services.message_id_for("a")
-    assert services.message_id_for("a") != services.message_id_for("b")
+    assert all(mid == reminders.message_id_for(key) for key, mid in keys)
+    assert reminders.message_id_for("a") == reminders.message_id_for("a")
+    assert reminders.message_id_for("a") != reminders.message_id_for("b")
 
 
 @pytest.mark.django_db
@@ -91,20 +94,20 @@ def test_it_enqueues_a_batch_in_constant_statements(
 ):
     def batch(first, count):
         return [
-            services.Notification("critical_finding", f"finding:{n}", f"finding {n}", "body")
+            reminders.Notification("critical_finding", f"finding:{n}", f"finding {n}", "body")
             for n in range(first, first + count)
         ]
 
     assert enqueue(cluster, 2) == 4
     with django_assert_max_num_queries(3):
-        created = services.notifications_enqueue(
+        created = reminders.notifications_enqueue(
             cluster=cluster, notifications=batch(0, 300), now=T
         )
     assert created == 596  # findings 0 and 1 were already queued for both recipients
     assert Reminder.objects.count() == 600
     with pytest.raises(ValueError, match="unknown notification kind"):
-        services.notifications_enqueue(
-            cluster=cluster, notifications=[services.Notification("bogus", "k", "t", "b")], now=T
+        reminders.notifications_enqueue(
+            cluster=cluster, notifications=[reminders.Notification("bogus", "k", "t", "b")], now=T
         )
 
 
@@ -112,14 +115,24 @@ def test_it_enqueues_a_batch_in_constant_statements(
 def test_it_suppresses_node_down_inside_a_window(cluster, recipients):
     from datetime import time
 
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays="mon", start_time=time(10, 0), duration_minutes=60,
         tz="Europe/Berlin", now=T - timedelta(days=1),
     )  # fmt: skip
     inside = window.occurrences.get(local_date=T.date()).start + timedelta(minutes=5)
     args = dict(cluster=cluster, kind="node_down", title="w-1 down", body="w-1 is down")
-    assert services.notification_enqueue(subject_key="node:w-1:a", now=inside, **args) == 0
-    assert services.notification_enqueue(subject_key="node:w-1:b", now=T, **args) == 2
+    assert reminders.notification_enqueue(subject_key="node:w-1:a", now=inside, **args) == 0
+    assert reminders.notification_enqueue(subject_key="node:w-1:b", now=T, **args) == 2
+
+
+@pytest.mark.django_db
+def test_it_takes_the_callers_in_window_answer_without_asking_again(
+    cluster, recipients, django_assert_num_queries
+):
+    args = dict(cluster=cluster, kind="node_down", title="w-1 down", body="w-1 is down", now=T)
+    with django_assert_num_queries(0):  # no window: the caller's facts say "inside" anyway
+        assert reminders.notification_enqueue(subject_key="node:w-1:a", in_window=True, **args) == 0
+    assert reminders.notification_enqueue(subject_key="node:w-1:b", in_window=False, **args) == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -160,7 +173,7 @@ def test_a_tick_killed_after_claiming_loses_nothing(cluster, recipients, smtp):
     early.communicate(timeout=60)
     assert smtp.handler.message_ids() == {}
     # after the lease the next tick sends them all, once
-    later = start_tick(env, T + services.LEASE + timedelta(minutes=1))
+    later = start_tick(env, T + outbox.LEASE + timedelta(minutes=1))
     out, err = later.communicate(timeout=60)
     assert later.returncode == 0, err
     ids = smtp.handler.message_ids()
@@ -174,7 +187,7 @@ def test_it_retries_with_backoff_and_records_a_permanent_failure(cluster, recipi
     smtp.handler.defer.add("otto@example.org")
     smtp.handler.reject.add("ops@example.org")
     enqueue(cluster, 1)
-    result = services.reminders_send_due(now=T)
+    result = outbox.reminders_send_due(now=T)
     assert (result.sent, result.retried, result.failed) == (0, 1, 1)
     deferred = Reminder.objects.get(recipient="otto@example.org")
     rejected = Reminder.objects.get(recipient="ops@example.org")
@@ -182,16 +195,16 @@ def test_it_retries_with_backoff_and_records_a_permanent_failure(cluster, recipi
     assert "451" in deferred.last_error
     assert T + timedelta(minutes=1) <= deferred.next_attempt_at < T + timedelta(minutes=2)
     assert rejected.status == "failed" and "550" in rejected.last_error
-    assert list(selectors.reminders_failed(cluster=cluster)) == [rejected]
+    assert list(selectors.reminders_log(status="failed")) == [rejected]
 
-    assert services.reminders_send_due(now=T + timedelta(seconds=30)).claimed == 0
-    result = services.reminders_send_due(now=deferred.next_attempt_at)
+    assert outbox.reminders_send_due(now=T + timedelta(seconds=30)).claimed == 0
+    result = outbox.reminders_send_due(now=deferred.next_attempt_at)
     deferred.refresh_from_db()
     assert result.retried == 1 and deferred.attempts == 2
     assert deferred.next_attempt_at >= T + timedelta(minutes=3)  # 1 then 2 minutes
 
     smtp.handler.defer.clear()
-    services.reminders_send_due(now=deferred.next_attempt_at)
+    outbox.reminders_send_due(now=deferred.next_attempt_at)
     deferred.refresh_from_db()
     assert deferred.status == "sent"
     assert smtp.handler.message_ids() == {deferred.message_id: 1}
@@ -211,20 +224,20 @@ def test_it_gives_up_after_max_attempts_when_the_server_is_unreachable(
     }
     enqueue(cluster, 1)
     now = T
-    for _ in range(services.MAX_ATTEMPTS):
-        services.reminders_send_due(now=now)
+    for _ in range(outbox.MAX_ATTEMPTS):
+        outbox.reminders_send_due(now=now)
         now += timedelta(hours=7)
     rows = list(Reminder.objects.all())
     assert {r.status for r in rows} == {"failed"}
-    assert all(r.attempts == services.MAX_ATTEMPTS for r in rows)
+    assert all(r.attempts == outbox.MAX_ATTEMPTS for r in rows)
     assert all("Connection refused" in r.last_error or "Errno" in r.last_error for r in rows)
 
 
 def test_backoff_doubles_and_is_capped():
-    assert services.backoff(1) == timedelta(minutes=1)
-    assert services.backoff(2) == timedelta(minutes=2)
-    assert services.backoff(5) == timedelta(minutes=16)
-    assert services.backoff(30) == timedelta(hours=6)
+    assert outbox.backoff(1) == timedelta(minutes=1)
+    assert outbox.backoff(2) == timedelta(minutes=2)
+    assert outbox.backoff(5) == timedelta(minutes=16)
+    assert outbox.backoff(30) == timedelta(hours=6)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -245,15 +258,15 @@ def test_it_reminds_an_upcoming_window_72_24_and_1_hour_before_once_each(
 ):
     from datetime import time
 
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(3, 0), duration_minutes=60,
         tz="Europe/Berlin", now=T, name="sunday",
     )  # fmt: skip
     first, second = window.occurrences.order_by("start")[:2]
-    services.occurrence_cancel(occurrence=second, now=T, reason="freeze")
+    window_services.occurrence_cancel(occurrence=second, now=T, reason="freeze")
     start = first.start
     for at in (72 * 60 + 1, 72 * 60, 71 * 60, 24 * 60, 23 * 60, 60, 30, 1):
-        services.tick(now=start - timedelta(minutes=at))
+        scheduler.tick(now=start - timedelta(minutes=at))
     rows = Reminder.objects.filter(kind="window_upcoming", recipient="ops@example.org")
     assert [(r.due_at, r.title) for r in rows.order_by("due_at")] == [
         (start - timedelta(hours=72), "[prod] maintenance window sunday in 72 h"),
@@ -266,7 +279,7 @@ def test_it_reminds_an_upcoming_window_72_24_and_1_hour_before_once_each(
     assert "Rolling reboot plan" in locmem[0].body
     # the cancelled week gets none, even at its own lead times
     for hours in (72, 24, 1):
-        services.tick(now=second.start - timedelta(hours=hours))
+        scheduler.tick(now=second.start - timedelta(hours=hours))
     assert not Reminder.objects.filter(occurrence=second).exists()
 
 
@@ -274,14 +287,14 @@ def test_it_reminds_an_upcoming_window_72_24_and_1_hour_before_once_each(
 def test_a_window_scheduled_late_is_announced_with_the_time_really_left(cluster, recipients):
     from datetime import time
 
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays="wed", start_time=time(1, 0), duration_minutes=60,
         tz="UTC", now=T, name="soon",
     )  # fmt: skip
     start = window.occurrences.order_by("start").first().start
     assert start - T == timedelta(hours=40)
-    services.tick(now=T)  # the 72-hour reminder is late: say how long is really left
-    services.tick(now=start - timedelta(minutes=20))  # so is the one-hour reminder
+    scheduler.tick(now=T)  # the 72-hour reminder is late: say how long is really left
+    scheduler.tick(now=start - timedelta(minutes=20))  # so is the one-hour reminder
     titles = list(
         Reminder.objects.filter(kind="window_upcoming", recipient="ops@example.org")
         .order_by("due_at")

@@ -13,8 +13,9 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from maintenance import evidence, services
+from maintenance import evidence
 from maintenance.models import Backup, BackupValidation
+from maintenance.services import backups as backup_services
 
 RESTIC = shutil.which("restic")
 needs_restic = pytest.mark.skipif(RESTIC is None, reason="restic (Debian package) not installed")
@@ -69,7 +70,7 @@ def outputs(restic, tmp_path, *, check=True):
 
 @pytest.fixture
 def orders(cluster):
-    return services.backup_create(cluster=cluster, name="orders", now=timezone.now())
+    return backup_services.backup_create(cluster=cluster, name="orders", now=timezone.now())
 
 
 @needs_restic

@@ -9,8 +9,13 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from clusters.selectors import Reboot
-from maintenance import selectors, services
+from maintenance import selectors
 from maintenance.models import NodeVerification, Occurrence, Reminder
+from maintenance.services import backups as backup_services
+from maintenance.services import checklists as checklist_services
+from maintenance.services import drain as drain_services
+from maintenance.services import tick as scheduler
+from maintenance.services import windows as window_services
 
 from .factories import node, service, snapshot, tasks
 
@@ -35,7 +40,7 @@ def swarm(monkeypatch):
 
 @pytest.fixture
 def occurrence(cluster):
-    window = services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(3, 0), duration_minutes=60,
         tz="UTC", now=BEFORE, name="sunday",
     )  # fmt: skip
@@ -51,11 +56,11 @@ def test_it_completes_when_every_node_rebooted(swarm, occurrence):
     start = occurrence.start
     swarm["reboots"] = [reboot(h, start + timedelta(minutes=m)) for h, m in
                         [("w-1", 5), ("w-2", 15), ("m-1", 30)]]  # fmt: skip
-    services.tick(now=start + timedelta(minutes=20))
+    scheduler.tick(now=start + timedelta(minutes=20))
     occurrence.refresh_from_db()
     assert occurrence.status == "in_progress"
     assert set(occurrence.verifications.values_list("hostname", flat=True)) == {"w-1", "w-2"}
-    services.tick(now=occurrence.end + timedelta(minutes=1))
+    scheduler.tick(now=occurrence.end + timedelta(minutes=1))
     occurrence.refresh_from_db()
     assert occurrence.status == "completed"
     assert occurrence.verifications.get(node_id="id-m-1").source == "observed"
@@ -67,22 +72,22 @@ def test_it_leaves_partial_and_reminds_not_verified(swarm, occurrence, recipient
         reboot("w-1", occurrence.start + timedelta(minutes=5)),
         reboot("w-2", occurrence.start - timedelta(hours=1)),  # before the window: not counted
     ]
-    services.tick(now=occurrence.end + timedelta(minutes=5))
+    scheduler.tick(now=occurrence.end + timedelta(minutes=5))
     occurrence.refresh_from_db()
     assert occurrence.status == "partial"
     assert not Reminder.objects.filter(kind="window_not_verified").exists()
-    services.tick(now=occurrence.end + timedelta(minutes=30))
+    scheduler.tick(now=occurrence.end + timedelta(minutes=30))
     sent = [m for m in locmem if "not verified" in m.subject]
     assert len(sent) == 2
     assert "- m-1\n- w-2" in sent[0].body
-    services.tick(now=occurrence.end + timedelta(minutes=31))
+    scheduler.tick(now=occurrence.end + timedelta(minutes=31))
     assert len([m for m in locmem if "not verified" in m.subject]) == 2
 
 
 @pytest.mark.django_db
 def test_a_window_the_scheduler_slept_through_still_gets_its_outcome(swarm, occurrence, recipients):
     swarm["reboots"] = [reboot("w-1", occurrence.start + timedelta(minutes=5))]
-    services.tick(now=occurrence.end + timedelta(days=3))  # no tick ran for three days
+    scheduler.tick(now=occurrence.end + timedelta(days=3))  # no tick ran for three days
     occurrence.refresh_from_db()
     assert occurrence.status == "partial"
     assert list(occurrence.verifications.values_list("hostname", flat=True)) == ["w-1"]
@@ -91,16 +96,16 @@ def test_a_window_the_scheduler_slept_through_still_gets_its_outcome(swarm, occu
 
 @pytest.mark.django_db
 def test_it_marks_missed_and_accepts_confirmations(swarm, occurrence, operator):
-    services.tick(now=occurrence.end)
+    scheduler.tick(now=occurrence.end)
     occurrence.refresh_from_db()
     assert occurrence.status == "missed"
     with pytest.raises(ValidationError):
-        services.occurrence_confirm_reboot(
+        window_services.occurrence_confirm_reboot(
             occurrence=occurrence, node_id="id-w-1", user=operator, note=" ",
             now=occurrence.end,
         )  # fmt: skip
     for host in ("w-1", "w-2", "m-1"):
-        services.occurrence_confirm_reboot(
+        window_services.occurrence_confirm_reboot(
             occurrence=occurrence, node_id=f"id-{host}", user=operator,
             note="rebooted by the hosting provider, uptime 3 min", now=occurrence.end,
         )  # fmt: skip
@@ -119,9 +124,9 @@ def test_it_marks_missed_and_accepts_confirmations(swarm, occurrence, operator):
 def test_it_refuses_to_confirm_a_node_the_cluster_does_not_have(
     swarm, occurrence, operator, node_id
 ):
-    services.tick(now=occurrence.start + timedelta(minutes=1))
+    scheduler.tick(now=occurrence.start + timedelta(minutes=1))
     with pytest.raises(ValidationError, match="not a node of cluster prod"):
-        services.occurrence_confirm_reboot(
+        window_services.occurrence_confirm_reboot(
             occurrence=occurrence, node_id=node_id, user=operator, note="console",
             now=occurrence.start + timedelta(minutes=5),
         )  # fmt: skip
@@ -131,9 +136,9 @@ def test_it_refuses_to_confirm_a_node_the_cluster_does_not_have(
 
 @pytest.mark.django_db
 def test_it_feeds_operations_facts(swarm, occurrence, cluster, recipients, operator):
-    services.backup_create(cluster=cluster, name="orders", now=BEFORE, validated_at=BEFORE)
+    backup_services.backup_create(cluster=cluster, name="orders", now=BEFORE, validated_at=BEFORE)
     swarm["reboots"] = [reboot("w-1", occurrence.start + timedelta(minutes=5))]
-    services.occurrence_confirm_reboot(
+    window_services.occurrence_confirm_reboot(
         occurrence=occurrence, node_id="id-w-2", user=operator, note="console",
         now=occurrence.start + timedelta(minutes=10),
     )  # fmt: skip
@@ -167,20 +172,20 @@ def test_drain_assist_drains_one_node_at_a_time_and_never_reboots(
         [node("m-1", "manager"), node("w-1"), node("w-2")], [web], tasks(web, "w-1", "w-2")
     )
     start = occurrence.start
-    assert services.drain_assist_step(occurrence=occurrence, now=start) is None  # opt-in
+    assert drain_services.drain_assist_step(occurrence=occurrence, now=start) is None  # opt-in
     cluster.drain_assist = True
     cluster.save()
     occurrence.refresh_from_db()
-    services.tick(now=start - timedelta(minutes=1))
+    scheduler.tick(now=start - timedelta(minutes=1))
     assert calls == []  # not before the window
-    services.tick(now=start + timedelta(minutes=1))
+    scheduler.tick(now=start + timedelta(minutes=1))
     assert calls == [("id-w-1", "drain")]
-    services.tick(now=start + timedelta(minutes=2))
+    scheduler.tick(now=start + timedelta(minutes=2))
     assert calls == [("id-w-1", "drain")]  # waits for the reboot
     swarm["reboots"] = [reboot("w-1", start + timedelta(minutes=3))]
-    services.tick(now=start + timedelta(minutes=4))
+    scheduler.tick(now=start + timedelta(minutes=4))
     assert calls[1:] == [("id-w-1", "active")]
-    services.tick(now=start + timedelta(minutes=5))
+    scheduler.tick(now=start + timedelta(minutes=5))
     assert calls[2:] == [("id-w-2", "drain")]
 
 
@@ -192,7 +197,7 @@ def test_drain_assist_records_why_the_docker_api_refused(swarm, occurrence, clus
     )
     cluster.drain_assist = True
     cluster.save()
-    result = services.tick(now=occurrence.start + timedelta(minutes=1))
+    result = scheduler.tick(now=occurrence.start + timedelta(minutes=1))
     assert result.drain_actions == []
     occurrence.refresh_from_db()
     assert occurrence.drain_state["error"].startswith(
@@ -202,11 +207,11 @@ def test_drain_assist_records_why_the_docker_api_refused(swarm, occurrence, clus
 
 @pytest.mark.django_db
 def test_the_calendar_feed_is_valid_icalendar_behind_a_rotatable_token(client, cluster, occurrence):
-    services.window_create(
+    window_services.window_create(
         cluster=cluster, weekdays="wed", start_time=time(2, 30), duration_minutes=90,
         tz="Europe/Berlin", now=BEFORE, name="berlin",
     )  # fmt: skip
-    services.checklist_start(
+    checklist_services.checklist_start(
         cluster=cluster, template="switchover", target=datetime(2027, 5, 20, 12, 0),
         tz="America/New_York", now=BEFORE,
     )  # fmt: skip
@@ -227,7 +232,7 @@ def test_the_calendar_feed_is_valid_icalendar_behind_a_rotatable_token(client, c
     assert all("UID" in e and "DTSTAMP" in e for e in events)
 
     old = cluster.calendar_token
-    new = services.calendar_token_rotate(cluster=cluster)
+    new = window_services.calendar_token_rotate(cluster=cluster)
     assert new != old
     assert client.get(url).status_code == 404
     assert client.get(reverse("maintenance:calendar", args=[new])).status_code == 200
@@ -238,11 +243,11 @@ def test_the_calendar_feed_is_valid_icalendar_behind_a_rotatable_token(client, c
 @pytest.mark.django_db
 def test_it_cancels_only_future_occurrences(occurrence):
     with pytest.raises(ValidationError):
-        services.occurrence_cancel(occurrence=occurrence, now=occurrence.start)
-    services.occurrence_cancel(occurrence=occurrence, now=BEFORE, reason="freeze")
+        window_services.occurrence_cancel(occurrence=occurrence, now=occurrence.start)
+    window_services.occurrence_cancel(occurrence=occurrence, now=BEFORE, reason="freeze")
     occurrence.refresh_from_db()
     assert occurrence.status == Occurrence.Status.CANCELLED
-    services.tick(now=occurrence.end + timedelta(hours=1))
+    scheduler.tick(now=occurrence.end + timedelta(hours=1))
     occurrence.refresh_from_db()
     assert occurrence.status == Occurrence.Status.CANCELLED
     assert not NodeVerification.objects.exists()

@@ -9,8 +9,9 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from maintenance import services
 from maintenance.models import Occurrence, Reminder, Window
+from maintenance.services import tick as scheduler
+from maintenance.services import windows as window_services
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # a Monday
 
@@ -26,7 +27,7 @@ def make_window(cluster, **kwargs):
         name="Sunday reboots",
     )
     args.update(kwargs)
-    return services.window_create(**args)
+    return window_services.window_create(**args)
 
 
 @pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_it_materialises_the_coming_weeks_in_utc(cluster):
     assert gap_day.end - gap_day.start == timedelta(minutes=120)
     assert gap_day.local_start == "2027-03-28T03:30:00+02:00"
     # materialising again adds nothing
-    assert services.occurrences_materialise(window=window, now=NOW) == 0
+    assert window_services.occurrences_materialise(window=window, now=NOW) == 0
 
 
 @pytest.mark.django_db
@@ -49,7 +50,9 @@ def test_it_rematerialises_only_future_occurrences_on_edit(cluster):
     first.status = Occurrence.Status.PARTIAL
     first.save()
     later = NOW + timedelta(days=8)  # Tuesday 2027-03-09, after the first occurrence
-    services.window_update(window=window, now=later, start_time=time(4, 0), duration_minutes=60)
+    window_services.window_update(
+        window=window, now=later, start_time=time(4, 0), duration_minutes=60
+    )
     first.refresh_from_db()
     assert first.status == Occurrence.Status.PARTIAL
     assert first.start == datetime(2027, 3, 7, 1, 30, tzinfo=UTC)  # untouched
@@ -64,11 +67,27 @@ def test_it_rematerialises_only_future_occurrences_on_edit(cluster):
 def test_it_keeps_a_cancelled_future_day_cancelled_across_edits(cluster):
     window = make_window(cluster)
     target = window.occurrences.get(local_date=date(2027, 3, 14))
-    services.occurrence_cancel(occurrence=target, now=NOW, reason="release freeze")
-    services.window_update(window=window, now=NOW, start_time=time(3, 0))
+    window_services.occurrence_cancel(occurrence=target, now=NOW, reason="release freeze")
+    window_services.window_update(window=window, now=NOW, start_time=time(3, 0))
     again = window.occurrences.get(local_date=date(2027, 3, 14))
     assert again.status == Occurrence.Status.CANCELLED
+    assert again.cancelled_reason == "release freeze"
     assert again.local_start == "2027-03-14T03:00:00+01:00"
+
+
+@pytest.mark.django_db
+def test_it_keeps_a_cancelled_day_beyond_the_horizon_cancelled_across_edits(cluster):
+    window = make_window(cluster)
+    far = date(2027, 8, 1)  # a Sunday 22 weeks ahead, stored by a listing past the horizon
+    window_services.occurrences_materialise(window=window, now=NOW, last_day=far)
+    target = window.occurrences.get(local_date=far)
+    window_services.occurrence_cancel(occurrence=target, now=NOW, reason="summer freeze")
+    window_services.window_update(window=window, now=NOW, duration_minutes=45)
+    window_services.occurrences_materialise(window=window, now=NOW, last_day=far)
+    again = window.occurrences.get(local_date=far)
+    assert again.status == Occurrence.Status.CANCELLED
+    assert again.cancelled_reason == "summer freeze"
+    assert again.end - again.start == timedelta(minutes=45)
 
 
 @pytest.mark.django_db
@@ -147,7 +166,7 @@ def test_cli_listing_past_days_creates_no_occurrence_that_never_happened(cluster
         out, _ = run("occurrences", "prod", "--from", "2027-02-28", "--to", "2027-03-14",
                      "--format", "json")  # fmt: skip
     assert [row["start"] for row in json.loads(out)] == ["2027-03-14T01:30:00Z"]
-    services.tick(now=added + timedelta(hours=1))
+    scheduler.tick(now=added + timedelta(hours=1))
     assert not Occurrence.objects.filter(local_date__lt=date(2027, 3, 14)).exists()
     assert not Reminder.objects.filter(kind="window_not_verified").exists()
 

@@ -12,6 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clusters.models import Cluster
+from dashboard import pipeline
+from maintenance import selectors as maintenance_selectors
 from readiness import selectors, services
 from readiness.models import CheckResult, Evaluation, WaiverEvent
 
@@ -42,8 +44,10 @@ def notify():
         return len(notifications)
 
     with (
-        mock.patch("maintenance.services.notification_enqueue", return_value=1) as patched,
-        mock.patch("maintenance.services.notifications_enqueue", side_effect=each),
+        mock.patch(
+            "maintenance.services.reminders.notification_enqueue", return_value=1
+        ) as patched,
+        mock.patch("maintenance.services.reminders.notifications_enqueue", side_effect=each),
     ):
         yield patched
 
@@ -63,12 +67,17 @@ def bad():
 
 
 def test_it_stores_checks_score_and_categories(cluster, notify):
-    evaluation = services.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
+    evaluation = pipeline.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
     # Every scored check is counted in the score's explanation; passes are only counted,
     # the other checks (fail, waived, not evaluated) are stored as rows.
     assert sum(r["passed"] + r["failed"] for r in evaluation.rules) > 40
     assert evaluation.summary["passed"] == sum(r["passed"] for r in evaluation.rules)
-    fresh = selectors.report_for_cluster(cluster=cluster, snapshot=good(), now=NOW)
+    fresh = selectors.report_for_cluster(
+        cluster=cluster,
+        snapshot=good(),
+        now=NOW,
+        operations=maintenance_selectors.operations_facts(cluster=cluster, now=NOW),
+    )
     assert sorted(
         evaluation.checks.values_list("rule", "object_type", "object_name", "status", "message")
     ) == sorted(
@@ -86,22 +95,22 @@ def test_it_stores_checks_score_and_categories(cluster, notify):
 def test_it_stores_failing_checks_text_verbatim(cluster, notify):
     odd = "api\\x\t\\N\r\nend"
     broken = snapshot(services=[service(odd, image="api:latest")])
-    evaluation = services.evaluation_run(cluster=cluster, snapshot=broken, now=NOW)
+    evaluation = pipeline.evaluation_run(cluster=cluster, snapshot=broken, now=NOW)
     stored = evaluation.checks.get(rule="images.tag-pinned")
     assert stored.object_name == odd and odd in stored.message and odd in stored.remediation
     assert stored.object_id == f"id-{odd}" and stored.waiver is None
 
 
 def test_it_records_new_and_resolved_failures_and_notifies(cluster, notify):
-    services.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
-    second = services.evaluation_run(
+    pipeline.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
+    second = pipeline.evaluation_run(
         cluster=cluster, snapshot=bad(), now=NOW + timedelta(minutes=1)
     )
     assert ["images.tag-pinned", "service", "api"] in second.new_failures
     assert second.grade == "C" and second.grade_capped
     kinds = [call.kwargs["kind"] for call in notify.call_args_list]
     assert kinds.count("critical_finding") == 1 and kinds.count("grade_drop") == 1
-    third = services.evaluation_run(
+    third = pipeline.evaluation_run(
         cluster=cluster, snapshot=good(), now=NOW + timedelta(minutes=2)
     )
     assert ["images.tag-pinned", "service", "api"] in third.resolved_failures
@@ -115,7 +124,7 @@ def test_it_finds_the_latest_evaluations_without_n_plus_one(
 ):
     other = Cluster.objects.create(name="other", url="ssh://ops@host")
     for c in (cluster, other):
-        services.evaluation_run(cluster=c, snapshot=bad(), now=NOW)
+        pipeline.evaluation_run(cluster=c, snapshot=bad(), now=NOW)
     with django_assert_num_queries(2):
         latest = selectors.evaluations_for_clusters(clusters=[cluster, other])
     assert set(latest) == {cluster.id, other.id}
@@ -137,17 +146,17 @@ def test_it_waives_until_expiry_then_notifies_the_owner(cluster, notify, operato
         created_by=operator,
         now=NOW,
     )
-    waived = services.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)
+    waived = pipeline.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)
     assert waived.summary["waived"] == 1 and not waived.grade_capped
     assert CheckResult.objects.get(evaluation=waived, status="waived").waiver == waiver
 
     later = NOW + timedelta(days=8)
     with time_machine.travel(later, tick=False):
-        assert services.waivers_expire(now=later) == 1
-        assert services.waivers_expire(now=later) == 0
+        assert pipeline.waivers_expire(now=later) == 1
+        assert pipeline.waivers_expire(now=later) == 0
     assert notify.call_args.kwargs["kind"] == "waiver_expired"
     assert "otto" in notify.call_args.kwargs["body"]
-    expired = services.evaluation_run(cluster=cluster, snapshot=bad(), now=later)
+    expired = pipeline.evaluation_run(cluster=cluster, snapshot=bad(), now=later)
     assert expired.summary["waived"] == 0 and expired.grade_capped
     assert list(WaiverEvent.objects.values_list("action", flat=True)) == ["created", "expired"]
 
@@ -214,7 +223,7 @@ def test_it_validates_and_applies_policies(cluster, admin_user, notify):
     assert set(error.value.message_dict) == {"backup_interval_days", "bogus"}
     services.policy_update(cluster=cluster, data={"memory_floor_mib": 1024}, by=admin_user, now=NOW)
     assert selectors.cluster_policy(cluster=cluster).memory_floor_mib == 1024
-    evaluation = services.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
+    evaluation = pipeline.evaluation_run(cluster=cluster, snapshot=good(), now=NOW)
     assert evaluation.checks.get(rule="resources.memory-floor").status == "fail"
 
 
@@ -255,7 +264,7 @@ def test_an_expired_waiver_reaches_its_owner_and_the_recipients(cluster, operato
         now=NOW,
     )
     later = NOW + timedelta(days=2)
-    assert services.waivers_expire(now=later) == 1
+    assert pipeline.waivers_expire(now=later) == 1
     rows = Reminder.objects.filter(kind="waiver_expired")
     assert sorted(rows.values_list("recipient", flat=True)) == [
         "oncall@example.org",
@@ -270,7 +279,7 @@ def test_it_thins_old_evaluations_and_keeps_the_checks_the_next_diff_needs(clust
     stored = []
     for index, age in enumerate(days_ago):
         at = NOW - timedelta(days=age) + timedelta(minutes=index)
-        stored.append(services.evaluation_run(cluster=cluster, snapshot=bad(), now=at))
+        stored.append(pipeline.evaluation_run(cluster=cluster, snapshot=bad(), now=at))
     assert all(e.checks.exists() for e in stored)
 
     result = services.evaluations_prune(now=NOW)
@@ -287,7 +296,7 @@ def test_it_thins_old_evaluations_and_keeps_the_checks_the_next_diff_needs(clust
 
 def test_it_stores_the_checks_with_one_logged_copy(cluster, notify):
     with CaptureQueriesContext(connection) as queries:
-        evaluation = services.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)
+        evaluation = pipeline.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)
     copies = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("COPY ")]
     assert len(copies) == 1 and evaluation.checks.count() > 0
 
@@ -295,11 +304,16 @@ def test_it_stores_the_checks_with_one_logged_copy(cluster, notify):
 def test_it_stores_names_with_tabs_newlines_and_backslashes_exactly(cluster, notify):
     name = "api\tv2\nC:\\path\\N\r"
     snap = snapshot(services=[service("web"), service(name, image="api:latest")])
-    evaluation = services.evaluation_run(cluster=cluster, snapshot=snap, now=NOW)
+    evaluation = pipeline.evaluation_run(cluster=cluster, snapshot=snap, now=NOW)
     stored = evaluation.checks.filter(object_type="service", object_id=f"id-{name}")
     assert stored.exists()
     assert set(stored.values_list("object_name", flat=True)) == {name}
-    fresh = selectors.report_for_cluster(cluster=cluster, snapshot=snap, now=NOW)
+    fresh = selectors.report_for_cluster(
+        cluster=cluster,
+        snapshot=snap,
+        now=NOW,
+        operations=maintenance_selectors.operations_facts(cluster=cluster, now=NOW),
+    )
     assert sorted(stored.values_list("rule", "message", "remediation")) == sorted(
         (c.rule, c.message, c.remediation)
         for c in fresh.checks
@@ -338,7 +352,9 @@ def test_it_writes_the_json_fields_of_the_contract_in_its_order(cluster, capsys)
             "rule", "category", "severity", "status", "object", "message", "remediation",
         ]  # fmt: skip
         assert list(check["object"]) == ["type", "id", "name"]
-    assert {c["status"] for c in report["checks"]} == {"pass", "fail"}
+    # not_evaluated: services without a health check whose image was not inspected (unknown)
+    assert {c["status"] for c in report["checks"]} <= {"pass", "fail", "not_evaluated"}
+    report["checks"] = [c for c in report["checks"] if c["status"] != "not_evaluated"]
     assert len(report["checks"]) == report["summary"]["passed"] + sum(
         report["summary"][severity] for severity in ("critical", "warning", "info")
     )

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from clusters.models import Cluster
-from readiness import services
+from dashboard import pipeline
 
 from .factories import NOW, service, snapshot
 
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 def test_it_lists_failing_checks_escaped(client, viewer, django_assert_max_num_queries):
     for name in ("lab", "prod"):
         cluster = Cluster.objects.create(name=name, url="unix:///var/run/docker.sock")
-        with mock.patch("maintenance.services.notifications_enqueue"):
-            services.evaluation_run(
+        with mock.patch("maintenance.services.reminders.notifications_enqueue"):
+            pipeline.evaluation_run(
                 cluster=cluster,
                 snapshot=snapshot(services=[service("<b>api</b>", image="api:latest")]),
                 now=NOW,

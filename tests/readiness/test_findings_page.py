@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 
 from clusters.models import Cluster
+from dashboard import pipeline
 from readiness import catalogue, services
+from readiness.findings import FindingsFilter, findings
 from readiness.models import CheckResult, Evaluation
-from readiness.selectors import FindingsFilter, findings
 
 from .factories import NOW, service, snapshot
 
@@ -24,7 +25,7 @@ def scored(name: str, environment: str = "production", services_=None) -> Cluste
     )
     if services_ is None:
         services_ = [service("api", image="api:latest"), service("web")]
-    services.evaluation_run(cluster=cluster, snapshot=snapshot(services=services_), now=NOW)
+    pipeline.evaluation_run(cluster=cluster, snapshot=snapshot(services=services_), now=NOW)
     return cluster
 
 
@@ -150,7 +151,7 @@ def test_waived_checks_are_hidden_by_default_and_shown_with_a_badge(client, view
         cluster=cluster, rule="images.tag-pinned", selector="api", reason="legacy, ticket 12",
         owner=operator, expires_at=NOW + timedelta(days=30), created_by=operator, now=NOW,
     )  # fmt: skip
-    services.evaluation_run(
+    pipeline.evaluation_run(
         cluster=cluster, snapshot=snapshot(services=[service("api", image="api:latest")]), now=NOW
     )
     client.force_login(viewer)
@@ -228,7 +229,7 @@ def test_it_needs_a_role(client, nobody):
 
 def test_the_selector_filters_in_sql_and_leaves_older_evaluations_out():
     cluster = scored("lab")
-    services.evaluation_run(
+    pipeline.evaluation_run(
         cluster=cluster, snapshot=snapshot(services=[service("web")]), now=NOW + timedelta(hours=1)
     )
     result = findings(filters=FindingsFilter(), clusters=[cluster])

@@ -1,8 +1,8 @@
 """Acceptance of readiness against the Swarm lab (issue 5, "Done when").
 
-The lab is registered and polled through the real code path (clusters.services.cluster_add,
-cluster_poll -> readiness.services.evaluation_run). One compliant service and a set of
-deliberately misconfigured ones; each must fail exactly the rules it breaks.
+The lab is registered and polled through the real code path (clusters.registration.cluster_add,
+dashboard.pipeline.cluster_poll -> readiness.services.evaluation_run). One compliant service
+and a set of deliberately misconfigured ones; each must fail exactly the rules it breaks.
 """
 
 import json
@@ -16,10 +16,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from clusters import registration
 from clusters import selectors as cluster_selectors
-from clusters import services as cluster_services
 from clusters.models import Cluster
+from dashboard import pipeline
 from lab import DEFAULT_IMAGE, ServiceSpec
+from maintenance import selectors as maintenance_selectors
 from readiness import selectors, services
 from readiness.models import Evaluation
 
@@ -47,6 +49,7 @@ def compliant(name: str, **changes) -> ServiceSpec:
         cpu_limit=0.5,
         healthcheck=["true"],
         update_config={"parallelism": 1, "failure_action": "rollback", "order": "start-first"},
+        rollback_config={"parallelism": 1, "order": "stop-first"},
         restart_policy={"condition": "on-failure", "max_attempts": 3},
     )
     return replace(spec, **changes)
@@ -77,6 +80,8 @@ def lab_services(manager_socket: str) -> dict[str, tuple[ServiceSpec, set[str]]]
                 "rollout.update-order",
                 "manager-load.placement",
                 "manager-load.unbounded-on-manager",
+                "rollout.rollback-config",
+                "rollout.single-node",  # the lab's one manager is the only place it may run
             }
             | ONE_REPLICA,
         ),
@@ -119,8 +124,38 @@ def lab_services(manager_socket: str) -> dict[str, tuple[ServiceSpec, set[str]]]
                 "rollout.update-failure-action",
                 "rollout.update-order",
                 "rollout.restart-policy",
+                "rollout.update-parallelism",  # the SDK's UpdateConfig sends Parallelism 0
                 "config.stateful-pinned",
             }
+            | ONE_REPLICA,
+        ),
+        # readiness truth (issue 13), items 2, 3 and 8
+        "acc-dollar": (
+            # the Engine never expands $: a bcrypt-like value is literal; a Swarm template is not
+            compliant(
+                "acc-dollar",
+                replicas=1,
+                env={"DB_PASSWORD": "$uperS3cret", "NODE_TOKEN": "{{.Node.Hostname}}"},
+            ),
+            {"config.secret-in-env"} | ONE_REPLICA,
+        ),
+        "acc-swarmkit": (
+            # swarmkit's semantics: case-insensitive keys, a missing label equals "", node.ip
+            compliant(
+                "acc-swarmkit",
+                replicas=1,
+                constraints=[
+                    "Node.Role==WORKER",
+                    "node.labels.missing!=x",
+                    "node.ip!=192.0.2.0/24",
+                ],
+            ),
+            ONE_REPLICA,
+        ),
+        "acc-parent": (
+            # /run holds the socket: mounting the parent hands it over
+            compliant("acc-parent", replicas=1, mounts=["/run:/host-run:ro"]),
+            {"config.bind-mounts", "config.sensitive-host-path", "security.docker-socket"}
             | ONE_REPLICA,
         ),
         "acc-nowhere": (
@@ -161,8 +196,8 @@ def lab_with_services(swarm_lab):
 def polled(lab_with_services):
     """The lab registered as cluster `lab` and polled once through the real poller."""
     lab, expected = lab_with_services
-    cluster = cluster_services.cluster_add(name="lab", url=lab.docker_host)
-    outcome = cluster_services.cluster_poll(cluster=cluster)
+    cluster = registration.cluster_add(name="lab", url=lab.docker_host)
+    outcome = pipeline.cluster_poll(cluster=cluster)
     assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
     # The poller records a scoring failure instead of raising: make sure one was stored.
     assert Evaluation.objects.filter(cluster=cluster).count() == 1
@@ -214,6 +249,9 @@ def all_checks(cluster, evaluation):
         cluster=cluster,
         snapshot=cluster_selectors.latest_snapshot(cluster=cluster),
         now=evaluation.evaluated_at,
+        operations=maintenance_selectors.operations_facts(
+            cluster=cluster, now=evaluation.evaluated_at
+        ),
     )
     checks = [
         {"rule": c.rule, "severity": c.severity, "status": c.status,
@@ -279,7 +317,7 @@ def test_its_score_recomputes_waivers_leave_it_and_stop_at_expiry(polled, operat
             cluster=cluster, rule=rule, reason="accepted for the acceptance test",
             owner=operator, expires_at=now + timedelta(days=7), created_by=operator, now=now,
         )  # fmt: skip
-    waived = services.evaluation_run(cluster=cluster, snapshot=snapshot, now=now)
+    waived = pipeline.evaluation_run(cluster=cluster, snapshot=snapshot, now=now)
     waived_checks = all_checks(cluster, waived)
     assert {c["rule"] for c in waived_checks if c["status"] == "waived"} == waived_rules
     assert not [c for c in waived_checks if c["rule"] in waived_rules and c["status"] != "waived"]
@@ -288,8 +326,8 @@ def test_its_score_recomputes_waivers_leave_it_and_stop_at_expiry(polled, operat
     assert (waived.grade, waived.grade_capped) == ("C", True)
 
     later = now + timedelta(days=8)
-    assert services.waivers_expire(now=later) == len(waived_rules)
-    expired = services.evaluation_run(cluster=cluster, snapshot=snapshot, now=later)
+    assert pipeline.waivers_expire(now=later) == len(waived_rules)
+    expired = pipeline.evaluation_run(cluster=cluster, snapshot=snapshot, now=later)
     expired_checks = all_checks(cluster, expired)
     assert not [c for c in expired_checks if c["status"] == "waived"]
     assert failing_by_service(expired_checks) == failing_by_service(checks)
@@ -331,3 +369,56 @@ def test_its_report_command_tells_the_same_and_exits_as_asked(polled, capsys):
     assert report(capsys, "--format", "json", "--fail-on-critical")[0] == 3
     assert report(capsys, "--format", "json", "--fail-below", "101")[0] == 4
     assert report(capsys, "--format", "json", "--fail-below", str(data["score"]))[0] == 0
+
+
+# --- readiness truth (issue 13): items 1 and 7 against the lab ------------------------------
+
+
+def test_it_takes_the_image_health_check_and_judges_the_image_a_service_runs_now(swarm_lab):
+    """Item 1: an image imported with `HEALTHCHECK CMD true` gives a spec without a health check
+    "health check from the image". Item 7: `docker service update --image` (through the SDK)
+    on a stack-labelled service leaves com.docker.stack.image stale: the running image is
+    judged, the label explains the drift."""
+    from lab import image as lab_image
+
+    lab = swarm_lab
+    tar = lab_image.rootfs_tar()
+    for hostname in lab.hostnames:
+        lab.client(hostname).api.import_image_from_data(
+            tar,
+            repository="wk-busybox-hc",
+            tag="1.35",
+            changes=[*lab_image.IMAGE_CHANGES, "HEALTHCHECK CMD true"],
+        )
+    stack = {"team": "acceptance", "com.docker.stack.namespace": "acc"}
+    image_hc = lab.create_service(
+        compliant("acc-imagehc", image="wk-busybox-hc:1.35", healthcheck=None, replicas=1)
+    )
+    drift = lab.create_service(
+        compliant("acc-drift", replicas=1, labels=stack | {"com.docker.stack.image": DEFAULT_IMAGE})
+    )
+    try:
+        lab.wait_converged(image_hc, timeout=60)
+        lab.wait_converged(drift, timeout=60)
+        drift.reload()
+        drift.update(image="wk-busybox:latest")  # what `docker service update --image` sends
+        drift.reload()
+        assert drift.attrs["Spec"]["Labels"]["com.docker.stack.image"] == DEFAULT_IMAGE
+        cluster = registration.cluster_add(name="lab-truth", url=lab.docker_host)
+        outcome = pipeline.cluster_poll(cluster=cluster)
+        assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
+        report = selectors.report_for_cluster(
+            cluster=cluster,
+            snapshot=outcome.snapshot,
+            now=timezone.now(),
+            operations=maintenance_selectors.operations_facts(cluster=cluster, now=timezone.now()),
+        )
+        found = {(c.rule, c.object.name): c for c in report.checks}
+        health = found[("health.healthcheck", "acc-imagehc")]
+        assert health.status == "pass" and "health check from the image" in health.message
+        tag = found[("images.tag-pinned", "acc-drift")]
+        assert tag.status == "fail", tag.message
+        assert f"deployed as {DEFAULT_IMAGE}, now runs wk-busybox:latest" in tag.message
+    finally:
+        image_hc.remove()
+        drift.remove()

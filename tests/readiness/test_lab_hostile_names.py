@@ -7,8 +7,9 @@ from xml.etree import ElementTree as ET
 import pytest
 from django.core.management import call_command
 
-from clusters import services as cluster_services
+from clusters import registration
 from clusters.models import Node, Service
+from dashboard import pipeline
 from lab import ServiceSpec
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db]
@@ -50,8 +51,8 @@ def report(capsys, fmt: str) -> str:
 
 def test_it_polls_and_reports_hostile_names_well_formed(hostile_lab, capsys):
     lab, source = hostile_lab
-    cluster = cluster_services.cluster_add(name="lab", url=lab.docker_host)
-    outcome = cluster_services.cluster_poll(cluster=cluster)
+    cluster = registration.cluster_add(name="lab", url=lab.docker_host)
+    outcome = pipeline.cluster_poll(cluster=cluster)
     assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
     assert Service.objects.get(name="acc-xss").labels[XSS] == XSS
     assert Node.objects.get(hostname="wk-worker-2").labels["note"] == XSS

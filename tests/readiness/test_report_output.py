@@ -3,6 +3,8 @@
 import json
 from xml.etree import ElementTree as ET
 
+import pytest
+
 from clusters.snapshot import EnvVar, Mount
 from readiness.engine import evaluate
 from readiness.policy import Policy
@@ -138,3 +140,41 @@ def test_it_writes_the_report_fields_and_every_check_in_junit_as_in_json():
         for c in data["checks"]
     )  # fmt: skip
     assert {case[3] for case in cases} >= {"pass", "fail", "waived"}
+
+
+def test_it_lists_fix_first_after_the_other_fields_in_json_text_and_junit():
+    from readiness.fixfirst import fix_first
+
+    report = mixed_report()
+    data = json.loads(render(report, "json"))
+    assert list(data) == [
+        "cluster", "environment", "snapshot_at", "evaluated_at", "score", "grade",
+        "grade_capped", "categories", "summary", "checks", "rules", "notes", "fix_first",
+    ]  # fmt: skip
+    expected = [fix.to_dict() for fix in fix_first(report.checks)]
+    assert data["fix_first"] == expected and expected
+    assert data["fix_first"][0]["rule"] == "images.tag-pinned"  # it lifts the cap
+    assert json.loads(render(report, "json", only_failed=True))["fix_first"] == expected
+
+    text = render(report, "text")
+    assert "\nFix first:\n" in text
+    for n, item in enumerate(expected, start=1):
+        names = ", ".join(o["name"] for o in item["objects"])
+        assert f"  {n}. {item['rule']} ({item['objects'][0]['type']} {names}): " in text
+        assert f"+{item['gain']} points, grade {item['grade_after']}" in text
+
+    root = ET.fromstring(render(report, "junit").encode())
+    named = {p.get("name"): p.get("value") for p in root.find("properties")}
+    for n, item in enumerate(expected, start=1):
+        assert named[f"fix_first.{n}.rule"] == item["rule"]
+        assert named[f"fix_first.{n}.gain"] == str(item["gain"])
+        assert named[f"fix_first.{n}.grade_after"] == item["grade_after"]
+
+
+def test_it_lists_nothing_to_fix_when_nothing_fails():
+    report = evaluate(snapshot(services=[service("api")]), Policy(), context(), cluster="lab")
+    if report.summary["critical"] + report.summary["warning"]:
+        pytest.skip("the factory's cluster fails something")
+    data = json.loads(render(report, "json"))
+    assert data["fix_first"] == []
+    assert "Fix first:" not in render(report, "text")

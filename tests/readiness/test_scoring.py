@@ -187,6 +187,9 @@ def test_it_evaluates_a_compliant_cluster_to_a_clean_a():
         "manager-load.unbounded-on-manager",  # nothing runs on managers
         "config.stateful-pinned",  # no local volume
         "security.overlay-encrypted",  # no overlay network
+        "manager-load.ingress-ports",  # no published port
+        "rollout.host-port-placement",  # no host-mode port
+        "security.join-token-rotation",  # /swarm not read by the factory's snapshot
     }
 
 

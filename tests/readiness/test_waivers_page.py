@@ -6,8 +6,8 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from clusters import services as cluster_services
 from clusters.models import Cluster
+from dashboard import pipeline
 from readiness import services
 from readiness.models import Evaluation, Waiver, WaiverEvent
 from tests.clusters.conftest import fetcher, load_raw
@@ -30,7 +30,7 @@ def frozen():
 def polled(name: str = "lab") -> Cluster:
     """A cluster polled from a lab recording: a stored snapshot and an evaluation."""
     cluster = Cluster.objects.create(name=name, url="unix:///run/lab.sock")
-    outcome = cluster_services.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
+    outcome = pipeline.cluster_poll(cluster=cluster, fetch=fetcher(load_raw("lab_poll1")))
     assert outcome.run.ok
     return cluster
 
@@ -81,7 +81,7 @@ def test_the_toggle_shows_expired_and_revoked_waivers_with_their_trail(client, v
             cluster=cluster, rule="health.healthcheck", reason="expired one", owner=operator,
             expires_at=NOW - timedelta(days=2), created_by=operator, now=NOW - timedelta(days=20),
         )  # fmt: skip
-    services.waivers_expire(now=NOW)
+    pipeline.waivers_expire(now=NOW)
     client.force_login(viewer)
     response = client.get(URL, {"show": "all"})
     listing = response.context["waivers"]
@@ -106,7 +106,7 @@ def test_an_operator_revokes_with_htmx_and_the_cluster_is_re_scored(client, oper
     waiver = waive(cluster, operator, rule=failing.rule)
     from clusters.selectors import latest_snapshot
 
-    services.evaluation_run(cluster=cluster, snapshot=latest_snapshot(cluster=cluster), now=NOW)
+    pipeline.evaluation_run(cluster=cluster, snapshot=latest_snapshot(cluster=cluster), now=NOW)
     waived = Evaluation.objects.filter(cluster=cluster).first()
     assert waived.summary["waived"] > 0
     client.force_login(operator)

@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from accounts.roles import ADMIN, OPERATOR, RANK, VIEWER
 from clusters.models import Cluster
-from maintenance import services as maintenance
 from maintenance.models import Occurrence
+from maintenance.services import backups as backup_services
+from maintenance.services import checklists as checklist_services
+from maintenance.services import windows as window_services
 from readiness import services as readiness
 from tests.conftest import make_user
 
@@ -23,6 +25,8 @@ pytestmark = pytest.mark.django_db
 
 PUBLIC = "public"  # no sign-in (the login and reset pages, the token-protected calendar)
 SIGNED_IN = "signed-in"  # any account, even one without a role (its own settings, sign-out)
+OWN_AUTH = "own-auth"  # the REST API and /metrics: 401 without credentials, never a redirect
+# (each API operation with every role and token scope: tests/api/test_api.py)
 
 # route name -> (role needed, URL arguments from the objects made by `world`)
 ROUTES = {
@@ -32,9 +36,11 @@ ROUTES = {
     "clusters:settings": (ADMIN, lambda w: ["lab"]),
     "clusters:calendar_token_rotate": (ADMIN, lambda w: ["lab"]),
     "clusters:delete": (ADMIN, lambda w: ["lab"]),
+    "clusters:report": (VIEWER, lambda w: ["lab"]),
     "clusters:poll_now": (OPERATOR, lambda w: ["lab"]),
     "clusters:poll_status": (OPERATOR, lambda w: ["lab"]),
     "readiness:findings": (VIEWER, lambda w: []),
+    "readiness:findings_csv": (VIEWER, lambda w: []),
     "readiness:waivers": (VIEWER, lambda w: []),
     "readiness:waiver_new": (OPERATOR, lambda w: []),
     "readiness:waiver_revoke": (OPERATOR, lambda w: [w["waiver"].pk]),
@@ -63,6 +69,26 @@ ROUTES = {
     "accounts:users": (ADMIN, lambda w: []),
     "accounts:user_create": (ADMIN, lambda w: []),
     "accounts:user_role": (ADMIN, lambda w: [w["viewer"].pk]),
+    "sso:start": (PUBLIC, lambda w: []),  # 404 while single sign-on is not configured
+    "sso:callback": (PUBLIC, lambda w: []),
+    "accounts:token_create": (SIGNED_IN, lambda w: []),
+    "accounts:token_revoke": (SIGNED_IN, lambda w: [1]),
+    "api:openapi-json": (SIGNED_IN, lambda w: []),
+    "api:openapi-view": (SIGNED_IN, lambda w: []),
+    "api:api-root": (OWN_AUTH, lambda w: []),
+    "api:clusters": (OWN_AUTH, lambda w: []),
+    "api:cluster_report": (OWN_AUTH, lambda w: ["lab"]),
+    "api:cluster_evaluations": (OWN_AUTH, lambda w: ["lab"]),
+    "api:findings": (OWN_AUTH, lambda w: []),
+    "api:nodes": (OWN_AUTH, lambda w: ["lab"]),
+    "api:services": (OWN_AUTH, lambda w: ["lab"]),
+    "api:windows": (OWN_AUTH, lambda w: ["lab"]),
+    "api:occurrences": (OWN_AUTH, lambda w: ["lab"]),
+    "api:backups": (OWN_AUTH, lambda w: ["lab"]),
+    "api:checklists": (OWN_AUTH, lambda w: ["lab"]),
+    "api:checklist": (OWN_AUTH, lambda w: [w["run"].pk]),
+    "api:reminders": (OWN_AUTH, lambda w: []),
+    "metrics": (OWN_AUTH, lambda w: []),
 }
 GUARDED = {name: spec for name, spec in ROUTES.items() if spec[0] in RANK}
 
@@ -83,17 +109,17 @@ def world(django_user_model):
     cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
     now = timezone.now()
     owner = make_user(django_user_model, "owen", OPERATOR)
-    maintenance.window_create(
+    window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(2, 30), duration_minutes=60,
         tz="Europe/Berlin", name="weekly", now=now,
     )  # fmt: skip
     return {
         "cluster": cluster,
         "occurrence": Occurrence.objects.first(),
-        "backup": maintenance.backup_create(
+        "backup": backup_services.backup_create(
             cluster=cluster, name="orders", interval_days=60, now=now
         ),
-        "run": maintenance.checklist_start(
+        "run": checklist_services.checklist_start(
             cluster=cluster,
             template="switchover",
             tz="UTC",
@@ -128,7 +154,22 @@ def test_the_table_names_every_route():
     assert sorted(route_names()) == sorted(ROUTES)
 
 
-@pytest.mark.parametrize("name", sorted(n for n, spec in ROUTES.items() if spec[0] != PUBLIC))
+@pytest.mark.parametrize("name", sorted(n for n, spec in ROUTES.items() if spec[0] == OWN_AUTH))
+def test_anonymous_callers_of_the_api_and_metrics_get_401_and_change_nothing(
+    client, world, name, settings
+):
+    settings.WATCHKEEPER_METRICS_TOKEN = "a-metrics-token"
+    url = reverse(name, args=ROUTES[name][1](world))
+    before = database()
+    expected = 404 if name == "api:api-root" else 401  # ninja's prefix: no page of its own
+    assert client.get(url).status_code == expected, name
+    assert client.post(url).status_code in (expected, 405), name
+    assert database() == before
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, spec in ROUTES.items() if spec[0] not in (PUBLIC, OWN_AUTH))
+)
 def test_anonymous_visitors_are_sent_to_the_login_page(client, world, name):
     url = reverse(name, args=ROUTES[name][1](world))
     before = database()

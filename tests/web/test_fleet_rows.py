@@ -7,7 +7,9 @@ import time_machine
 
 from accounts.models import Profile
 from clusters.models import Cluster
-from maintenance import services
+from maintenance.services import backups as backup_services
+from maintenance.services import checklists as checklist_services
+from maintenance.services import windows as window_services
 from readiness.models import Evaluation
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +25,7 @@ def row_of(page: str, name: str) -> str:
 @time_machine.travel(NOW, tick=False)
 def test_it_shows_the_next_window_in_the_viewers_zone_and_the_clusters(client, viewer):
     cluster = Cluster.objects.create(name="berlin", url="unix:///b.sock")
-    services.window_create(
+    window_services.window_create(
         cluster=cluster,
         weekdays="wed",
         start_time=time(2, 30),
@@ -42,10 +44,10 @@ def test_it_shows_the_next_window_in_the_viewers_zone_and_the_clusters(client, v
 @time_machine.travel(NOW, tick=False)
 def test_it_counts_overdue_backup_tests_and_checklist_steps(client, viewer):
     cluster = Cluster.objects.create(name="late", url="unix:///l.sock")
-    services.backup_create(
+    backup_services.backup_create(
         cluster=cluster, name="orders", interval_days=30, now=NOW - timedelta(days=60)
     )
-    services.checklist_start(
+    checklist_services.checklist_start(
         cluster=cluster,
         template="switchover",
         target=(NOW - timedelta(days=1)).replace(tzinfo=None),
@@ -94,7 +96,7 @@ def test_it_shows_poll_age_staleness_the_error_escaped_and_a_capped_grade(client
 
 
 def test_every_value_a_row_shows_is_escaped():
-    from clusters.pages import FleetRow, NextWindow, row_html
+    from dashboard.pages import FleetRow, NextWindow, row_html
 
     hostile = "<script>alert(1)</script>\"'"
     window = NextWindow(

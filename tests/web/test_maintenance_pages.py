@@ -7,8 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clusters.models import Cluster
-from maintenance import services
 from maintenance.models import Backup, ChecklistRun, Occurrence, Window
+from maintenance.services import backups as backup_services
+from maintenance.services import checklists as checklist_services
+from maintenance.services import outbox, reminders
+from maintenance.services import windows as window_services
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +20,14 @@ pytestmark = pytest.mark.django_db
 def setup(db):
     cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
     now = timezone.now()
-    services.window_create(
+    window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(2, 30), duration_minutes=60,
         tz="Europe/Berlin", name="weekly", now=now,
     )  # fmt: skip
-    backup = services.backup_create(cluster=cluster, name="orders", interval_days=60, now=now)
-    run = services.checklist_start(cluster=cluster, template="switchover",
+    backup = backup_services.backup_create(
+        cluster=cluster, name="orders", interval_days=60, now=now
+    )
+    run = checklist_services.checklist_start(cluster=cluster, template="switchover",
                                    target=(now + timedelta(days=3)).replace(tzinfo=None),
                                    tz="UTC", now=now)  # fmt: skip
     return cluster, backup, run
@@ -180,15 +185,15 @@ def test_without_smtp_a_sent_reminder_is_shown_in_the_outbox(client, viewer, set
     cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
     Recipient.objects.create(cluster=cluster, email="ops@example.org")
     now = timezone.now()
-    services.notification_enqueue(
+    reminders.notification_enqueue(
         cluster=cluster, kind="critical_finding", subject_key="finding:1",
         title="[lab] new critical finding <b>web</b>", body="The web service runs as root.",
         now=now,
     )  # fmt: skip
-    assert services.reminders_send_due(now=now).sent == 1
+    assert outbox.reminders_send_due(now=now).sent == 1
     client.force_login(viewer)
     page = client.get(reverse("maintenance:outbox")).text
     assert "The web service runs as root." in page
     assert "new critical finding &lt;b&gt;web&lt;/b&gt;" in page and "<b>web</b>" not in page
-    message_id = services.message_id_for("critical_finding|finding:1|-|ops@example.org")
+    message_id = reminders.message_id_for("critical_finding|finding:1|-|ops@example.org")
     assert message_id.replace("<", "&lt;").replace(">", "&gt;") in page

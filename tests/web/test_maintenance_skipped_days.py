@@ -7,7 +7,8 @@ import time_machine
 from django.urls import reverse
 
 from clusters.models import Cluster
-from maintenance import freezes, services
+from maintenance.services import freezes as freeze_services
+from maintenance.services import windows as window_services
 
 NOW = datetime(2027, 4, 1, 12, 0, tzinfo=UTC)
 
@@ -15,11 +16,11 @@ NOW = datetime(2027, 4, 1, 12, 0, tzinfo=UTC)
 @pytest.mark.django_db
 def test_the_month_view_marks_freezes_and_a_missing_31st(client, viewer):
     cluster = Cluster.objects.create(name="prod", url="unix:///nonexistent.sock")
-    services.window_create(
+    window_services.window_create(
         cluster=cluster, rrule="FREQ=MONTHLY;BYMONTHDAY=31", start_time=time(3, 0),
         duration_minutes=60, tz="UTC", now=NOW, name="month end",
     )  # fmt: skip
-    freezes.freeze_add(name="easter freeze", first_day=date(2027, 4, 10), now=NOW)
+    freeze_services.freeze_add(name="easter freeze", first_day=date(2027, 4, 10), now=NOW)
     with time_machine.travel(NOW, tick=False):
         client.force_login(viewer)
         page = client.get(reverse("maintenance:overview") + "?view=month&date=2027-04-01")
@@ -35,11 +36,11 @@ def test_the_ical_feed_marks_skipped_days():
     import icalendar
 
     cluster = Cluster.objects.create(name="prod", url="unix:///nonexistent.sock")
-    services.window_create(
+    window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(3, 0), duration_minutes=60,
         tz="UTC", now=NOW, name="sunday",
     )  # fmt: skip
-    freezes.freeze_add(name="skip", first_day=date(2027, 4, 11), now=NOW, cluster=cluster)
+    freeze_services.freeze_add(name="skip", first_day=date(2027, 4, 11), now=NOW, cluster=cluster)
     from django.test import Client
 
     with time_machine.travel(NOW, tick=False):

@@ -11,13 +11,19 @@ import re
 from datetime import UTC, date, datetime, time
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.commands import AuditedCommand
 from clusters.models import Cluster
-from maintenance import checklists, evidence, freezes, restore_evidence, selectors, services
+from maintenance import checklists, evidence, restore_evidence, selectors
 from maintenance.models import Backup, Freeze
+from maintenance.services import backups as backup_services
+from maintenance.services import checklists as checklist_services
+from maintenance.services import freezes as freeze_services
+from maintenance.services import windows as window_services
+from maintenance.services.tick import tick as scheduler_tick
 from watchkeeper.timefmt import iso_utc
 
 MAX_RANGE_DAYS = 400
@@ -70,7 +76,7 @@ def invalid(exc: ValidationError) -> CommandError:
     return usage_error(" ".join(exc.messages))
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Maintenance windows, occurrences, backup-restore tests, checklists, scheduler tick."
 
     def add_arguments(self, parser):
@@ -102,6 +108,12 @@ class Command(BaseCommand):
         badd.add_argument("name")
         badd.add_argument("--every", type=int, default=90, help="days, 30 to 90 (default 90)")
         badd.add_argument("--validated-at", default=None, help="last passed restore test, ISO")
+        badd.add_argument(
+            "--kind",
+            choices=("data", "swarm_raft"),
+            default="data",
+            help="what is backed up: application data (default) or the swarm's raft state",
+        )
         brec = backup_actions.add_parser(
             "record", help="record a restore test from restic, kopia or velero output"
         )
@@ -164,7 +176,7 @@ class Command(BaseCommand):
         cluster = get_cluster(options["cluster"])
         start = parse_hhmm(options["start"])
         try:
-            window = services.window_create(
+            window = window_services.window_create(
                 cluster=cluster,
                 weekdays=options["weekday"] or "",
                 rrule=options["rrule"] or "",
@@ -201,7 +213,7 @@ class Command(BaseCommand):
         now = timezone.now()
         with transaction.atomic():
             for window in cluster.maintenance_windows.all():
-                services.occurrences_materialise(
+                window_services.occurrences_materialise(
                     window=window, now=now, first_day=first, last_day=last
                 )
         rows = [
@@ -235,11 +247,12 @@ class Command(BaseCommand):
             else None
         )
         try:
-            backup = services.backup_create(
+            backup = backup_services.backup_create(
                 cluster=cluster,
                 name=options["name"],
                 interval_days=options["every"],
                 validated_at=validated_at,
+                kind=options["kind"],
                 now=timezone.now(),
             )
         except ValidationError as exc:
@@ -281,7 +294,7 @@ class Command(BaseCommand):
         if backup is None:
             raise usage_error(f"Cluster {cluster.name} has no backup named {options['name']!r}.")
         try:
-            services.backup_validate(
+            backup_services.backup_validate(
                 backup=backup,
                 evidence=options["evidence"],
                 passed=not options["failed"],
@@ -305,7 +318,7 @@ class Command(BaseCommand):
         cluster = get_cluster(options["cluster"])
         target = parse_local(options["at"], "--at")
         try:
-            run = services.checklist_start(
+            run = checklist_services.checklist_start(
                 cluster=cluster,
                 template=options["template"],
                 target=target,
@@ -324,7 +337,7 @@ class Command(BaseCommand):
         first = parse_date(options["first"], "--from")
         last = parse_date(options["last"], "--to") if options["last"] else None
         try:
-            item, cancelled = freezes.freeze_add(
+            item, cancelled = freeze_services.freeze_add(
                 name=options["name"], first_day=first, last_day=last, cluster=cluster,
                 now=timezone.now(),
             )  # fmt: skip
@@ -349,10 +362,10 @@ class Command(BaseCommand):
         item = Freeze.objects.filter(pk=options["id"]).first()
         if item is None:
             raise usage_error(f"No freeze with id {options['id']}.")
-        back = freezes.freeze_delete(freeze=item, now=timezone.now())
+        back = freeze_services.freeze_delete(freeze=item, now=timezone.now())
         self.stdout.write(f"Freeze {options['id']} deleted; {back} occurrence(s) scheduled again.")
 
     def tick(self, options):
         now = parse_instant(options["now"], "--now") if options["now"] else timezone.now()
-        result = services.tick(now=now)
+        result = scheduler_tick(now=now)
         self.stdout.write(f"tick {iso_utc(now)}: {result.summary()}")

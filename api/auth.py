@@ -1,0 +1,111 @@
+"""Who is calling: a signed-in session (CSRF for unsafe methods) or a bearer API token.
+
+A token acts with the lower of its scope and its user's current role, read at every request;
+each token has its own rate limit (Django's cache, one counter per token and minute).
+"""
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from ninja.security import APIKeyCookie, HttpBearer
+
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+from accounts import tokens
+from accounts.roles import RANK, role_of
+from audit import services as audit
+
+from .errors import ApiError
+
+RATE_WINDOW = 60  # seconds
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a user, the role it acts with now, and the token used (None: a session)."""
+
+    user: object
+    role: str | None
+    token: object | None = None
+
+
+def _rate_limit(token) -> None:
+    """Count one request against TOKEN's minute; 429 with Retry-After past the limit."""
+    limit = settings.WATCHKEEPER_API_RATE_LIMIT
+    now = time.time()
+    window = int(now // RATE_WINDOW)
+    key = f"api-rate:{token.pk}:{window}"
+    if cache.add(key, 1, timeout=RATE_WINDOW * 2):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add() and incr()
+            cache.set(key, 1, timeout=RATE_WINDOW * 2)
+            count = 1
+    if count > limit:
+        retry_after = max(1, int((window + 1) * RATE_WINDOW - now) + 1)
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"This token may make {limit} requests a minute; retry in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class TokenAuth(HttpBearer):
+    """Authorization: Bearer wk_..."""
+
+    def __call__(self, request):
+        header = request.headers.get("Authorization")
+        if header is not None and not header.lower().startswith("bearer "):
+            raise ApiError(
+                401, "token_invalid", "Send the token as 'Authorization: Bearer <token>'."
+            )
+        return super().__call__(request)
+
+    def authenticate(self, request, token: str):
+        now = timezone.now()
+        found = account_selectors.token_by_secret(secret=token.strip())
+        if found is None or not found.user.is_active:
+            raise ApiError(401, "token_invalid", "This API token is not valid.")
+        if found.revoked_at is not None:
+            raise ApiError(401, "token_revoked", "This API token was revoked.")
+        if found.expires_at <= now:
+            raise ApiError(401, "token_expired", "This API token has expired.")
+        _rate_limit(found)
+        account_services.token_touch(token=found, now=now)
+        role = tokens.effective_role(scope=found.scope, user_role=role_of(found.user))
+        audit.act_as(audit.Actor(via="api", user=found.user, token_prefix=found.prefix))
+        return Principal(user=found.user, role=role, token=found)
+
+
+class SessionAuth(APIKeyCookie):
+    """The pages' own session cookie; unsafe methods need the CSRF token (X-CSRFToken)."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def _get_key(self, request):
+        if "Authorization" in request.headers or not request.user.is_authenticated:
+            return None  # a bearer token decides alone; no session: 401, not a CSRF error
+        return super()._get_key(request)
+
+    def authenticate(self, request, key):
+        if key is None or not request.user.is_authenticated:
+            return None
+        audit.act_as(audit.Actor(via="api", user=request.user))
+        return Principal(user=request.user, role=role_of(request.user))
+
+
+def require(request, role: str) -> Principal:
+    """The caller, if it acts with ROLE or higher; 403 otherwise."""
+    principal: Principal = request.auth
+    if RANK[principal.role] < RANK[role]:
+        via = "this token's scope" if principal.token is not None else "your role"
+        raise ApiError(
+            403, "role_required", f"This needs the {role} role; {via} gives {principal.role}."
+        )
+    return principal

@@ -1,0 +1,332 @@
+"""Writes of a poll's results: the snapshot, the node/service/task rows, node transitions,
+failed polls, and the thinning of old history."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from clusters import client
+from clusters.models import (
+    Cluster,
+    Node,
+    NodeTransition,
+    PollRun,
+    PollSnapshot,
+    RunningTask,
+    Service,
+)
+from clusters.polling import claim_held
+from clusters.snapshot import Snapshot
+from watchkeeper.history import thin_per_cluster
+
+# --- persisting -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transition:
+    node_id: str
+    from_state: str
+    to_state: str
+    at: datetime
+    source: str
+
+
+def node_transitions(*, previous: dict[str, str], snapshot: Snapshot) -> list[Transition]:
+    """State changes of known nodes: from node events, then from the state seen across polls.
+
+    Pure: PREVIOUS maps node id -> state at the last good poll.
+    """
+    by_node: dict[str, list] = {}
+    for event in snapshot.events:
+        if event.type == "node" and "state.new" in event.attributes:
+            by_node.setdefault(event.actor_id, []).append(event)
+    out = []
+    for node in snapshot.nodes:
+        current = previous.get(node.id)
+        if current is None:
+            continue  # first sight of the node: its joining events are no transitions
+        for event in by_node.get(node.id, []):
+            new = event.attributes["state.new"]
+            old = event.attributes.get("state.old") or current or "unknown"
+            if new != old:
+                out.append(Transition(node.id, old, new, event.time, "event"))
+            current = new
+        if current != node.state:
+            out.append(Transition(node.id, current, node.state, snapshot.taken_at, "poll"))
+    return out
+
+
+NODE_FIELDS = (
+    "hostname", "role", "state", "availability", "cpus", "memory_bytes", "engine_version",
+    "addr", "leader", "reachability", "labels", "removed_at",
+)  # fmt: skip
+SERVICE_FIELDS = (
+    "name", "image", "mode", "replicas", "running_tasks", "desired_tasks", "constraints",
+    "memory_limit", "memory_reservation", "cpu_limit", "cpu_reservation", "healthcheck",
+    "labels", "removed_at",
+)  # fmt: skip
+TASK_FIELDS = ("node_id", "service_id", "slot", "state")
+
+
+def _compared(fields: tuple) -> tuple:
+    """The FIELDS a row's digest covers: all but removed_at (a returning row is rewritten)."""
+    return tuple(name for name in fields if name != "removed_at")
+
+
+def row_digest(values: dict, fields: tuple) -> str:
+    """A stable hash of a row's FIELDS (JSON values with sorted keys)."""
+    data = orjson.dumps(
+        [values[name] for name in fields],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        default=str,
+    )
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _service_row(service) -> tuple[dict, str]:
+    """The service's stored fields and their digest, made once per Service object (a poll
+    reuses the objects of services the API reports unchanged: see normalize.Reuse)."""
+    kept = service.__dict__.get("_stored_row")
+    if kept is None:
+        compared = _compared(SERVICE_FIELDS)  # the snapshot's Service has each of them
+        row = {name: getattr(service, name) for name in compared} | {"removed_at": None}
+        kept = service.__dict__["_stored_row"] = (row, row_digest(row, compared))
+    return kept
+
+
+def _sync(
+    model,
+    *,
+    cluster: Cluster,
+    rows: dict[str, dict],
+    fields: tuple,
+    now: datetime,
+    existing: dict | None = None,
+    also: tuple = (),
+    digests: dict[str, str] | None = None,
+):
+    """Upsert the ROWS (swarm id -> field values) that are new or changed; mark the missing.
+
+    Four statements whatever the size: read, upsert, mark removed (or delete), touch.
+    Models with a ``digest`` column are compared by the hash of their FIELDS (no JSON field is
+    read back; DIGESTS, swarm id -> digest over _compared(FIELDS), when the caller has them),
+    others field by field. Returns swarm id -> primary key for every row;
+    EXISTING (a dict) receives the rows as they were: swarm id -> (pk, *ALSO) for models with a
+    digest, (pk, *FIELDS) for the others.
+    """
+    if existing is None:
+        existing = {}
+    digested = hasattr(model, "digest")
+    timestamps = hasattr(model, "last_seen_at")
+    if digested:
+        compared = _compared(fields)
+        state = {}
+        for swarm_id, pk, digest, removed_at, *rest in model.objects.filter(
+            cluster=cluster
+        ).values_list("swarm_id", "pk", "digest", "removed_at", *also):
+            state[swarm_id] = (digest, removed_at)
+            existing[swarm_id] = (pk, *rest)
+        changed = []
+        for swarm_id, values in rows.items():
+            digest = digests[swarm_id] if digests is not None else row_digest(values, compared)
+            if state.get(swarm_id) != (digest, None):
+                changed.append(model(cluster=cluster, swarm_id=swarm_id, digest=digest, **values))
+        update_fields = [*fields, "digest"]
+    else:
+        existing.update(
+            (row[0], row[1:])
+            for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
+        )
+        changed = [
+            model(cluster=cluster, swarm_id=swarm_id, **values)
+            for swarm_id, values in rows.items()
+            if existing.get(swarm_id, (None,))[1:] != tuple(values[f] for f in fields)
+        ]
+        update_fields = list(fields)
+    pks = {swarm_id: values[0] for swarm_id, values in existing.items()}
+    if timestamps:
+        for obj in changed:
+            obj.first_seen_at = obj.last_seen_at = now
+        update_fields.append("last_seen_at")
+    created = model.objects.bulk_create(
+        changed,
+        update_conflicts=True,
+        unique_fields=["cluster", "swarm_id"],
+        update_fields=update_fields,
+    )
+    pks.update({obj.swarm_id: obj.pk for obj in created})
+    gone = [swarm_id for swarm_id in existing if swarm_id not in rows]
+    if timestamps:
+        model.objects.filter(cluster=cluster, swarm_id__in=gone, removed_at__isnull=True).update(
+            removed_at=now
+        )
+        model.objects.filter(cluster=cluster, removed_at__isnull=True).update(last_seen_at=now)
+    else:
+        model.objects.filter(cluster=cluster, swarm_id__in=gone).delete()
+    return pks
+
+
+def poll_persist(
+    *,
+    cluster: Cluster,
+    snapshot: Snapshot,
+    started_at: datetime,
+    duration_ms: int,
+    events_until: datetime | None,
+    claimed_at: datetime | None = None,
+) -> tuple[PollRun, list[Transition]]:
+    """Store one good poll in one transaction with bulk writes (statement count is constant).
+
+    Only new or changed nodes, services and tasks are written; removed nodes and services
+    are marked removed (history kept), tasks no longer running are deleted. With CLAIMED_AT,
+    nothing is written unless that poll claim still holds (else ClaimLost).
+    """
+    now = snapshot.taken_at
+    with transaction.atomic():
+        claim_held(cluster=cluster, claimed_at=claimed_at)
+        known_nodes: dict[str, tuple] = {}
+        node_pk = _sync(
+            Node,
+            cluster=cluster,
+            now=now,
+            fields=NODE_FIELDS,
+            existing=known_nodes,
+            also=("state", "removed_at"),
+            rows={
+                n.id: {
+                    "hostname": n.hostname,
+                    "role": n.role,
+                    "state": n.state,
+                    "availability": n.availability,
+                    "cpus": n.cpus,
+                    "memory_bytes": n.memory_bytes,
+                    "engine_version": n.engine_version,
+                    "addr": n.addr,
+                    "leader": n.leader,
+                    "reachability": n.reachability or "",
+                    "labels": n.labels,
+                    "removed_at": None,
+                }  # fmt: skip
+                for n in snapshot.nodes
+            },
+        )
+        service_rows = [(s, _service_row(s)) for s in snapshot.services]
+        service_pk = _sync(
+            Service,
+            cluster=cluster,
+            now=now,
+            fields=SERVICE_FIELDS,
+            rows={s.id: row for s, (row, _) in service_rows},
+            digests={s.id: digest for s, (_, digest) in service_rows},
+        )
+        _sync(
+            RunningTask,
+            cluster=cluster,
+            now=now,
+            fields=TASK_FIELDS,
+            rows={
+                t.id: {
+                    "node_id": node_pk.get(t.node_id or ""),
+                    "service_id": service_pk.get(t.service_id),
+                    "slot": t.slot,
+                    "state": t.state,
+                }
+                for t in snapshot.tasks
+                if t.desired_state == "running"
+            },
+        )
+        previous = {
+            swarm_id: state
+            for swarm_id, (_, state, removed_at) in known_nodes.items()
+            if removed_at is None
+        }  # node id -> state at the last good poll (nodes not marked removed)
+        transitions = node_transitions(previous=previous, snapshot=snapshot)
+        NodeTransition.objects.bulk_create(
+            [
+                NodeTransition(
+                    cluster=cluster,
+                    node_id=node_pk[t.node_id],
+                    from_state=t.from_state,
+                    to_state=t.to_state,
+                    at=t.at,
+                    source=t.source,
+                )
+                for t in transitions
+            ],
+            ignore_conflicts=True,
+        )
+        run = PollRun.objects.create(
+            cluster=cluster,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            ok=True,
+            nodes=len(snapshot.nodes),
+            services=len(snapshot.services),
+            tasks=len(snapshot.running_tasks()),
+            events=len(snapshot.events),
+            events_until=events_until,
+            events_truncated=snapshot.events_truncated,
+        )
+        PollSnapshot.objects.create(
+            poll_run=run,
+            cluster=cluster,
+            taken_at=snapshot.taken_at,
+            data=PollSnapshot.compress(snapshot),
+        )
+        Cluster.objects.filter(pk=cluster.pk).update(
+            last_poll_at=started_at, last_poll_ok=True, last_poll_error="", last_success_at=now
+        )
+    return run, transitions
+
+
+def poll_failure_record(
+    *,
+    cluster: Cluster,
+    started_at: datetime,
+    duration_ms: int,
+    failure: client.PollFailed,
+    claimed_at: datetime | None = None,
+) -> PollRun:
+    """Record a failed poll; the last good snapshot and nodes stay as they were. With
+    CLAIMED_AT, nothing is written unless that poll claim still holds (else ClaimLost)."""
+    message = failure.message[:500]
+    with transaction.atomic():
+        claim_held(cluster=cluster, claimed_at=claimed_at)
+        run = PollRun.objects.create(
+            cluster=cluster,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            ok=False,
+            error_kind=failure.kind,
+            error=message,
+        )
+        Cluster.objects.filter(pk=cluster.pk).update(
+            last_poll_at=started_at, last_poll_ok=False, last_poll_error=message
+        )
+    return run
+
+
+def history_prune(*, now: datetime) -> dict[str, int]:
+    """Thin old snapshots to one per day and drop old snapshot-less poll runs.
+
+    The latest snapshot of each cluster always stays (it is what re-scoring reads).
+    """
+
+    latest = set(
+        PollSnapshot.objects.values("cluster_id")
+        .annotate(last=Max("id"))
+        .values_list("last", flat=True)
+    )
+    snapshots = thin_per_cluster(PollSnapshot, time_field="taken_at", now=now, keep=latest)
+    runs, _ = PollRun.objects.filter(
+        started_at__lt=now - timedelta(days=settings.WATCHKEEPER_POLL_RUN_DAYS),
+        snapshot__isnull=True,
+    ).delete()
+    return {"snapshots": snapshots, "poll_runs": runs}

@@ -1,0 +1,278 @@
+"""Reads for the findings page: failing (and waived) checks of every cluster's latest evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Q,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
+
+from clusters.models import Cluster
+from readiness import catalogue
+from readiness.checks import SEVERITIES, SEVERITY_ORDER, severity_rank
+from readiness.models import CheckResult
+from readiness.selectors import latest_evaluation_ids
+
+FINDINGS_SHOW = {"open": ("fail",), "waived": ("waived",), "all": ("fail", "waived")}
+FINDINGS_QUERY_MAX = 100
+FINDINGS_CLUSTERS_NAMED = 12  # clusters named in a rule's counts; the rest are counted
+
+
+@dataclass(frozen=True)
+class FindingsFilter:
+    """What the findings page narrows to; empty strings mean "any"."""
+
+    cluster: str = ""
+    environment: str = ""
+    severity: str = ""
+    category: str = ""
+    rule: str = ""
+    q: str = ""  # part of an object's name, case-insensitive
+    show: str = "open"  # open (failing) | waived | all
+
+    @classmethod
+    def from_query(cls, query, *, cluster_names) -> tuple[FindingsFilter, list[str]]:
+        """The filter a GET query asks for, and a note for each value ignored as invalid."""
+
+        allowed = {
+            "cluster": set(cluster_names),
+            "environment": set(Cluster.Environment.values),
+            "severity": set(SEVERITIES),
+            "category": set(catalogue.CATEGORIES),
+            "rule": set(catalogue.rule_ids()),
+            "show": set(FINDINGS_SHOW),
+        }
+        values, notes = {}, []
+        for name, choices in allowed.items():
+            value = query.get(name, "").strip()
+            if value and value not in choices:
+                noun = "choice" if name == "show" else name
+                notes.append(f"Ignored {name} “{value[:80]}”: no such {noun}.")
+                value = ""
+            if value:
+                values[name] = value
+        q = query.get("q", "").strip()
+        if len(q) > FINDINGS_QUERY_MAX:
+            notes.append(f"Ignored the object search: at most {FINDINGS_QUERY_MAX} characters.")
+            q = ""
+        return cls(q=q, **values), notes
+
+    def is_narrowed(self) -> bool:
+        return any(
+            (self.cluster, self.environment, self.severity, self.category, self.rule, self.q)
+        )
+
+
+@dataclass
+class FindingRow:
+    """One check on the findings page."""
+
+    id: int
+    cluster: str
+    rule: str
+    severity: str
+    status: str
+    object_type: str
+    object_name: str
+    message: str
+    remediation: str
+    waiver_id: int | None
+    cluster_url: str = ""  # set by the view
+
+
+@dataclass
+class ClusterCount:
+    cluster: str
+    failing: int = 0
+    waived: int = 0
+    cluster_url: str = ""  # set by the view
+
+
+@dataclass
+class RuleFindings:
+    """One rule's matching checks: counts over every cluster, the first rows to show."""
+
+    rule: str
+    title: str
+    category: str
+    severity: str  # the highest severity among its matching checks
+    failing: int = 0
+    waived: int = 0
+    matching: int = 0  # failing and/or waived, as the filter's "show" asks
+    clusters: list[ClusterCount] = field(default_factory=list)
+    rows: list[FindingRow] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return self.matching - len(self.rows)
+
+    @property
+    def clusters_named(self) -> list[ClusterCount]:
+        return self.clusters[:FINDINGS_CLUSTERS_NAMED]
+
+    @property
+    def clusters_more(self) -> int:
+        return max(0, len(self.clusters) - FINDINGS_CLUSTERS_NAMED)
+
+
+@dataclass
+class Findings:
+    groups: list[RuleFindings]
+    matching: int  # checks matching the filter, over all groups
+    shown: int  # rows loaded (at most per_rule per group and limit in all)
+    hidden_waived: int  # waived checks that match but the filter does not show
+    clusters_scored: int  # clusters in scope that have an evaluation
+
+    @property
+    def more(self) -> int:
+        return self.matching - self.shown
+
+
+def findings(
+    *, filters: FindingsFilter, clusters, per_rule: int = 50, limit: int = 250
+) -> Findings:
+    """Checks of each cluster's latest evaluation matching FILTERS, grouped by rule.
+
+    CLUSTERS are every cluster (with id, name and environment). Counts come from one SQL
+    aggregate; one query numbers each rule's checks and keeps the ids of the first PER_RULE,
+    LIMIT in all, and one reads those rows. Four queries whatever the number of clusters or
+    checks.
+    """
+
+    checks, cluster_of = finding_checks(filters=filters, clusters=clusters)
+    shown_statuses = FINDINGS_SHOW[filters.show]
+
+    catalogue_rules = {r.id: r for r in catalogue.all_rules()}
+    groups: dict[str, RuleFindings] = {}
+    counts = (
+        checks.order_by()
+        .values_list("rule", "severity", "evaluation_id")
+        .annotate(
+            failing=Count("id", filter=Q(status="fail")),
+            waived=Count("id", filter=Q(status="waived")),
+        )
+    )
+    per_cluster: dict[tuple[str, str], ClusterCount] = {}
+    hidden_waived = 0
+    for rule, severity, evaluation_id, failing, waived in counts:
+        matching = failing * ("fail" in shown_statuses) + waived * ("waived" in shown_statuses)
+        if "waived" not in shown_statuses:
+            hidden_waived += waived
+        if not matching:
+            continue
+        group = groups.get(rule)
+        if group is None:
+            known = catalogue_rules.get(rule)
+            group = groups[rule] = RuleFindings(
+                rule=rule,
+                title=known.title if known else "",
+                category=known.category if known else rule.split(".", 1)[0],
+                severity=severity,
+            )
+        if severity_rank(severity) < severity_rank(group.severity):
+            group.severity = severity
+        group.failing += failing * ("fail" in shown_statuses)
+        group.waived += waived * ("waived" in shown_statuses)
+        group.matching += matching
+        cluster = cluster_of[evaluation_id]
+        count = per_cluster.get((rule, cluster))
+        if count is None:
+            count = per_cluster[rule, cluster] = ClusterCount(cluster)
+            group.clusters.append(count)
+        count.failing += failing * ("fail" in shown_statuses)
+        count.waived += waived * ("waived" in shown_statuses)
+    ordered = sorted(
+        groups.values(), key=lambda g: (severity_rank(g.severity), -g.matching, g.rule)
+    )
+    for group in ordered:
+        group.clusters.sort(key=lambda c: (-(c.failing + c.waived), c.cluster))
+
+    if ordered and limit > 0 and per_rule > 0:
+        severity_case = Case(
+            *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_ORDER.items()),
+            default=Value(len(SEVERITY_ORDER)),
+            output_field=IntegerField(),
+        )
+        group_rank = Case(
+            *(When(rule=group.rule, then=Value(rank)) for rank, group in enumerate(ordered)),
+            default=Value(len(ordered)),
+            output_field=IntegerField(),
+        )
+        # Number each rule's checks on integer keys only (no text sort, no join), keep the
+        # first PER_RULE of each and LIMIT in all; then read the wide columns of those only
+        # (one statement: the ids are a subquery).
+        first_ids = (
+            checks.filter(status__in=shown_statuses)
+            .annotate(
+                position=Window(
+                    RowNumber(),
+                    partition_by=[group_rank],
+                    order_by=[severity_case.asc(), F("evaluation_id").asc(), F("id").asc()],
+                ),
+                group_rank=group_rank,
+            )
+            .filter(position__lte=per_rule)
+            .order_by("group_rank", "position")
+            .values("id")[:limit]
+        )
+        rows = [
+            FindingRow(id_, cluster_of[evaluation_id], *rest)
+            for id_, evaluation_id, *rest in CheckResult.objects.filter(pk__in=first_ids)
+            .order_by()
+            .values_list(
+                "id", "evaluation_id", "rule", "severity", "status", "object_type",
+                "object_name", "message", "remediation", "waiver_id",
+            )
+        ]  # fmt: skip
+        rank = {group.rule: index for index, group in enumerate(ordered)}
+        rows.sort(
+            key=lambda r: (
+                rank[r.rule], severity_rank(r.severity), r.cluster, r.object_name, r.id
+            )
+        )  # fmt: skip
+        for row in rows:
+            groups[row.rule].rows.append(row)
+    return Findings(
+        groups=ordered,
+        matching=sum(g.matching for g in ordered),
+        shown=sum(len(g.rows) for g in ordered),
+        hidden_waived=hidden_waived,
+        clusters_scored=len(cluster_of),
+    )
+
+
+def finding_checks(*, filters: FindingsFilter, clusters):
+    """The failing and waived checks of each cluster's latest evaluation narrowed by FILTERS
+    (all but "show"), and {evaluation id: cluster name}; one query for the latest ids.
+
+    CLUSTERS are every cluster (with id, name and environment). The findings page groups
+    these; the API pages through them."""
+    names = {
+        c.pk: c.name
+        for c in clusters
+        if (not filters.cluster or c.name == filters.cluster)
+        and (not filters.environment or c.environment == filters.environment)
+    }
+    latest = latest_evaluation_ids(cluster_ids=list(names))
+    cluster_of = {evaluation_id: names[cluster_id] for cluster_id, evaluation_id in latest.items()}
+    checks = CheckResult.objects.filter(
+        evaluation_id__in=list(cluster_of), status__in=("fail", "waived")
+    )
+    if filters.severity:
+        checks = checks.filter(severity=filters.severity)
+    if filters.category:
+        checks = checks.filter(category=filters.category)
+    if filters.rule:
+        checks = checks.filter(rule=filters.rule)
+    if filters.q:
+        checks = checks.filter(object_name__icontains=filters.q)
+    return checks, cluster_of
