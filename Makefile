@@ -12,7 +12,7 @@ run: venv
 	$(VENV_PY) -m watchkeeper.runner
 
 test: venv
-	@scripts/system-deps.sh lab browser
+	@scripts/system-deps.sh lab browser backup
 	@scripts/ensure-services.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -163,7 +163,7 @@ class ServiceOut(Schema):
 class WindowOut(Schema):
     id: int
     name: str
-    weekdays: str
+    rrule: str  # RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=SU
     start_time: str
     duration_minutes: int
     tz: str

@@ -213,7 +213,7 @@ def _fields(row, schema) -> dict:
     url_name="windows",
 )
 def windows(request, name: str):
-    """The cluster's weekly maintenance windows (local start time and IANA zone)."""
+    """The cluster's maintenance windows: RRULE, local start time and IANA zone."""
     require(request, VIEWER)
     return [
         {**_fields(window, schemas.WindowOut), "id": window.pk,

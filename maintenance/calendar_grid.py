@@ -16,6 +16,7 @@ class Day:
     in_range: bool  # inside the month shown (a month grid starts and ends on full weeks)
     today: bool
     items: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # skipped days: freezes, months without the day
 
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:
@@ -71,3 +72,10 @@ def grid(
         )
         day += timedelta(days=1)
     return weeks
+
+
+def add_notes(weeks: list[list[Day]], notes: dict[date, list[str]]) -> None:
+    """Attach NOTES (local day -> texts, e.g. 'Freeze: year end (all clusters)') to the days."""
+    for week in weeks:
+        for day in week:
+            day.notes.extend(notes.get(day.day, []))

@@ -12,8 +12,17 @@ PRODID = "-//Watchkeeper//Maintenance//EN"
 STEP_LENGTH = timedelta(minutes=30)
 
 
-def build(*, cluster_name: str, occurrences, steps, now: datetime, base_url: str = "") -> bytes:
-    """The feed as bytes: events carry TZID local times, with a VTIMEZONE per zone used."""
+def build(
+    *,
+    cluster_name: str,
+    occurrences,
+    steps,
+    now: datetime,
+    base_url: str = "",
+    skipped: dict | None = None,
+) -> bytes:
+    """The feed as bytes: events carry TZID local times, with a VTIMEZONE per zone used.
+    SKIPPED (local day -> reasons) become all-day, transparent 'No maintenance' events."""
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -48,6 +57,16 @@ def build(*, cluster_name: str, occurrences, steps, now: datetime, base_url: str
         event.add("dtend", (step.due_at + STEP_LENGTH).astimezone(tz))
         event.add("summary", f"{run.title} {step.offset_label}: {step.title}")
         event.add("description", f"Checklist {run.title} for {cluster_name}.")
+        cal.add_component(event)
+    for day, reasons in sorted((skipped or {}).items()):
+        event = icalendar.Event()
+        event.add("uid", f"skipped-{day:%Y%m%d}-{cluster_name}@watchkeeper")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", day)
+        event.add("dtend", day + timedelta(days=1))
+        event.add("summary", f"No maintenance ({cluster_name}): skipped")
+        event.add("description", "\n".join(reasons))
+        event.add("transp", "TRANSPARENT")
         cal.add_component(event)
     cal.add_missing_timezones()
     return cal.to_ical()

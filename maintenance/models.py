@@ -8,16 +8,20 @@ from django.db import models
 from clusters.models import Cluster
 
 from . import occurrences as occ
+from . import recurrence
 
 
 class Window(models.Model):
-    """A weekly maintenance window: local wall-clock start in an IANA zone, never a UTC start."""
+    """A maintenance window: an RFC 5545 RRULE picking local days, a local wall-clock start in
+    an IANA zone (never a UTC start) and a duration."""
 
     cluster = models.ForeignKey(
         Cluster, on_delete=models.CASCADE, related_name="maintenance_windows"
     )
     name = models.CharField(max_length=100)
-    weekdays = models.CharField(max_length=40, help_text="mon,tue,... (comma separated)")
+    rrule = models.CharField(
+        max_length=300, help_text="RFC 5545 RRULE value, e.g. FREQ=MONTHLY;BYDAY=2TU"
+    )
     start_time = models.TimeField()
     duration_minutes = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(occ.MIN_DURATION), MaxValueValidator(occ.MAX_DURATION)]
@@ -40,11 +44,17 @@ class Window(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.weekdays} {self.start_time:%H:%M} {self.tz})"
+        return f"{self.name} ({self.schedule} {self.start_time:%H:%M} {self.tz})"
 
     @property
-    def weekday_numbers(self) -> tuple[int, ...]:
-        return occ.parse_weekdays(self.weekdays)
+    def kind(self) -> str:
+        """weekly, monthly_weekday, monthly_day, every_n_weeks, once or custom."""
+        return recurrence.kind_of(self.rrule)
+
+    @property
+    def schedule(self) -> str:
+        """The rule in words: 'weekly on sun', 'second Tuesday of the month'."""
+        return recurrence.describe(self.rrule, self.active_from)
 
     def is_active_on(self, day) -> bool:
         """Whether DAY (a local date) lies within active-from / active-until."""
@@ -54,9 +64,10 @@ class Window(models.Model):
     def duration_warning(self) -> str | None:
         return occ.duration_warning(self.duration_minutes)
 
-    def slots(self, first_day, last_day) -> list[occ.Slot]:
-        return occ.slots(
-            weekdays=self.weekday_numbers,
+    def slots(self, first_day, last_day, skip=frozenset()) -> list[occ.Slot]:
+        return recurrence.slots(
+            rule=self.rrule,
+            skip=skip,
             start_time=self.start_time,
             duration_minutes=self.duration_minutes,
             tz_name=self.tz,
@@ -150,6 +161,11 @@ class Backup(models.Model):
         default=90, validators=[MinValueValidator(30), MaxValueValidator(90)]
     )
     owner = models.CharField(max_length=150, blank=True, default="")
+    max_age_hours = models.PositiveIntegerField(
+        default=48,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 400)],
+        help_text="a restore test of a snapshot older than this fails",
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -167,11 +183,18 @@ class Backup(models.Model):
 
 
 class BackupValidation(models.Model):
-    """One restore test: when, by whom, evidence, outcome."""
+    """One restore test: when, by whom, evidence, outcome; from a tool's output, the
+    machine-read facts too (source, duration, snapshot time and size)."""
 
     class Outcome(models.TextChoices):
         PASSED = "passed"
         FAILED = "failed"
+
+    class Source(models.TextChoices):
+        MANUAL = "manual"
+        RESTIC_CHECK = "restic-check"
+        KOPIA_VERIFY = "kopia-verify"
+        VELERO_RESTORE = "velero-restore"
 
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="validations")
     validated_at = models.DateTimeField()
@@ -182,12 +205,51 @@ class BackupValidation(models.Model):
     evidence = models.TextField()
     outcome = models.CharField(max_length=8, choices=Outcome.choices)
     recorded_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    snapshot_bytes = models.BigIntegerField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True, help_text="what the tool reported")
 
     class Meta:
         ordering = ["-validated_at"]
 
     def __str__(self) -> str:
         return f"{self.backup} {self.outcome} {self.validated_at:%Y-%m-%d}"
+
+
+class Freeze(models.Model):
+    """A change freeze or a skip date: no maintenance on local days [first_day, last_day],
+    for one cluster or (cluster empty) for all clusters."""
+
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.CASCADE, related_name="freezes"
+    )
+    name = models.CharField(max_length=100)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["first_day", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_day__gte=models.F("first_day")), name="freeze_span"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.first_day}..{self.last_day}"
+
+    @property
+    def scope(self) -> str:
+        return self.cluster.name if self.cluster_id else "all clusters"
+
+    def covers(self, day) -> bool:
+        return self.first_day <= day <= self.last_day
 
 
 class ChecklistRun(models.Model):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages Watchkeeper's tests and lab need, when root and missing.
-# Usage: system-deps.sh [lab] [browser]
+# Usage: system-deps.sh [lab] [browser] [backup]
 set -u
 want=()
 for part in "$@"; do
@@ -12,6 +12,7 @@ for part in "$@"; do
          command -v openssl >/dev/null || want+=(openssl)
          [ -x /usr/sbin/sshd ] || want+=(openssh-server) ;;
     browser) [ -x /usr/bin/chromium ] || want+=(chromium) ;;
+    backup) command -v restic >/dev/null || want+=(restic) ;;  # restore-evidence tests
   esac
 done
 [ ${#want[@]} -eq 0 ] && exit 0

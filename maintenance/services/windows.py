@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit import services as audit
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster, new_calendar_token
+from maintenance import freezes, recurrence
 from maintenance import occurrences as occ
 from maintenance.models import NodeVerification, Occurrence, Reminder, Window
 
@@ -23,7 +24,7 @@ REFRESH_AFTER_END = timedelta(days=1)  # late observations still upgrade an occu
 AUDIT_FIELDS = (
     "cluster",
     "name",
-    "weekdays",
+    "rrule",
     "start_time",
     "duration_minutes",
     "tz",
@@ -32,37 +33,75 @@ AUDIT_FIELDS = (
 )
 
 
-def _check_window(*, weekdays: str, start_time: time, duration_minutes: int, tz: str) -> str:
-    """Validate window fields; the canonical weekday list."""
+def _check_window(
+    *,
+    start_time: time,
+    duration_minutes: int,
+    tz: str,
+    weekdays: str = "",
+    rrule: str = "",
+    once: date | None = None,
+) -> str:
+    """Validate window fields; the canonical RRULE (weekdays and once are shorthands)."""
     try:
-        days = occ.parse_weekdays(weekdays)
+        rule = recurrence.rule_from(weekdays=weekdays, rrule=rrule, once=once)
         occ.check_duration(duration_minutes)
         occ.zone(tz)
     except occ.ScheduleError as exc:
         raise ValidationError(str(exc)) from None
     if not isinstance(start_time, time):
         raise ValidationError("The start must be a local time HH:MM.")
-    return occ.format_weekdays(days)
+    return rule
+
+
+def _check_occurs(window: Window, now: datetime) -> None:
+    """Refuse a window whose rule never occurs again (nothing is stored)."""
+    upcoming = recurrence.first_slot(
+        rule=window.rrule,
+        start_time=window.start_time,
+        duration_minutes=window.duration_minutes,
+        tz_name=window.tz,
+        active_from=window.active_from,
+        active_until=window.active_until,
+        now=now,
+    )
+    if upcoming is None:
+        raise ValidationError(
+            f"The rule {window.rrule} never occurs from {window.active_from} on "
+            f"(within {recurrence.SEARCH_YEARS} years, UNTIL/COUNT and active-until applied); "
+            "nothing was stored."
+        )
 
 
 @transaction.atomic
 def window_create(
     *,
     cluster: Cluster,
-    weekdays: str,
     start_time: time,
     duration_minutes: int,
     tz: str,
     now: datetime,
+    weekdays: str = "",
+    rrule: str = "",
+    once: date | None = None,
     name: str = "",
     active_from: date | None = None,
     active_until: date | None = None,
 ) -> Window:
-    """A new weekly window; its occurrences for the coming weeks are materialised."""
+    """A new window (weekdays: weekly shorthand; rrule: any RFC 5545 rule; once: a one-off
+    day); its occurrences for the coming weeks are materialised."""
     canonical = _check_window(
-        weekdays=weekdays, start_time=start_time, duration_minutes=duration_minutes, tz=tz
+        weekdays=weekdays,
+        rrule=rrule,
+        once=once,
+        start_time=start_time,
+        duration_minutes=duration_minutes,
+        tz=tz,
     )
-    name = (name or f"Weekly {canonical} {start_time:%H:%M}").strip()
+    if once:
+        active_from = active_until = once
+    described = recurrence.describe(canonical, once).capitalize()
+    name = (name or f"{described} {start_time:%H:%M}")[:100].strip()
     if cluster.maintenance_windows.filter(name=name).exists():
         raise ValidationError(f"Cluster {cluster.name} already has a window named {name!r}.")
     active_from = active_from or occ.local_today(now, tz)
@@ -71,7 +110,7 @@ def window_create(
     window = Window(
         cluster=cluster,
         name=name,
-        weekdays=canonical,
+        rrule=canonical,
         start_time=start_time.replace(second=0, microsecond=0),
         duration_minutes=duration_minutes,
         tz=tz,
@@ -79,6 +118,7 @@ def window_create(
         active_until=active_until,
     )
     window.full_clean()
+    _check_occurs(window, now)
     window.save()
     occurrences_materialise(window=window, now=now)
     audit.record(action="window.create", obj=window, after=audit.fields(window, AUDIT_FIELDS))
@@ -91,6 +131,7 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
     allowed = {
         "name",
         "weekdays",
+        "rrule",
         "start_time",
         "duration_minutes",
         "tz",
@@ -102,12 +143,14 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
         raise ValidationError(f"Unknown window fields: {', '.join(sorted(unknown))}.")
     window = Window.objects.select_for_update().get(pk=window.pk)
     before = audit.fields(window, AUDIT_FIELDS)
+    weekdays = changes.pop("weekdays", "")
     for key, value in changes.items():
         setattr(window, key, value)
     if isinstance(window.start_time, time):
         window.start_time = window.start_time.replace(second=0, microsecond=0)
-    window.weekdays = _check_window(
-        weekdays=window.weekdays,
+    window.rrule = _check_window(
+        weekdays=weekdays,
+        rrule="" if weekdays else window.rrule,
         start_time=window.start_time,
         duration_minutes=window.duration_minutes,
         tz=window.tz,
@@ -115,6 +158,7 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
     if window.active_until and window.active_until < window.active_from:
         raise ValidationError("active-until is before active-from.")
     window.full_clean()
+    _check_occurs(window, now)
     window.save()
     future = window.occurrences.filter(start__gt=now)
     cancelled_days = dict(
@@ -164,7 +208,8 @@ def occurrences_materialise(
         )
     )
     rows = []
-    for slot in window.slots(first_day, last_day):
+    skip = freezes.frozen_days(cluster_id=window.cluster_id, first_day=first_day, last_day=last_day)
+    for slot in window.slots(first_day, last_day, skip=skip):
         if slot.local_date in existing:
             continue
         if slot.end <= now:

@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from audit.commands import AuditedCommand
 from clusters.models import Cluster
-from maintenance import checklists, selectors
-from maintenance.models import Backup
+from maintenance import checklists, evidence, restore_evidence, selectors
+from maintenance.models import Backup, Freeze
 from maintenance.services import backups as backup_services
 from maintenance.services import checklists as checklist_services
+from maintenance.services import freezes as freeze_services
 from maintenance.services import windows as window_services
 from maintenance.services.tick import tick as scheduler_tick
 from watchkeeper.timefmt import iso_utc
@@ -83,9 +84,12 @@ class Command(AuditedCommand):
 
         window = groups.add_parser("window", help="maintenance windows")
         window_actions = window.add_subparsers(dest="action", required=True, metavar="ACTION")
-        add = window_actions.add_parser("add", help="add a weekly window")
+        add = window_actions.add_parser("add", help="add a window (prints its id first)")
         add.add_argument("cluster")
-        add.add_argument("--weekday", required=True, help="sun or sun,wed")
+        kind = add.add_mutually_exclusive_group(required=True)
+        kind.add_argument("--weekday", help="weekly shorthand: sun or sun,wed")
+        kind.add_argument("--rrule", help="any RFC 5545 RRULE, e.g. FREQ=MONTHLY;BYDAY=2TU")
+        kind.add_argument("--once", help="a one-off window on YYYY-MM-DD")
         add.add_argument("--start", required=True, help="local start HH:MM")
         add.add_argument("--duration", required=True, type=int, help="minutes, 5 to 480")
         add.add_argument("--tz", required=True, help="IANA zone, for example Europe/Berlin")
@@ -110,6 +114,13 @@ class Command(AuditedCommand):
             default="data",
             help="what is backed up: application data (default) or the swarm's raft state",
         )
+        brec = backup_actions.add_parser(
+            "record", help="record a restore test from restic, kopia or velero output"
+        )
+        brec.add_argument("test", help="the backup: CLUSTER/NAME or its id")
+        brec.add_argument("--from", dest="source", required=True, choices=evidence.KINDS)
+        brec.add_argument("files", nargs="+", metavar="FILE", help="the tool's output file(s)")
+        brec.add_argument("--max-age", type=int, default=None, help="set the test's max age, h")
         bval = backup_actions.add_parser("validate", help="record a restore test")
         bval.add_argument("cluster")
         bval.add_argument("name")
@@ -127,6 +138,17 @@ class Command(AuditedCommand):
             "--dns-name", default="", help="switchover: the DNS name its DNS step checks"
         )
 
+        freeze = groups.add_parser("freeze", help="skip dates and freeze periods")
+        freeze_actions = freeze.add_subparsers(dest="action", required=True, metavar="ACTION")
+        fadd = freeze_actions.add_parser("add", help="add a freeze (or one skip date)")
+        fadd.add_argument("name")
+        fadd.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+        fadd.add_argument("--to", dest="last", default=None, help="last day (default: --from)")
+        fadd.add_argument("--cluster", default=None, help="one cluster (default: all clusters)")
+        freeze_actions.add_parser("list", help="list freezes")
+        fdel = freeze_actions.add_parser("delete", help="delete a freeze by id")
+        fdel.add_argument("id", type=int)
+
         tick = groups.add_parser("tick", help="one pass of the scheduler")
         tick.add_argument("--now", default=None, help="evaluate as if the clock read ISO")
 
@@ -139,9 +161,13 @@ class Command(AuditedCommand):
         if group == "backup":
             if options["action"] == "add":
                 return self.backup_add(options)
+            if options["action"] == "record":
+                return self.backup_record(options)
             return self.backup_validate(options)
         if group == "checklist":
             return self.checklist_start(options)
+        if group == "freeze":
+            return getattr(self, f"freeze_{options['action']}")(options)
         return self.tick(options)
 
     # --- subcommands --------------------------------------------------------
@@ -152,7 +178,9 @@ class Command(AuditedCommand):
         try:
             window = window_services.window_create(
                 cluster=cluster,
-                weekdays=options["weekday"],
+                weekdays=options["weekday"] or "",
+                rrule=options["rrule"] or "",
+                once=parse_date(options["once"], "--once") if options["once"] else None,
                 start_time=start,
                 duration_minutes=options["duration"],
                 tz=options["tz"],
@@ -163,8 +191,10 @@ class Command(AuditedCommand):
             raise invalid(exc) from None
         if window.duration_warning:
             self.stderr.write(f"warning: {window.duration_warning}")
+        self.stdout.write(str(window.pk))
         self.stdout.write(
-            f"Window {window.name!r} on {cluster.name}: {window.weekdays} "
+            f"Window {window.pk} {window.name!r} on {cluster.name}: {window.schedule} "
+            f"({window.rrule}) "
             f"{window.start_time:%H:%M} {window.tz}, {window.duration_minutes} min, "
             f"from {window.active_from}."
         )
@@ -229,6 +259,35 @@ class Command(AuditedCommand):
             raise invalid(exc) from None
         self._print_backup(backup)
 
+    def backup_record(self, options):
+        test = options["test"]
+        if test.isdigit():
+            backup = Backup.objects.select_related("cluster").filter(pk=int(test)).first()
+        else:
+            cluster_name, _, name = test.partition("/")
+            backup = Backup.objects.filter(cluster=get_cluster(cluster_name), name=name).first()
+        if backup is None:
+            raise usage_error(f"No backup {test!r} (give CLUSTER/NAME or the backup's id).")
+        texts = []
+        for path in options["files"]:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    texts.append(handle.read(evidence.MAX_TEXT + 1))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise usage_error(f"Cannot read {path}: {exc}. Nothing was recorded.") from None
+        try:
+            with transaction.atomic():
+                if options["max_age"] is not None:
+                    restore_evidence.backup_set_max_age(backup=backup, hours=options["max_age"])
+                validation = restore_evidence.backup_record(
+                    backup=backup, kind=options["source"], texts=texts, now=timezone.now(),
+                    by_name="manage.py",
+                )  # fmt: skip
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        self.stdout.write(validation.evidence)
+        self._print_backup(backup)
+
     def backup_validate(self, options):
         cluster = get_cluster(options["cluster"])
         backup = Backup.objects.filter(cluster=cluster, name=options["name"]).first()
@@ -272,6 +331,39 @@ class Command(AuditedCommand):
         self.stdout.write(f"{run.title} for {cluster.name}, target {iso_utc(run.target_at)}:")
         for step in run.steps.all():
             self.stdout.write(f"  {step.offset_label:<6} {iso_utc(step.due_at)}  {step.title}")
+
+    def freeze_add(self, options):
+        cluster = get_cluster(options["cluster"]) if options["cluster"] else None
+        first = parse_date(options["first"], "--from")
+        last = parse_date(options["last"], "--to") if options["last"] else None
+        try:
+            item, cancelled = freeze_services.freeze_add(
+                name=options["name"], first_day=first, last_day=last, cluster=cluster,
+                now=timezone.now(),
+            )  # fmt: skip
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        self.stdout.write(str(item.pk))
+        self.stdout.write(
+            f"Freeze {item.pk} {item.name!r} for {item.scope}: {item.first_day} to "
+            f"{item.last_day}; {cancelled} scheduled occurrence(s) cancelled."
+        )
+
+    def freeze_list(self, options):
+        rows = Freeze.objects.select_related("cluster").order_by("first_day", "name")
+        for item in rows:
+            self.stdout.write(
+                f"{item.pk:>5}  {item.first_day}  {item.last_day}  {item.scope:<20}  {item.name}"
+            )
+        if not rows:
+            self.stdout.write("No freezes.")
+
+    def freeze_delete(self, options):
+        item = Freeze.objects.filter(pk=options["id"]).first()
+        if item is None:
+            raise usage_error(f"No freeze with id {options['id']}.")
+        back = freeze_services.freeze_delete(freeze=item, now=timezone.now())
+        self.stdout.write(f"Freeze {options['id']} deleted; {back} occurrence(s) scheduled again.")
 
     def tick(self, options):
         now = parse_instant(options["now"], "--now") if options["now"] else timezone.now()
