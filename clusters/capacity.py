@@ -42,22 +42,39 @@ class Homeless:
         )
 
 
-def homeless_tasks(snapshot: Snapshot, lost: Node) -> list[Homeless]:
-    """The tasks running on LOST that no other node has room for, grouped by service."""
-    services = snapshot.service_by_id()
-    usable = [
-        n
-        for n in snapshot.nodes
-        if n.id != lost.id and n.state == "ready" and n.availability == "active"
-    ]
-    free: dict[str, list[float]] = {}
-    for node in usable:
-        cpu, memory = float(node.cpus), float(node.memory_bytes)
-        for task in snapshot.running_tasks_on_node(node.id):
-            task_cpu, task_memory = task.reserved(services.get(task.service_id))
-            cpu -= task_cpu
-            memory -= task_memory
-        free[node.id] = [cpu, memory]
+class Base:
+    """What every "if this node went" question of one snapshot shares, computed once: the
+    services by id, each ready and active node's free CPU and memory, and per service the nodes
+    its constraints allow (n+1 asks it for every node of the swarm)."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.services = snapshot.service_by_id()
+        self.usable = [
+            n for n in snapshot.nodes if n.state == "ready" and n.availability == "active"
+        ]
+        self.free: dict[str, tuple[float, float]] = {}
+        for node in self.usable:
+            cpu, memory = float(node.cpus), float(node.memory_bytes)
+            for task in snapshot.running_tasks_on_node(node.id):
+                task_cpu, task_memory = task.reserved(self.services.get(task.service_id))
+                cpu -= task_cpu
+                memory -= task_memory
+            self.free[node.id] = (cpu, memory)
+        self._eligible: dict[str, list[Node]] = {}
+
+    def eligible(self, service, lost: Node) -> list[Node]:
+        """The usable nodes other than LOST that SERVICE's constraints allow."""
+        if service.id not in self._eligible:
+            self._eligible[service.id] = placeable_nodes(service, self.usable)
+        return [n for n in self._eligible[service.id] if n.id != lost.id]
+
+
+def homeless_tasks(snapshot: Snapshot, lost: Node, base: Base | None = None) -> list[Homeless]:
+    """The tasks running on LOST that no other node has room for, grouped by service (BASE: the
+    snapshot's shared arithmetic, when asked for many nodes)."""
+    base = base or Base(snapshot)
+    services = base.services
+    free = {node_id: list(room) for node_id, room in base.free.items() if node_id != lost.id}
 
     moving = []
     for task in snapshot.running_tasks_on_node(lost.id):
@@ -74,7 +91,7 @@ def homeless_tasks(snapshot: Snapshot, lost: Node) -> list[Homeless]:
     homeless: dict[str, Homeless] = {}
     for memory, cpu, service in moving:
         if service.id not in eligible_by_service:
-            eligible_by_service[service.id] = placeable_nodes(service, usable)
+            eligible_by_service[service.id] = base.eligible(service, lost)
         eligible = eligible_by_service[service.id]
         if not eligible:
             continue  # no other node may run it: not a capacity question
@@ -97,7 +114,7 @@ def homeless_tasks(snapshot: Snapshot, lost: Node) -> list[Homeless]:
     return sorted(homeless.values(), key=lambda h: h.service)
 
 
-def loss_gap(snapshot: Snapshot, lost: Node) -> str | None:
+def loss_gap(snapshot: Snapshot, lost: Node, base: Base | None = None) -> str | None:
     """Why losing LOST breaks n+1 (some of its tasks find no room elsewhere), or None."""
-    homeless = homeless_tasks(snapshot, lost)
+    homeless = homeless_tasks(snapshot, lost, base)
     return "; ".join(h.text() for h in homeless) if homeless else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from clusters.snapshot import Node, Service
 
@@ -31,6 +32,7 @@ def human_bytes(value: int | None) -> str:
     return f"{value / MIB:.0f} MiB"
 
 
+@lru_cache(maxsize=4096)
 def parse_constraint(text: str) -> tuple[str, str, str] | None:
     """(key, operator, value) of a placement constraint, or None if swarmkit would refuse it.
 
@@ -128,6 +130,8 @@ def single_node_pin(service: Service) -> str | None:
 
 def placeable_nodes(service: Service, nodes) -> list[Node]:
     """The NODES that satisfy every placement constraint of SERVICE (swarmkit semantics)."""
+    if not service.constraints:
+        return list(nodes)
     return [n for n in nodes if all(constraint_matches(n, c) for c in service.constraints)]
 
 

@@ -251,14 +251,19 @@ def constraints_satisfiable(snapshot, policy, context):
 )
 def single_node(snapshot, policy, context):
     outcomes = []
+    placed: dict[tuple, tuple[int, str]] = {}  # constraints -> (nodes allowed, the first's name)
     for service in snapshot.services:
         if service.mode != "replicated":
             continue  # global services and jobs: one task per node or run to completion
         pin = single_node_pin(service)
         if snapshot.nodes:
-            nodes = sorted(n.hostname for n in placeable_nodes(service, snapshot.nodes))
-            tied = len(nodes) == 1
-            where = nodes[0] if tied else f"{len(nodes)} nodes"
+            key = tuple(service.constraints)
+            if key not in placed:
+                nodes = placeable_nodes(service, snapshot.nodes)
+                placed[key] = (len(nodes), nodes[0].hostname if nodes else "")
+            count, first = placed[key]
+            tied = count == 1
+            where = first if tied else f"{count} nodes"
         else:  # the lint: only an explicit pin tells
             tied, where = pin is not None, pin or ""
         if tied and service.is_singleton:

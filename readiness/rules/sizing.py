@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clusters import capacity
 from clusters.capacity import loss_gap
 from readiness.checks import Obj, check
 from readiness.policy import TIER_ORDER
@@ -127,8 +128,9 @@ def n_plus_one(snapshot, policy, context):
     if len([n for n in candidates if n.availability == "active"]) < 2:
         return []
     gaps = []
+    base = capacity.Base(snapshot)
     for node in sorted(candidates, key=lambda n: n.hostname):
-        gap = loss_gap(snapshot, node)
+        gap = loss_gap(snapshot, node, base)
         if gap:
             gaps.append(f"losing {node.hostname}: {gap}")
     return [
