@@ -38,6 +38,7 @@ $(STAMP): $(LOCK)
 	  rm -rf $(VENV); echo "Creating $(VENV) with $$PY"; PYENV_VERSION=3.13.0 $$PY -m venv $(VENV) || exit 1; \
 	fi
 	$(VENV_PY) -m pip install -q --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(VENV_PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-*; touch $@
 
 # Re-resolve the pinned dependencies after editing pyproject.toml.

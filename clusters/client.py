@@ -7,12 +7,15 @@ name the endpoint (without credentials), never key material or file contents.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import json
 import os
 import socket
 import ssl
 import tempfile
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +34,10 @@ from clusters.normalize import EVENT_BUFFER, parse_time
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
+# Image inspections per poll: only distinct references, at most this many and for at most this
+# long (a huge swarm's poll must not wait on hundreds of inspections); the rest are unknown.
+IMAGE_INSPECT_MAX = 100
+IMAGE_INSPECT_BUDGET_S = 5.0
 SCHEMES = ("unix", "tcp", "ssh")
 
 
@@ -75,6 +82,10 @@ def display_url(url: str) -> str:
 
 def validate_url(url: str) -> str | None:
     """Why URL is not a usable endpoint, or None."""
+    # urlsplit drops tabs and newlines silently: a URL carrying any control character
+    # (issue 19 item 6: unix:// and ssh:// were stored with a hidden newline) is refused.
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
+        return "the URL must not contain control characters (newline, tab, ...)"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -112,6 +123,10 @@ class RawPoll:
     configs: list = field(default_factory=list)
     events: list = field(default_factory=list)
     engine_time: datetime | None = None
+    # GET /swarm without its join tokens (JoinTokenFingerprints instead: see swarm_without_tokens)
+    swarm: dict = field(default_factory=dict)
+    # image reference -> {"Config": {"Healthcheck": ...}} for the images services run
+    images: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__
@@ -367,6 +382,71 @@ def check_manager(info: dict, url: str) -> None:
         )
 
 
+def token_fingerprint(token: str) -> str:
+    """A short SHA-256 fingerprint of a join token: enough to see it change, useless to join."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else ""
+
+
+def swarm_without_tokens(raw: dict) -> dict:
+    """GET /swarm as kept by a poll: the join tokens replaced by their fingerprints."""
+    if not isinstance(raw, dict):
+        return {}
+    kept = {key: value for key, value in raw.items() if key != "JoinTokens"}
+    tokens = raw.get("JoinTokens") or {}
+    kept["JoinTokenFingerprints"] = {
+        role: token_fingerprint(str(tokens.get(role) or "")) for role in ("Worker", "Manager")
+    }
+    return kept
+
+
+# Image configs by digest-pinned reference (content-addressed: the same bytes on every poll of
+# every cluster), bounded. Mutable references (a tag alone) are inspected on each poll.
+_IMAGE_CACHE: OrderedDict[str, dict] = OrderedDict()
+IMAGE_CACHE_SIZE = 2048
+
+
+def _service_images(services: list) -> list[str]:
+    """The distinct ContainerSpec.Image references of SERVICES, in first-seen order."""
+    refs = []
+    for item in services:
+        spec = (item.get("Spec") or {}) if isinstance(item, dict) else {}
+        image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
+        if isinstance(image, str) and image and image not in refs:
+            refs.append(image)
+    return refs
+
+
+def _images(api, refs: list[str]) -> dict[str, dict]:
+    """{ref: {"Config": {"Healthcheck": ...}}} for the references the manager can inspect.
+
+    A reference it cannot (not pulled on the manager: 404; any other API error) is left out:
+    the rules call its health check unknown. Bounded by IMAGE_INSPECT_MAX and the time budget.
+    """
+    found: dict[str, dict] = {}
+    started = time.monotonic()
+    inspected = 0
+    for ref in refs:
+        pinned = "@sha256:" in ref
+        if pinned and ref in _IMAGE_CACHE:
+            _IMAGE_CACHE.move_to_end(ref)
+            found[ref] = _IMAGE_CACHE[ref]
+            continue
+        if inspected >= IMAGE_INSPECT_MAX or time.monotonic() - started > IMAGE_INSPECT_BUDGET_S:
+            continue
+        inspected += 1
+        try:
+            config = api.inspect_image(ref).get("Config") or {}
+        except APIError:
+            continue
+        kept = {"Config": {"Healthcheck": config.get("Healthcheck")}}
+        found[ref] = kept
+        if pinned:
+            _IMAGE_CACHE[ref] = kept
+            while len(_IMAGE_CACHE) > IMAGE_CACHE_SIZE:
+                _IMAGE_CACHE.popitem(last=False)
+    return found
+
+
 def _stamp(moment: datetime) -> str:
     """The engine's `seconds.nanoseconds` timestamp format (no gap, no overlap between polls)."""
     return f"{moment.timestamp():.6f}"
@@ -404,8 +484,14 @@ def fetch(
             engine_time.timestamp() - default_lookback_s, tz=UTC
         )
         raw = RawPoll(version=version, info=info, engine_time=engine_time)
+        try:
+            raw.swarm = swarm_without_tokens(api.inspect_swarm())
+        except APIError:  # a manager answers it; a proxy that forbids it leaves these unknown
+            raw.swarm = {}
         raw.nodes = api.nodes()
         raw.services = api.services(status=True)
+        if isinstance(raw.services, list):
+            raw.images = _images(api, _service_images(raw.services))
         raw.tasks_running = api.tasks(filters={"desired-state": "running"})
         raw.tasks_shutdown = [
             t

@@ -190,6 +190,7 @@ def service(raw: dict, running_by_service: dict[str, int]) -> Service:
         restart_condition=(template.get("RestartPolicy") or {}).get("Condition"),
         update_state=update_status.get("State"),
         update_message=update_status.get("Message") or "",
+        update_started_at=parse_time(update_status.get("StartedAt")),
         networks=[n["Target"] for n in template.get("Networks") or spec.get("Networks") or []],
         log_driver=log_driver,
         secrets=[s.get("SecretName") or "" for s in container.get("Secrets") or []],
@@ -274,22 +275,70 @@ def event(raw: dict) -> Event:
     )
 
 
-def swarm_info(info: dict, version: dict | None = None) -> SwarmInfo:
-    """The Swarm section of GET /info (its Cluster part carries no join tokens)."""
+def _seen_since(fingerprint: str, before: str, seen: datetime | None, now: datetime):
+    """When a join token with FINGERPRINT was first seen: kept from the previous poll while it
+    is the same token (BEFORE, SEEN), else now (a new token, or the first poll that reads it)."""
+    if not fingerprint:
+        return None
+    return seen if fingerprint == before and seen is not None else now
+
+
+def swarm_info(
+    info: dict,
+    version: dict | None = None,
+    swarm_raw: dict | None = None,
+    *,
+    previous: SwarmInfo | None = None,
+    now: datetime | None = None,
+) -> SwarmInfo:
+    """The Swarm section of GET /info (its Cluster part carries no join tokens), plus what
+    GET /swarm adds (SWARM_RAW, already without tokens: see client.fetch): the swarm-wide task
+    log driver and the join tokens' fingerprints, their first-seen moment carried over from
+    PREVIOUS (the last poll's SwarmInfo)."""
     swarm = info.get("Swarm") or {}
     cluster = swarm.get("Cluster") or {}
     spec = cluster.get("Spec") or {}
+    task_log_driver = None
+    fingerprints: dict[str, str] = {}
+    if swarm_raw:
+        defaults = (swarm_raw.get("Spec") or {}).get("TaskDefaults") or {}
+        task_log_driver = str((defaults.get("LogDriver") or {}).get("Name") or "")
+        fingerprints = _labels(swarm_raw.get("JoinTokenFingerprints"))
+    worker, manager = fingerprints.get("Worker", ""), fingerprints.get("Manager", "")
+    previous = previous or SwarmInfo()
+    now = now or datetime.now(tz=UTC)
     return SwarmInfo(
         cluster_id=cluster.get("ID") or "",
         created_at=parse_time(cluster.get("CreatedAt")),
         autolock=bool((spec.get("EncryptionConfig") or {}).get("AutoLockManagers")),
         node_cert_expiry_ns=(spec.get("CAConfig") or {}).get("NodeCertExpiry"),
         default_log_driver=info.get("LoggingDriver") or "",
+        task_log_driver=task_log_driver,
+        worker_token_fingerprint=worker,
+        worker_token_seen_since=_seen_since(
+            worker, previous.worker_token_fingerprint, previous.worker_token_seen_since, now
+        ),
+        manager_token_fingerprint=manager,
+        manager_token_seen_since=_seen_since(
+            manager, previous.manager_token_fingerprint, previous.manager_token_seen_since, now
+        ),
         server_version=info.get("ServerVersion") or (version or {}).get("Version") or "",
         managers=int(swarm.get("Managers") or 0),
         nodes=int(swarm.get("Nodes") or 0),
         control_available=bool(swarm.get("ControlAvailable")),
     )
+
+
+def image_healthchecks(images: dict | None) -> dict[str, list[str]]:
+    """Image reference -> its config's Healthcheck.Test ([] when the image defines none), from
+    the image inspections a poll made (client.fetch keeps only Config.Healthcheck)."""
+    found = {}
+    for ref, raw in (images or {}).items():
+        if not isinstance(raw, dict):
+            continue
+        health = (raw.get("Config") or {}).get("Healthcheck") or {}
+        found[str(ref)] = [str(part) for part in health.get("Test") or []]
+    return found
 
 
 def _replace_nul(value: Any) -> Any:
@@ -328,6 +377,7 @@ class Reuse:
     services: dict[str, tuple[Any, Service]] = field(default_factory=dict)
     tasks: dict[str, tuple[Any, Task]] = field(default_factory=dict)
     hits: int = 0
+    swarm: SwarmInfo | None = None  # the last poll's: join tokens' first-seen moments
 
     @property
     def size(self) -> int:
@@ -413,7 +463,13 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
         all_events = raw.get("events") or []
         result = Snapshot(
             taken_at=now,
-            swarm=swarm_info(raw.get("info") or {}, raw.get("version")),
+            swarm=swarm_info(
+                raw.get("info") or {},
+                raw.get("version"),
+                raw.get("swarm"),
+                previous=previous.swarm,
+                now=now,
+            ),
             nodes=sorted((node(n) for n in raw.get("nodes") or []), key=lambda n: n.hostname),
             services=sorted(services, key=lambda s: s.name),
             tasks=running + failed,
@@ -425,9 +481,11 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
                 key=lambda e: e.time,
             ),
             events_truncated=len(all_events) >= EVENT_BUFFER,
+            images=image_healthchecks(raw.get("images")),
         )
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         raise MalformedResponse(f"{type(exc).__name__}: {exc}") from exc
     if reuse is not None:
         reuse.services, reuse.tasks, reuse.hits = current.services, current.tasks, current.hits
+        reuse.swarm = result.swarm
     return result

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 
-from clusters import client, normalize
+from clusters import client, normalize, selectors
 from clusters.models import POLL_CLAIM_TIMEOUT, Cluster, PollRun
 from clusters.registration import cluster_credentials
 from clusters.snapshot import Snapshot
@@ -101,6 +101,12 @@ def _reuse_for(cluster: Cluster) -> normalize.Reuse:
     return reuse
 
 
+def _stored_swarm(cluster: Cluster):
+    """The SwarmInfo of the cluster's last stored snapshot, or None."""
+    last = selectors.latest_snapshot(cluster=cluster)
+    return last.swarm if last is not None else None
+
+
 def _reuse_trim() -> None:
     """Drop the least recently used beyond REUSE_CLUSTERS clusters or REUSE_OBJECTS objects;
     the most recent (the cluster being polled) always stays. Memory stays bounded whatever the
@@ -148,7 +154,10 @@ def poll_fetch(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> Fet
     timings = {"fetch": time.perf_counter() - clock}
     mark = time.perf_counter()
     try:
-        snapshot = normalize.snapshot(raw.as_dict(), now=started_at, reuse=_reuse_for(cluster))
+        reuse = _reuse_for(cluster)
+        if reuse.swarm is None:  # this process's first poll of it: carry the join tokens'
+            reuse.swarm = _stored_swarm(cluster)  # first sightings on from the store
+        snapshot = normalize.snapshot(raw.as_dict(), now=started_at, reuse=reuse)
     except normalize.MalformedResponse:
         log.warning("malformed response from cluster %s", cluster.pk, exc_info=True)
         raise client.PollFailed(

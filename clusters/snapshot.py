@@ -113,6 +113,7 @@ class Service:
     restart_condition: str | None = None  # none | on-failure | any (None = default any)
     update_state: str | None = None  # updating | paused | completed | rollback_* | None
     update_message: str = ""
+    update_started_at: datetime | None = None  # UpdateStatus.StartedAt
     networks: list[str] = field(default_factory=list)  # network ids the service attaches to
     log_driver: str | None = None
     secrets: list[str] = field(default_factory=list)  # secret names
@@ -215,6 +216,15 @@ class SwarmInfo:
     autolock: bool = False
     node_cert_expiry_ns: int | None = None  # Spec.CAConfig.NodeCertExpiry
     default_log_driver: str = ""  # /info LoggingDriver of the polled manager
+    # /swarm Spec.TaskDefaults.LogDriver.Name: the swarm-wide default for services ("" = none
+    # set); None when /swarm was not read (older snapshots)
+    task_log_driver: str | None = None
+    # Short SHA-256 fingerprints of the worker and manager join tokens (never the tokens) and
+    # the earliest moment Watchkeeper saw each ("" / None when /swarm was not read).
+    worker_token_fingerprint: str = ""
+    worker_token_seen_since: datetime | None = None
+    manager_token_fingerprint: str = ""
+    manager_token_seen_since: datetime | None = None
     server_version: str = ""
     managers: int = 0
     nodes: int = 0
@@ -233,6 +243,10 @@ class Snapshot:
     configs: list[SecretMeta] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # node + service events since last poll
     events_truncated: bool = False  # the engine's event buffer (256) may have dropped some
+    # Image reference (as in ContainerSpec.Image) -> the image config's Healthcheck.Test as the
+    # manager reports it ([] when the image defines none). A reference the manager could not
+    # inspect (not pulled there, 404, over the per-poll bound) is absent: unknown.
+    images: dict[str, list[str]] = field(default_factory=dict)
 
     def running_tasks(self) -> list[Task]:
         return list(self._task_index()[0])
@@ -298,7 +312,10 @@ _NESTED = {
         "rollback_config": UpdatePolicy,
     },
 }
-_DATETIMES = {"taken_at", "created_at", "updated_at", "timestamp", "time"}
+_DATETIMES = {
+    "taken_at", "created_at", "updated_at", "timestamp", "time", "update_started_at",
+    "worker_token_seen_since", "manager_token_seen_since",
+}  # fmt: skip
 
 
 def to_dict(obj: Any) -> Any:

@@ -140,8 +140,15 @@ class NodeVerification(models.Model):
 class Backup(models.Model):
     """A registered backup whose restore is tested every `interval_days`."""
 
+    class Kind(models.TextChoices):
+        DATA = "data", "application data"
+        SWARM_RAFT = "swarm_raft", "swarm raft state"
+
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="backups")
     name = models.CharField(max_length=100)
+    # What is backed up: the applications' data, or the swarm's own raft state
+    # (/var/lib/docker/swarm of a manager: services, secrets, configs, networks).
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DATA)
     interval_days = models.PositiveSmallIntegerField(
         default=90, validators=[MinValueValidator(30), MaxValueValidator(90)]
     )

@@ -106,6 +106,7 @@ def operations_facts(*, cluster, now: datetime) -> OperationsFacts:
             interval_days=backup.interval_days,
             last_passed_at=backup.last_passed,
             state=state.state,
+            kind=backup.kind,
         )
         for backup, state in backup_states(cluster=cluster, now=now)
     ]

@@ -20,6 +20,10 @@ from readiness.rules import (  # noqa: F401, I001
     topology,
 )
 
+# isort: split
+# Last: its rules (one per category) follow those of each category's own module.
+from readiness.rules import control_plane  # noqa: F401
+
 __all__ = [
     "CATEGORIES",
     "LINT_CATEGORIES",

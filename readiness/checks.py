@@ -8,8 +8,10 @@ from typing import NamedTuple
 PASS = "pass"
 FAIL = "fail"
 WAIVED = "waived"
-NOT_EVALUATED = "not_evaluated"
-STATUSES = (PASS, FAIL, WAIVED, NOT_EVALUATED)
+NOT_EVALUATED = "not_evaluated"  # unknown: nothing could tell (the message says why)
+PENDING = "pending"  # a transient during a rolling update: not scored, not notified yet
+STATUSES = (PASS, FAIL, WAIVED, NOT_EVALUATED, PENDING)
+UNSCORED = (NOT_EVALUATED, PENDING)  # shown with their message, left out of the score
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -66,7 +68,8 @@ class Obj:
 
 
 class Outcome(NamedTuple):
-    """What a rule function returns for one object: passed (True/False) or unknown (None).
+    """What a rule function returns for one object: passed (True/False) or unknown (None);
+    STATUS names an unscored status other than "not evaluated" (pending).
 
     A named tuple: rules make some fifty thousand a poll on a large swarm.
     """
@@ -74,6 +77,7 @@ class Outcome(NamedTuple):
     object: Obj
     passed: bool | None
     message: str
+    status: str | None = None
 
 
 def ok(obj: Obj, message: str) -> Outcome:
@@ -86,6 +90,11 @@ def bad(obj: Obj, message: str) -> Outcome:
 
 def unknown(obj: Obj, message: str) -> Outcome:
     return Outcome(obj, None, message)
+
+
+def pending(obj: Obj, message: str) -> Outcome:
+    """Neither pass nor fail yet: a rolling update is under way (see rules._util.transient)."""
+    return Outcome(obj, None, message, PENDING)
 
 
 def check(obj: Obj, passed: bool, good: str, wrong: str) -> Outcome:

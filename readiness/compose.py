@@ -39,6 +39,31 @@ class ComposeError(ValueError):
     """The file cannot be linted; the message says where and why."""
 
 
+# Hostile files (issue 19 item 3): a Compose file is a few KiB; a "billion laughs" file is
+# small but expands to billions of nodes through aliases. Both bounds are checked before
+# anything walks the expanded data, so the refusal takes milliseconds.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_EXPANDED_NODES = 100_000
+
+
+def expanded_size(node, limit: int) -> int:
+    """Nodes visited walking NODE with every alias expanded; stops once past LIMIT."""
+    count = 0
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return count
+
+
 def _line_of(node, path: list[str]) -> int | None:
     """1-based line of the value at PATH in a composed YAML node tree."""
     for key in path:
@@ -302,11 +327,30 @@ def _networks(top: dict) -> list[Network]:
     return networks
 
 
-def load_compose(text: str, *, filename: str, now: datetime) -> tuple[Snapshot, list[str]]:
+def compose_tree(text: str, *, filename: str, max_bytes: int = MAX_FILE_BYTES):
+    """The file's YAML node tree (None when empty), refused when too big or too expanding."""
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise ComposeError(
+            f"{filename}: {size} bytes is over the {max_bytes}-byte limit for a Compose file "
+            "(raise it with --max-bytes if the file is genuine)"
+        )
+    tree = yaml.compose(text, Loader=yaml.SafeLoader)
+    if tree is not None and expanded_size(tree, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        raise ComposeError(
+            f"{filename}: its anchors and aliases expand to more than {MAX_EXPANDED_NODES} "
+            "YAML nodes (a 'billion laughs' file?): refused"
+        )
+    return tree
+
+
+def load_compose(
+    text: str, *, filename: str, now: datetime, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[Snapshot, list[str]]:
     """A snapshot holding the file's services, and notes about what was left unresolved."""
     try:
+        tree = compose_tree(text, filename=filename, max_bytes=max_bytes)
         data = yaml.safe_load(text)
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"

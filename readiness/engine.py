@@ -97,7 +97,7 @@ def effective_severity(rule: catalogue.Rule, environment: str) -> str:
 
 def _status(outcome: Outcome) -> str:
     if outcome.passed is None:
-        return NOT_EVALUATED
+        return outcome.status or NOT_EVALUATED
     return PASS if outcome.passed else FAIL
 
 

@@ -21,6 +21,7 @@ class BackupFact:
     interval_days: int
     last_passed_at: datetime | None
     state: str  # ok | due_soon | overdue | never_validated
+    kind: str = "data"  # data | swarm_raft (the swarm's own raft state)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ class Policy:
     window_max_minutes: int = 90
     reboot_interval_days: int = 8
     backup_interval_days: int = 90
+    # The node label naming a manager's failure domain (zone, rack, ...); "" = not checked.
+    failure_domain_label: str = "zone"
+    join_token_max_age_days: int = 180
 
     def tier_of(self, cpus: float, memory_bytes: int) -> str:
         """The largest tier whose vCPU and (tolerant) memory minimums the node meets."""
@@ -115,6 +118,10 @@ def policy_from_dict(data: dict | None) -> Policy:
             errors["window_max_minutes"] = "must not be below window_min_minutes"
     _int_between(merged, "reboot_interval_days", 1, 60, errors)
     _int_between(merged, "backup_interval_days", 30, 90, errors)
+    label = merged["failure_domain_label"]
+    if not isinstance(label, str) or len(label) > 128 or any(c in label for c in " =!\t\n"):
+        errors["failure_domain_label"] = "must be a node label name (no spaces, = or !), or empty"
+    _int_between(merged, "join_token_max_age_days", 1, 3650, errors)
     if errors:
         raise PolicyError(errors)
     return Policy(**merged)

@@ -6,7 +6,7 @@ import json
 import re
 from xml.etree import ElementTree as ET
 
-from readiness.checks import FAIL, NOT_EVALUATED, WAIVED
+from readiness.checks import FAIL, NOT_EVALUATED, PENDING, UNSCORED, WAIVED
 from readiness.engine import Report
 from readiness.fixfirst import Fix, fix_first
 from watchkeeper.timefmt import iso_utc
@@ -103,7 +103,13 @@ def render_text(report: Report, *, only_failed: bool = False) -> str:
             )
             lines.append(f"     fix: {printable(fix.remediation)}")
     lines.append("")
-    marks = {"pass": "PASS", "fail": "FAIL", WAIVED: "WAIVED", NOT_EVALUATED: "NOT EVALUATED"}
+    marks = {
+        "pass": "PASS",
+        "fail": "FAIL",
+        WAIVED: "WAIVED",
+        NOT_EVALUATED: "NOT EVALUATED",
+        PENDING: "PENDING",
+    }
     for item in _checks(report, only_failed):
         lines.append(
             f"[{marks[item.status]}] {item.severity:<8} {item.rule} "
@@ -148,7 +154,7 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
         name=xml_safe(f"readiness {report.cluster or 'lint'}"),
         tests=str(len(checks)),
         failures=str(sum(1 for c in checks if c.status == FAIL)),
-        skipped=str(sum(1 for c in checks if c.status in (WAIVED, NOT_EVALUATED))),
+        skipped=str(sum(1 for c in checks if c.status in (WAIVED, *UNSCORED))),
     )
     properties = ET.SubElement(root, "properties")
     for key, value in _junit_properties(report):
@@ -161,7 +167,7 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
             name=category,
             tests=str(len(in_category)),
             failures=str(sum(1 for c in in_category if c.status == FAIL)),
-            skipped=str(sum(1 for c in in_category if c.status in (WAIVED, NOT_EVALUATED))),
+            skipped=str(sum(1 for c in in_category if c.status in (WAIVED, *UNSCORED))),
         )
         for item in in_category:
             case = ET.SubElement(
@@ -178,7 +184,7 @@ def render_junit(report: Report, *, only_failed: bool = False) -> str:
             if item.status == FAIL:
                 failure = ET.SubElement(case, "failure", message=message, type=item.severity)
                 failure.text = xml_safe(item.remediation)
-            elif item.status in (WAIVED, NOT_EVALUATED):
+            elif item.status in (WAIVED, *UNSCORED):
                 ET.SubElement(case, "skipped", message=f"{item.status}: {message}")
             else:
                 ET.SubElement(case, "system-out").text = message

@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Subquery
 from accounts.roles import ADMIN, OPERATOR, has_role
 from clusters.models import Cluster
 from readiness import catalogue, selectors
-from readiness.checks import CRITICAL, FAIL, NOT_EVALUATED, WAIVED
+from readiness.checks import CRITICAL, FAIL, NOT_EVALUATED, PENDING, WAIVED
 from readiness.facts import OperationsFacts
 from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver, WaiverEvent
 from readiness.policy import PolicyError, policy_from_dict
@@ -27,7 +27,7 @@ def _failure_key(rule: str, object_type: str, object_id: str, object_name: str) 
     return f"{rule}|{object_type}|{object_id or object_name}"
 
 
-STORED_STATUSES = (FAIL, WAIVED, NOT_EVALUATED)
+STORED_STATUSES = (FAIL, WAIVED, NOT_EVALUATED, PENDING)
 CHECK_COLUMNS = (
     "evaluation_id", "rule", "category", "severity", "status", "object_type", "object_id",
     "object_name", "message", "remediation", "waiver_id",

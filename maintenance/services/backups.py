@@ -21,12 +21,18 @@ def backup_create(
     owner: str = "",
     validated_at: datetime | None = None,
     validated_by=None,
+    kind: str = Backup.Kind.DATA,
 ) -> Backup:
-    """Register a backup; VALIDATED_AT records an earlier passed restore test (checked by
-    backup_validate: one in the future stores nothing)."""
+    """Register a backup of KIND (application data or swarm raft state); VALIDATED_AT records
+    an earlier passed restore test (checked by backup_validate: one in the future stores
+    nothing)."""
     name = (name or "").strip()
     if not name:
         raise ValidationError("Name the backup (for example: orders database).")
+    if kind not in Backup.Kind.values:
+        raise ValidationError(
+            f"Unknown backup kind {kind!r} (one of: {', '.join(Backup.Kind.values)})."
+        )
     try:
         backup_rules.check_interval(interval_days)
     except backup_rules.BackupError as exc:
@@ -35,7 +41,12 @@ def backup_create(
         if cluster.backups.filter(name=name).exists():
             raise ValidationError(f"Cluster {cluster.name} already has a backup named {name!r}.")
         backup = Backup.objects.create(
-            cluster=cluster, name=name, interval_days=interval_days, owner=owner, created_at=now
+            cluster=cluster,
+            name=name,
+            kind=kind,
+            interval_days=interval_days,
+            owner=owner,
+            created_at=now,
         )
         if validated_at is not None:
             backup_validate(

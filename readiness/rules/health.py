@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from readiness.checks import Obj, check
+from readiness.checks import Obj, bad, check, ok, pending, unknown
 from readiness.registry import rule
 from readiness.rules._util import is_job
+from readiness.transients import transient
 
 
 @rule(
@@ -21,28 +22,47 @@ from readiness.rules._util import is_job
     remediation="""`docker service update --health-cmd 'curl -fsS http://localhost:8000/health'
     --health-interval 30s --health-retries 3 {name}` (Compose: `healthcheck: test: [CMD, ...]`;
     or a HEALTHCHECK in the image's Dockerfile).""",
-    alone=True,
 )
 def healthcheck(snapshot, policy, context):
+    """The spec's Healthcheck.Test decides when it has one; a missing or empty Test (only
+    interval, retries, ...) inherits the image's HEALTHCHECK, read on the manager
+    (snapshot.images); where the image could not be read, nothing can tell: unknown."""
     outcomes = []
     for service in snapshot.services:
         if is_job(service):
             continue
+        obj = Obj.of_service(service)
         test = service.healthcheck
-        if test is None:
-            observed = "no health check"
-        elif not test or test[0].upper() == "NONE":
-            observed = "health check disabled (NONE)"
-        else:
-            observed = ""
-        outcomes.append(
-            check(
-                Obj.of_service(service),
-                not observed,
-                f"service {service.name} has a health check ({(test or [''])[0]})",
-                f"service {service.name}: {observed}",
+        if test:
+            if test[0].upper() == "NONE":
+                outcomes.append(bad(obj, f"service {service.name}: health check disabled (NONE)"))
+            else:
+                outcomes.append(ok(obj, f"service {service.name} has a health check ({test[0]})"))
+            continue
+        image_test = snapshot.images.get(service.image) if context.runtime else None
+        if image_test is None:
+            where = (
+                "the file does not show whether the image defines a HEALTHCHECK"
+                if not context.runtime
+                else f"the image {service.image} could not be inspected on the polled manager "
+                "(not pulled there), so whether it defines a HEALTHCHECK is unknown"
             )
-        )
+            outcomes.append(
+                unknown(obj, f"service {service.name}: no health check in the spec; {where}")
+            )
+        elif image_test and image_test[0].upper() != "NONE":
+            outcomes.append(
+                ok(obj, f"service {service.name}: health check from the image ({image_test[0]})")
+            )
+        else:
+            why = "disables it (NONE)" if image_test else "defines none"
+            outcomes.append(
+                bad(
+                    obj,
+                    f"service {service.name}: no health check in the spec, and the image "
+                    f"{service.image} {why}",
+                )
+            )
     return outcomes
 
 
@@ -59,22 +79,23 @@ def healthcheck(snapshot, policy, context):
     resources, image pull, failing health check), fix the cause, then
     `docker service update --force {name}`.""",
     runtime=True,
-    alone=True,
 )
 def converged(snapshot, policy, context):
+    """Pending instead of failing while a rolling update is inside its bound (transients)."""
     outcomes = []
     for service in snapshot.services:
         if is_job(service):
             continue
-        observed = f"{service.running_tasks}/{service.desired_tasks} tasks running"
-        outcomes.append(
-            check(
-                Obj.of_service(service),
-                service.running_tasks >= service.desired_tasks,
-                f"service {service.name}: {observed}",
-                f"service {service.name}: {observed}",
-            )
+        obj = Obj.of_service(service)
+        observed = (
+            f"service {service.name}: {service.running_tasks}/{service.desired_tasks} tasks running"
         )
+        if service.running_tasks >= service.desired_tasks:
+            outcomes.append(ok(obj, observed))
+        elif (why := transient(service, context.now)) is not None:
+            outcomes.append(pending(obj, f"{observed}: {why}"))
+        else:
+            outcomes.append(bad(obj, observed))
     return outcomes
 
 

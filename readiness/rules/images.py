@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
-from readiness.checks import Obj, check
+import re
+
+from readiness.checks import Obj, bad, check, ok, pending
 from readiness.registry import rule
 from readiness.rules._util import DOCKER_HUB_HOSTS, parse_image
+from readiness.transients import transient
+
+# Tags that name a moving target: whatever was pushed last on a branch or channel.
+MUTABLE_TAGS = {"latest", "main", "master", "stable", "edge", "dev", "nightly"}
+# A bare major version (postgres:16, node:v20, redis:7-alpine) follows every minor release.
+BARE_MAJOR = re.compile(r"^v?\d{1,4}$")
+# A date (2024-05-01, 20240501, 2024.05.01): a build of that day, pinned.
+DATE_TAG = re.compile(r"^\d{4}[-.]?\d{2}[-.]?\d{2}")
+
+
+def mutable_tag(tag: str) -> str | None:
+    """Why TAG moves (a channel name or a bare major version), or None when it pins a release.
+    A variant suffix (`16-alpine`, `stable-slim`) does not pin: its first part decides."""
+    head = tag.lower().split("-", 1)[0]
+    if tag.lower() in MUTABLE_TAGS or head in MUTABLE_TAGS:
+        return f"the tag {tag} moves with every push"
+    if BARE_MAJOR.match(head) and not DATE_TAG.match(tag):
+        return f"the tag {tag} is a bare major version (it follows every minor release)"
+    return None
+
+
+def _without_digest(ref: str) -> str:
+    return ref.split("@", 1)[0]
 
 
 @rule(
@@ -21,14 +46,18 @@ from readiness.rules._util import DOCKER_HUB_HOSTS, parse_image
     alone=True,
 )
 def tag_pinned(snapshot, policy, context):
+    """Judge the image the service runs now (ContainerSpec.Image); the stack's
+    `com.docker.stack.image` label only explains drift (`docker service update --image` leaves
+    it stale). Swarm appends the resolved digest to a tag (`app:latest@sha256:...`); the tag
+    still decides, since the next deploy resolves it again."""
     outcomes = []
     for service in snapshot.services:
-        image = service.deployed_image
+        image = service.image
         if not image:
             continue
         _, _, tag, digest = parse_image(image)
-        if tag == "latest":
-            passed, why = False, "uses the tag latest"
+        if tag and (moving := mutable_tag(tag)):
+            passed, why = False, f"is not pinned: {moving}"
         elif tag:
             passed, why = True, f"is pinned to tag {tag}"
         elif digest:
@@ -36,6 +65,9 @@ def tag_pinned(snapshot, policy, context):
         else:
             passed, why = False, "has no tag (implicitly latest)"
         message = f"service {service.name}: image {image} {why}"
+        label = service.labels.get("com.docker.stack.image")
+        if label and _without_digest(label) != _without_digest(image):
+            message += f" (deployed as {label}, now runs {_without_digest(image)})"
         outcomes.append(check(Obj.of_service(service), passed, message, message))
     return outcomes
 
@@ -85,20 +117,22 @@ def digest_pinned(snapshot, policy, context):
     runtime=True,
 )
 def consistent(snapshot, policy, context):
+    """Pending instead of failing while a rolling update is inside its bound (transients)."""
     outcomes = []
     for service in snapshot.services:
         images = {t.image for t in snapshot.running_tasks_of_service(service.id)}
         if not images:
             continue
+        obj = Obj.of_service(service)
         listed = ", ".join(sorted(images))
-        outcomes.append(
-            check(
-                Obj.of_service(service),
-                len(images) == 1,
-                f"service {service.name}: every running task runs {listed}",
-                f"service {service.name}: running tasks use {len(images)} images: {listed}",
-            )
-        )
+        if len(images) == 1:
+            outcomes.append(ok(obj, f"service {service.name}: every running task runs {listed}"))
+            continue
+        observed = f"service {service.name}: running tasks use {len(images)} images: {listed}"
+        if (why := transient(service, context.now)) is not None:
+            outcomes.append(pending(obj, f"{observed}: {why}"))
+        else:
+            outcomes.append(bad(obj, observed))
     return outcomes
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from readiness.checks import Obj, check, unknown
+from readiness.checks import Obj, bad, check, ok, unknown
 from readiness.registry import rule
+from readiness.rules._util import parse_image
 
 NOT_AVAILABLE = "not evaluated: the maintenance app has no data for this cluster yet"
-DEFAULT_LOG_DRIVERS = {"", "json-file"}
 
 
 @rule(
@@ -140,35 +140,83 @@ def notifications(snapshot, policy, context):
     ]
 
 
+# Log shippers recognised as a node agent (a global service running one of these images reads
+# each node's container logs and sends them away): fluent-bit, fluentd, vector, promtail,
+# filebeat, logspout, grafana alloy and the datadog agent.
+LOG_SHIPPERS = (
+    "fluent-bit", "fluentbit", "fluentd", "vector", "promtail", "filebeat", "logspout", "alloy",
+    "datadog",
+)  # fmt: skip
+LOCAL_DRIVERS = {"json-file", "local"}
+
+
+def log_shipper(service) -> bool:
+    """A global service whose image is a known log shipper (LOG_SHIPPERS), with a task up."""
+    if service.mode != "global" or service.running_tasks < 1:
+        return False
+    _, repo, _, _ = parse_image(service.image)
+    return any(
+        part == name or part.startswith(name + "-") or (name == "datadog" and name in part)
+        for part in repo.lower().split("/")
+        for name in LOG_SHIPPERS
+    )
+
+
+def _effective_driver(service, snapshot) -> str:
+    """The driver a service's tasks log with: its own, else the swarm's task default
+    (/swarm TaskDefaults), else the polled manager's daemon default (json-file if unknown)."""
+    return (
+        service.log_driver
+        or snapshot.swarm.task_log_driver
+        or snapshot.swarm.default_log_driver
+        or "json-file"
+    )
+
+
 @rule(
     id="operations.logging",
-    title="Logs shipped with a non-default driver",
+    title="Logs leave the nodes",
     target="C",
-    severity="info",
+    severity="warning",
     seed="002",
     rationale="""Seed 002 recommends connecting production to an external logging system. With
-    the default `json-file` driver logs stay on each node and vanish with it; a log driver set
-    cluster-wide or on every service ships them away.""",
-    remediation="""Set a driver in each node's /etc/docker/daemon.json (`"log-driver":
-    "journald"` or your collector), or per service: `docker service update --log-driver
-    journald <service>` (Compose: `logging: driver: journald`).""",
+    the `json-file` or `local` driver logs stay on each node and vanish with it, unless a log
+    shipper runs on every node (a global service running fluent-bit, fluentd, vector, promtail,
+    filebeat, logspout, alloy or the datadog agent); with `none` they are thrown away. A
+    shipping driver (syslog, journald, gelf, fluentd, awslogs, ...) set per service, as the
+    swarm's task default or as the daemons' default, or a shipper agent passes.""",
+    remediation="""Set a shipping driver swarm-wide (`docker swarm update --log-driver
+    journald` sets the tasks' default) or per service (`docker service update --log-driver
+    gelf --log-opt gelf-address=udp://logs.example.com:12201 <service>`; Compose: `logging:
+    driver: ...`), or run a log shipper as a global service (e.g. fluent-bit reading
+    /var/lib/docker/containers); never use the `none` driver in production.""",
 )
 def logging(snapshot, policy, context):
+    """`none` fails; json-file/local without a shipper agent fails (warning); else passes.
+    Without services (other than shippers), the swarm's default driver is judged."""
     obj = Obj.cluster(context.cluster_name)
-    default = snapshot.swarm.default_log_driver
-    if default not in DEFAULT_LOG_DRIVERS:
-        return [check(obj, True, f"cluster-wide log driver {default}", "")]
-    if not snapshot.services:
-        return [check(obj, False, "", f"default log driver {default or 'json-file'}")]
-    missing = sorted(
-        s.name for s in snapshot.services if (s.log_driver or "") in DEFAULT_LOG_DRIVERS
-    )
-    return [
-        check(
-            obj,
-            not missing,
-            "every service sets a log driver",
-            f"default log driver {default or 'json-file'}; services without a log driver: "
-            f"{', '.join(missing)}",
-        )
-    ]
+    shippers = sorted(s.name for s in snapshot.services if log_shipper(s))
+    drivers = {
+        f"service {s.name}": _effective_driver(s, snapshot)
+        for s in snapshot.services
+        if not log_shipper(s)
+    }
+    if not drivers:
+        swarm = snapshot.swarm
+        drivers = {"the default": swarm.task_log_driver or swarm.default_log_driver or "json-file"}
+    discarded = sorted(name for name, driver in drivers.items() if driver == "none")
+    if discarded:
+        return [bad(obj, f"logs are thrown away (driver none): {', '.join(discarded)}")]
+    local = sorted(name for name, driver in drivers.items() if driver in LOCAL_DRIVERS)
+    if local and not shippers:
+        listed = ", ".join(f"{name} ({drivers[name]})" for name in local)
+        return [
+            bad(
+                obj, f"logs stay on the nodes and no log shipper runs as a global service: {listed}"
+            )
+        ]
+    if local:
+        return [
+            ok(obj, f"node logs ({len(local)} on json-file/local) read by {', '.join(shippers)}")
+        ]
+    return [ok(obj, f"logs shipped with {', '.join(sorted(set(drivers.values())))}")]

@@ -30,6 +30,8 @@ def raw_poll(raw: dict) -> RawPoll:
         configs=raw["configs"],
         events=raw["events"],
         engine_time=parse_time(raw["info"]["SystemTime"]),
+        swarm=raw.get("swarm") or {},
+        images=raw.get("images") or {},
     )
 
 

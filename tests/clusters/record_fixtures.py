@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+from clusters.client import _images, _service_images, swarm_without_tokens
 from lab import Lab
 from lab.demo import create_demo_services
 
@@ -53,12 +54,15 @@ def record(api, since: int | None) -> dict:
     info = api.info()
     until = int(time.time()) + 1
     events = list(api.events(since=since or until - 600, until=until, decode=True))
+    services = api.services(status=True)
     return scrub(
         {
             "version": api.version(),
             "info": info,
             "nodes": api.nodes(),
-            "services": api.services(status=True),
+            "services": services,
+            "swarm": swarm_without_tokens(api.inspect_swarm()),
+            "images": _images(api, _service_images(services)),
             "tasks_running": api.tasks(filters={"desired-state": "running"}),
             "tasks_shutdown": api.tasks(filters={"desired-state": "shutdown"}),
             "networks": api.networks(),

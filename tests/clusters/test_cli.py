@@ -69,6 +69,8 @@ def test_it_adds_a_tls_cluster_with_encrypted_material(pems):
         (["add", "bad name", "--url", "unix:///x.sock"], "name"),
         (["add", "x", "--url", "unix:///x.sock", "--notify", "not-an-address"], "--notify"),
         (["add", "dup", "--url", "unix:///x.sock"], "already exists"),
+        (["add", "x", "--url", "unix:///x\n.sock"], "control characters"),
+        (["add", "x", "--url", "ssh://admin@manager\n.example.net"], "control characters"),
     ],
 )
 def test_it_refuses_bad_input_storing_nothing(args, message):

@@ -167,3 +167,18 @@ def test_it_writes_tls_material_to_private_files_removed_afterwards():
 def test_it_words_network_and_tls_failures_without_the_credentials(cause, kind, message):
     failure = client.describe(cause, "tcp://manager.example.net:2376", 30)
     assert (failure.kind, failure.message) == (kind, message)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "unix:///var/run/docker.sock\n",
+        "unix:///var/run/\ndocker.sock",
+        "ssh://admin@manager.example.net\n",
+        "ssh://admin@manager\t.example.net",
+        "ssh://admin@manager.example.net\x1b[2J",
+        "tcp://manager.example.net:2376\r\n",
+    ],
+)
+def test_urls_with_control_characters_are_refused(url):
+    assert "control characters" in client.validate_url(url)

@@ -238,3 +238,45 @@ def test_objects_without_a_version_are_always_built(poll1):
     normalize.snapshot(bare, now=recorded_now(bare), reuse=reuse)
     normalize.snapshot(bare, now=recorded_now(bare), reuse=reuse)
     assert reuse.hits == 0 and not reuse.tasks
+
+
+def test_it_keeps_join_token_fingerprints_and_their_first_sighting_never_the_tokens():
+    from clusters import client
+
+    raw_swarm = {
+        "JoinTokens": {"Worker": "SWMTKN-1-worker-secret", "Manager": "SWMTKN-1-manager-secret"},
+        "Spec": {"TaskDefaults": {"LogDriver": {"Name": "gelf"}}},
+    }
+    kept = client.swarm_without_tokens(raw_swarm)
+    assert "SWMTKN" not in json.dumps(kept)
+    info = {"Swarm": {"Cluster": {"ID": "c"}}}
+    first_at = datetime(2026, 1, 1, tzinfo=UTC)
+    first = normalize.swarm_info(info, None, kept, now=first_at)
+    assert first.task_log_driver == "gelf" and len(first.worker_token_fingerprint) == 16
+    later = normalize.swarm_info(
+        info, None, kept, previous=first, now=datetime(2026, 9, 1, tzinfo=UTC)
+    )
+    assert later.worker_token_seen_since == first_at == later.manager_token_seen_since
+    rotated = client.swarm_without_tokens(
+        dict(raw_swarm, JoinTokens={"Worker": "SWMTKN-1-new", "Manager": "SWMTKN-1-manager-secret"})
+    )
+    after = normalize.swarm_info(
+        info, None, rotated, previous=later, now=datetime(2026, 9, 2, tzinfo=UTC)
+    )
+    assert after.worker_token_seen_since == datetime(2026, 9, 2, tzinfo=UTC)
+    assert after.manager_token_seen_since == first_at
+
+
+def test_it_keeps_image_health_checks_by_reference_and_the_update_start():
+    assert normalize.image_healthchecks(
+        {"a:1": {"Config": {"Healthcheck": {"Test": ["CMD", "true"]}}}, "b:1": {"Config": {}}}
+    ) == {"a:1": ["CMD", "true"], "b:1": []}
+    svc = normalize.service(
+        {
+            "ID": "s",
+            "Spec": {"Name": "web", "TaskTemplate": {"ContainerSpec": {"Image": "a:1"}}},
+            "UpdateStatus": {"State": "updating", "StartedAt": "2026-11-22T10:00:00Z"},
+        },
+        {},
+    )
+    assert svc.update_started_at == datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

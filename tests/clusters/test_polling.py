@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from clusters import polling
+from clusters import client, polling
 from clusters.client import PollFailed
 from clusters.models import POLL_CLAIM_TIMEOUT, Cluster, Node, PollRun, PollSnapshot
 from dashboard import pipeline, tasks
@@ -287,3 +287,17 @@ def test_a_worker_keeps_what_it_reuses_within_a_cluster_and_object_budget(monkey
     polled(6, 20)  # one cluster beyond the budget is still kept while it is polled
     assert list(polling._REUSE) == [6]
     assert isinstance(polling._REUSE[6], normalize.Reuse)
+
+
+def test_a_new_worker_process_carries_the_join_tokens_first_sighting_from_the_store(cluster, poll1):
+    """The first sighting of a join token survives a restart (the Reuse memo is per process)."""
+    poll1 = dict(
+        poll1, swarm=client.swarm_without_tokens({"JoinTokens": {"Worker": "w", "Manager": "m"}})
+    )
+    pipeline.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    polling._REUSE.clear()  # a new worker process
+    later = pipeline.cluster_poll(
+        cluster=cluster, now=NOW + timedelta(days=3), fetch=fetcher(poll1)
+    )
+    assert later.snapshot.swarm.worker_token_seen_since == NOW
+    assert later.snapshot.swarm.manager_token_seen_since == NOW

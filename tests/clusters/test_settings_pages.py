@@ -521,3 +521,13 @@ def test_the_django_admin_only_lists_clusters_and_links_to_the_settings_page(adm
     assert admin.post(f"/admin/clusters/cluster/{tls_cluster.pk}/delete/").status_code == 403
     assert snapshot_of(tls_cluster) == before
     assert PEM_KEY.splitlines()[1] not in admin.get(change).text
+
+
+@pytest.mark.parametrize(
+    "url", ["unix:///run/ed\nge.sock", "ssh://admin@edge\n.example.net", "ssh://admin@ed\tge"]
+)
+def test_it_refuses_a_url_with_a_control_character_and_keeps_the_old_one(admin, tls_cluster, url):
+    before = snapshot_of(tls_cluster)
+    response = admin.post(settings_url("edge"), form(name="edge", url=url))
+    assert response.status_code == 400 and "control characters" in response.text
+    assert snapshot_of(tls_cluster) == before

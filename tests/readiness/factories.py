@@ -113,7 +113,10 @@ def facts(**kw) -> OperationsFacts:
     defaults = dict(
         windows=[WindowFact("Sunday patching", 60, True)],
         last_reboot={},
-        backups=[BackupFact("db", 90, NOW, "ok")],
+        backups=[
+            BackupFact("db", 90, NOW, "ok"),
+            BackupFact("swarm raft", 90, NOW, "ok", kind="swarm_raft"),
+        ],
         recipients=1,
     )
     defaults.update(kw)
@@ -132,7 +135,7 @@ def run(rule_id: str, snap: Snapshot, ctx: RuleContext | None = None, policy=Non
 
     outcomes = catalogue.get(rule_id).function(snap, policy or Policy(), ctx or context())
     return [
-        ({True: "pass", False: "fail", None: "not_evaluated"}[o.passed], o.object.name)
+        (o.status or {True: "pass", False: "fail", None: "not_evaluated"}[o.passed], o.object.name)
         for o in outcomes
     ]
 

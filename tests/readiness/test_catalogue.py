@@ -11,6 +11,7 @@ CONTRACT = [
     ("topology.nodes-ready", "N", "critical"),
     ("topology.engine-versions", "C", "warning"),
     ("topology.control-plane-isolated", "C", "warning"),
+    ("topology.manager-failure-domains", "C", "warning"),
     ("sizing.manager-tier", "N", "critical"),
     ("sizing.worker-tier", "N", "warning"),
     ("sizing.reservation-pressure", "N", "warning"),
@@ -51,11 +52,13 @@ CONTRACT = [
     ("security.overlay-encrypted", "W", "warning"),
     ("security.docker-socket", "S", "critical"),
     ("security.capabilities", "S", "critical"),
+    ("security.join-token-rotation", "C", "info"),
     ("operations.maintenance-window", "C", "warning"),
     ("operations.weekly-reboot", "N", "warning"),
     ("operations.backup-restore-tested", "C", "critical"),
     ("operations.notifications", "C", "warning"),
-    ("operations.logging", "C", "info"),
+    ("operations.logging", "C", "warning"),
+    ("operations.swarm-state-backup", "C", "warning"),
 ]
 
 

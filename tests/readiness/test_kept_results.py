@@ -44,7 +44,6 @@ def test_the_alone_rules_are_the_service_definition_rules():
         "images.tag-pinned",
         "resources.memory-limit",
         "security.docker-socket",
-        "health.converged",
     }
     assert all(rule.target == "S" for rule in ALONE)
     # these read tasks or nodes besides the service: never kept

@@ -369,3 +369,56 @@ def test_its_report_command_tells_the_same_and_exits_as_asked(polled, capsys):
     assert report(capsys, "--format", "json", "--fail-on-critical")[0] == 3
     assert report(capsys, "--format", "json", "--fail-below", "101")[0] == 4
     assert report(capsys, "--format", "json", "--fail-below", str(data["score"]))[0] == 0
+
+
+# --- readiness truth (issue 13): items 1 and 7 against the lab ------------------------------
+
+
+def test_it_takes_the_image_health_check_and_judges_the_image_a_service_runs_now(swarm_lab):
+    """Item 1: an image imported with `HEALTHCHECK CMD true` gives a spec without a health check
+    "health check from the image". Item 7: `docker service update --image` (through the SDK)
+    on a stack-labelled service leaves com.docker.stack.image stale: the running image is
+    judged, the label explains the drift."""
+    from lab import image as lab_image
+
+    lab = swarm_lab
+    tar = lab_image.rootfs_tar()
+    for hostname in lab.hostnames:
+        lab.client(hostname).api.import_image_from_data(
+            tar,
+            repository="wk-busybox-hc",
+            tag="1.35",
+            changes=[*lab_image.IMAGE_CHANGES, "HEALTHCHECK CMD true"],
+        )
+    stack = {"team": "acceptance", "com.docker.stack.namespace": "acc"}
+    image_hc = lab.create_service(
+        compliant("acc-imagehc", image="wk-busybox-hc:1.35", healthcheck=None, replicas=1)
+    )
+    drift = lab.create_service(
+        compliant("acc-drift", replicas=1, labels=stack | {"com.docker.stack.image": DEFAULT_IMAGE})
+    )
+    try:
+        lab.wait_converged(image_hc, timeout=60)
+        lab.wait_converged(drift, timeout=60)
+        drift.reload()
+        drift.update(image="wk-busybox:latest")  # what `docker service update --image` sends
+        drift.reload()
+        assert drift.attrs["Spec"]["Labels"]["com.docker.stack.image"] == DEFAULT_IMAGE
+        cluster = registration.cluster_add(name="lab-truth", url=lab.docker_host)
+        outcome = pipeline.cluster_poll(cluster=cluster)
+        assert outcome is not None and outcome.run.ok, outcome and outcome.run.error
+        report = selectors.report_for_cluster(
+            cluster=cluster,
+            snapshot=outcome.snapshot,
+            now=timezone.now(),
+            operations=maintenance_selectors.operations_facts(cluster=cluster, now=timezone.now()),
+        )
+        found = {(c.rule, c.object.name): c for c in report.checks}
+        health = found[("health.healthcheck", "acc-imagehc")]
+        assert health.status == "pass" and "health check from the image" in health.message
+        tag = found[("images.tag-pinned", "acc-drift")]
+        assert tag.status == "fail", tag.message
+        assert f"deployed as {DEFAULT_IMAGE}, now runs wk-busybox:latest" in tag.message
+    finally:
+        image_hc.remove()
+        drift.remove()

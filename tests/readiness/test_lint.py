@@ -87,7 +87,6 @@ def test_it_finds_failures_exactly_where_expected(tmp_path, capsys):
         ("images.tag-pinned", "app"),
         ("images.digest-pinned", "app"),
         ("images.registry", "app"),
-        ("health.healthcheck", "app"),
         ("resources.memory-floor", "app"),
         ("resources.memory-reservation", "app"),
         ("resources.cpu-limit", "app"),
@@ -205,3 +204,15 @@ def test_it_asks_for_a_default_when_a_number_is_a_bare_variable():
     text = "services:\n  web:\n    image: app:1\n    deploy: {replicas: '${REPLICAS}'}\n"
     with pytest.raises(ComposeError, match=r"line 3: .*\$\{REPLICAS\} has no default"):
         load_compose(text, filename="f", now=NOW)
+
+
+def test_it_refuses_a_file_over_max_bytes_and_an_alias_bomb(tmp_path):
+    from .test_lintcli import LAUGHS
+
+    text = "services:\n  web:\n    image: app:1.2.3\n"
+    with pytest.raises(CommandError, match="over the 20-byte limit") as error:
+        lint(tmp_path, text, "--max-bytes", "20")
+    assert error.value.returncode == 2
+    with pytest.raises(CommandError, match="billion laughs") as error:
+        lint(tmp_path, LAUGHS)
+    assert error.value.returncode == 2

@@ -1,11 +1,13 @@
 """Every rule on plain data: one passing, one failing and one not-applicable case."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from readiness import catalogue
 from readiness.context import Endpoint
+from readiness.engine import evaluate
 from readiness.policy import Policy
 
 from .factories import (
@@ -40,6 +42,23 @@ def svc(**kw):
 
 def cluster_of(*nodes, **kw):
     return snapshot(nodes=list(nodes), **kw)
+
+
+def ZONED(*zones):  # noqa: N802 - reads like a constant in the table
+    return [
+        node(f"m{i}", "manager", leader=i == 1, labels={"zone": zone} if zone else {})
+        for i, zone in enumerate(zones, 1)
+    ]
+
+
+def tokens(seen, created=NOW - timedelta(days=400)):
+    return snapshot(
+        created_at=created,
+        worker_token_fingerprint="f" * 16,
+        worker_token_seen_since=seen,
+        manager_token_fingerprint="e" * 16,
+        manager_token_seen_since=seen,
+    )
 
 
 # rule id -> (passing case, failing case, not-applicable case); a case is (snapshot, context)
@@ -411,6 +430,21 @@ CASES = {
         ),
         (snapshot(services=[service("web", log_driver=None)], default_log_driver="fluentd"), None),
     ),
+    "topology.manager-failure-domains": (
+        (cluster_of(*ZONED("a", "b", "c"), W1), None),
+        (cluster_of(*ZONED("a", "a", "a"), W1), None),
+        (cluster_of(M1, W1), None),  # one manager: nothing to spread
+    ),
+    "security.join-token-rotation": (
+        (tokens(NOW - timedelta(days=10)), None),
+        (tokens(NOW - timedelta(days=200)), None),
+        (snapshot(), None),  # /swarm not read
+    ),
+    "operations.swarm-state-backup": (
+        (snapshot(), context(operations=facts())),
+        (snapshot(), context(operations=facts(backups=[BackupFact("db", 90, NOW, "ok")]))),
+        (snapshot(), context(operations=None)),
+    ),
 }
 
 NOT_EVALUATED_WITHOUT_FACTS = {
@@ -418,12 +452,13 @@ NOT_EVALUATED_WITHOUT_FACTS = {
     "operations.weekly-reboot",
     "operations.backup-restore-tested",
     "operations.notifications",
+    "operations.swarm-state-backup",
 }
 
 
 def test_it_has_a_case_for_every_rule_of_the_catalogue():
     assert sorted(CASES) == sorted(catalogue.rule_ids())
-    assert len(CASES) == 51
+    assert len(CASES) == 54
 
 
 @pytest.mark.parametrize("rule_id", sorted(CASES))
@@ -474,7 +509,18 @@ def test_it_names_the_object_and_observed_value_in_messages():
         ("app:latest", False),
         ("app:latest@sha256:" + "c" * 64, False),
         ("registry:5000/app", False),
-        ("registry:5000/app:2", True),
+        ("registry:5000/app:2.1", True),
+        ("registry:5000/app:2", False),
+        ("postgres:16", False),
+        ("postgres:16-alpine", False),
+        ("postgres:16.4-alpine", True),
+        ("node:v20", False),
+        ("app:1.2.3", True),
+        ("app:2024-05-01", True),
+        ("app:20240501", True),
+        ("app:main", False),
+        ("app:stable-slim", False),
+        ("app:nightly", False),
         ("app@sha256:" + "c" * 64, True),
         ("library/app:1.0", True),
     ],
@@ -483,11 +529,16 @@ def test_it_reads_image_tags(image, passed):
     assert run("images.tag-pinned", svc(image=image)) == [("pass" if passed else "fail", "web")]
 
 
-def test_it_prefers_the_stack_image_label_for_the_tag():
+def test_it_judges_the_image_running_now_and_explains_a_stale_stack_label():
+    """`docker service update --image app:latest` leaves com.docker.stack.image at app:1.2.3."""
     snap = svc(
         image="app:latest@sha256:" + "d" * 64, labels={"com.docker.stack.image": "app:1.2.3"}
     )
-    assert run("images.tag-pinned", snap) == [("pass", "web")]
+    assert run("images.tag-pinned", snap) == [("fail", "web")]
+    (outcome,) = catalogue.get("images.tag-pinned").function(snap, Policy(), context())
+    assert "deployed as app:1.2.3, now runs app:latest" in outcome.message
+    fixed = svc(image="app:1.2.4@sha256:" + "d" * 64, labels={"com.docker.stack.image": "app:1"})
+    assert run("images.tag-pinned", fixed) == [("pass", "web")]
 
 
 def test_it_counts_only_failures_of_the_last_hour_as_flapping():
@@ -529,3 +580,104 @@ def test_it_flags_private_keys_in_any_variable():
 def test_it_finds_the_docker_socket_wherever_it_lives(source, target, status):
     snap = svc(mounts=[Mount("bind", source, target)])
     assert run("security.docker-socket", snap) == [(status, "web")]
+
+
+# --- readiness truth: data the poll now gathers (issue 13 items 1, 7, 9, 10, new rules) ------
+
+
+def test_it_takes_the_health_check_of_the_image_when_the_spec_has_none():
+    image = "registry.example.com/web:1.0"
+    snap = svc(image=image, healthcheck=None)
+    with_image = replace(snap, images={image: ["CMD-SHELL", "curl -f localhost"]})
+    (outcome,) = catalogue.get("health.healthcheck").function(with_image, Policy(), context())
+    assert outcome.passed and "health check from the image" in outcome.message
+    assert run("health.healthcheck", replace(snap, images={image: []})) == [("fail", "web")]
+    assert run("health.healthcheck", replace(snap, images={image: ["NONE"]})) == [("fail", "web")]
+    # a spec NONE disables the image's check
+    disabled = replace(svc(image=image, healthcheck=["NONE"]), images={image: ["CMD", "true"]})
+    assert run("health.healthcheck", disabled) == [("fail", "web")]
+
+
+def test_it_calls_the_health_check_unknown_when_the_image_could_not_be_read():
+    snap = svc(healthcheck=None)  # no entry in snapshot.images: the manager could not inspect it
+    (outcome,) = catalogue.get("health.healthcheck").function(snap, Policy(), context())
+    assert outcome.passed is None and "could not be inspected" in outcome.message
+    report = evaluate(snap, Policy(), context(), rules=[catalogue.get("health.healthcheck")])
+    assert [c.status for c in report.checks] == ["not_evaluated"]
+    assert report.score.rules == []  # out of the score
+
+
+def test_it_fails_a_log_driver_none_and_local_logs_without_a_shipper():
+    assert run("operations.logging", svc(log_driver="none")) == [("fail", "lab")]
+    local = svc(log_driver="local")
+    assert run("operations.logging", local) == [("fail", "lab")]
+    shipper = service(
+        "logs", image="fluent/fluent-bit:3.1.9", mode="global", replicas=None, log_driver=None
+    )
+    shipped = replace(local, services=[*local.services, shipper])
+    assert run("operations.logging", shipped) == [("pass", "lab")]
+    # the swarm-wide task default (/swarm TaskDefaults.LogDriver) counts for every service
+    swarm_wide = snapshot(
+        services=[service("web", log_driver=None)], default_log_driver="json-file",
+        task_log_driver="gelf",
+    )  # fmt: skip
+    assert run("operations.logging", swarm_wide) == [("pass", "lab")]
+    discarded = snapshot(services=[service("web", log_driver=None)], task_log_driver="none")
+    assert run("operations.logging", discarded) == [("fail", "lab")]
+
+
+UPDATING = dict(
+    update_state="updating",
+    update_started_at=NOW - timedelta(seconds=30),
+    update_config=UpdatePolicy(monitor_ns=10 * 10**9, failure_action="rollback"),
+)
+
+
+def test_it_reports_convergence_and_images_pending_during_a_rolling_update():
+    web = service("web", running_tasks=1, desired_tasks=2, **UPDATING)
+    snap = snapshot(services=[web], tasks=[task(web), task(web, "id-w2", image="web:old")])
+    assert run("health.converged", snap) == [("pending", "web")]
+    assert run("images.consistent", snap) == [("pending", "web")]
+    report = evaluate(snap, Policy(), context(), rules=[catalogue.get("images.consistent")])
+    assert [c.status for c in report.checks] == ["pending"] and report.score.rules == []
+    assert not report.score.grade_capped
+
+
+def test_it_fails_them_once_the_update_runs_past_its_bound():
+    # 2 tasks x (10 s monitor) + 5 min allowance = 5 min 20 s
+    late = dict(UPDATING, update_started_at=NOW - timedelta(minutes=6))
+    web = service("web", running_tasks=1, desired_tasks=2, **late)
+    snap = snapshot(services=[web], tasks=[task(web), task(web, "id-w2", image="web:old")])
+    assert run("health.converged", snap) == [("fail", "web")]
+    assert run("images.consistent", snap) == [("fail", "web")]
+    done = service("web", running_tasks=1, desired_tasks=2, update_state="completed")
+    assert run("health.converged", snapshot(services=[done])) == [("fail", "web")]
+
+
+def test_it_calls_managers_in_one_domain_unknown_when_some_lack_the_label():
+    snap = cluster_of(*ZONED("a", "a", ""), W1)
+    assert run("topology.manager-failure-domains", snap) == [("not_evaluated", "lab")]
+    rack = Policy(failure_domain_label="rack")
+    assert run("topology.manager-failure-domains", snap, policy=rack) == [("not_evaluated", "lab")]
+    off = Policy(failure_domain_label="")
+    assert run("topology.manager-failure-domains", snap, policy=off) == []
+
+
+def test_it_says_a_join_token_is_at_least_as_old_as_first_seen_and_never_older_than_the_swarm():
+    (outcome,) = catalogue.get("security.join-token-rotation").function(
+        tokens(NOW - timedelta(days=200)), Policy(), context()
+    )
+    assert "at least 200 days" in outcome.message
+    young_swarm = tokens(NOW - timedelta(days=200), created=NOW - timedelta(days=20))
+    assert run("security.join-token-rotation", young_swarm) == [("pass", "lab")]
+    lenient = Policy(join_token_max_age_days=365)
+    assert (
+        run("security.join-token-rotation", tokens(NOW - timedelta(days=200)), policy=lenient)[0][0]
+        == "pass"
+    )
+
+
+def test_it_fails_an_overdue_swarm_raft_restore_test():
+    old = BackupFact("raft", 30, NOW - timedelta(days=31), "overdue", kind="swarm_raft")
+    ctx = context(operations=facts(backups=[old]))
+    assert run("operations.swarm-state-backup", snapshot(), ctx) == [("fail", "lab")]

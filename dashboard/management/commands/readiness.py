@@ -16,7 +16,7 @@ from django.utils import timezone
 from clusters.models import Cluster
 from dashboard import selectors as dashboard_selectors
 from readiness import catalogue
-from readiness.compose import ComposeError, load_compose
+from readiness.compose import MAX_FILE_BYTES, ComposeError, load_compose
 from readiness.context import RuleContext
 from readiness.engine import Report, evaluate
 from readiness.policy import Policy
@@ -36,6 +36,9 @@ class Command(BaseCommand):
         report.add_argument("name", help="cluster name")
         lint = actions.add_parser("lint", help="apply the service-level rules to a Compose file")
         lint.add_argument("file", help="Compose / stack file (docker-compose.yml)")
+        lint.add_argument(
+            "--max-bytes", type=int, default=MAX_FILE_BYTES, help="largest file accepted (bytes)"
+        )
         for sub in (report, lint):
             sub.add_argument("--format", choices=FORMATS, default="text")
             sub.add_argument("--only-failed", action="store_true")
@@ -47,7 +50,7 @@ class Command(BaseCommand):
         if options["action"] == "report":
             report = self._report(options["name"], now)
         else:
-            report = self._lint(options["file"], now)
+            report = self._lint(options["file"], now, options["max_bytes"])
         self.stdout.write(
             render(report, options["format"], only_failed=options["only_failed"]), ending=""
         )
@@ -66,14 +69,14 @@ class Command(BaseCommand):
             )
         return report
 
-    def _lint(self, file: str, now) -> Report:
+    def _lint(self, file: str, now, max_bytes: int = MAX_FILE_BYTES) -> Report:
         path = Path(file)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"{file}: cannot read: {exc}", returncode=EXIT_ERROR) from None
         try:
-            snapshot, notes = load_compose(text, filename=file, now=now)
+            snapshot, notes = load_compose(text, filename=file, now=now, max_bytes=max_bytes)
         except ComposeError as exc:
             raise CommandError(str(exc), returncode=EXIT_ERROR) from None
         context = RuleContext(now=now, runtime=False)

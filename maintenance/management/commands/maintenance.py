@@ -103,6 +103,12 @@ class Command(BaseCommand):
         badd.add_argument("name")
         badd.add_argument("--every", type=int, default=90, help="days, 30 to 90 (default 90)")
         badd.add_argument("--validated-at", default=None, help="last passed restore test, ISO")
+        badd.add_argument(
+            "--kind",
+            choices=("data", "swarm_raft"),
+            default="data",
+            help="what is backed up: application data (default) or the swarm's raft state",
+        )
         bval = backup_actions.add_parser("validate", help="record a restore test")
         bval.add_argument("cluster")
         bval.add_argument("name")
@@ -215,6 +221,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 interval_days=options["every"],
                 validated_at=validated_at,
+                kind=options["kind"],
                 now=timezone.now(),
             )
         except ValidationError as exc:
