@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("clusters", "0003_row_digest"),
-        ("maintenance", "0001_initial"),
+        ("maintenance", "0002_backup_kind"),
     ]
 
     operations = [
