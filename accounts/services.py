@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from audit import services as audit
+
 from . import tokens
 from .models import ApiToken, Profile
 from .roles import ADMIN, ROLES, role_of
@@ -20,6 +22,13 @@ def user_set_role(*, user, role: str | None) -> None:
     """Give USER exactly one role (or none); admins are staff and superusers."""
     if role is not None and role not in ROLES:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    audit.record(
+        action="user.role",
+        obj=user.get_username(),
+        object_type="user",
+        before={"role": role_of(user)},
+        after={"role": role},
+    )
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     if role is not None:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
@@ -86,14 +95,29 @@ def token_create(
         created_at=now,
         expires_at=now + timedelta(days=days),
     )
+    audit.record(
+        action="token.create",
+        obj=token.prefix,
+        object_type="apitoken",
+        after={
+            "user": user.get_username(),
+            "name": name,
+            "scope": scope,
+            "expires_at": token.expires_at.isoformat(),
+        },
+    )
     return token, secret
 
 
 def token_revoke(*, token: ApiToken, now: datetime) -> bool:
     """Revoke TOKEN (one conditional UPDATE); False when it was revoked already."""
-    return bool(
-        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
-    )
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if revoked:
+            audit.record(action="token.revoke", obj=token.prefix, object_type="apitoken")
+    return bool(revoked)
 
 
 LAST_USED_STEP = timedelta(minutes=1)  # last_used_at is written at most once a minute

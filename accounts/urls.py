@@ -11,17 +11,23 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",
-        auth_views.PasswordChangeView.as_view(success_url=reverse_lazy("accounts:password_done")),
+        views.local_login_only(
+            auth_views.PasswordChangeView.as_view(
+                success_url=reverse_lazy("accounts:password_done")
+            )
+        ),
         name="password_change",
     ),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_done"),
     path(
         "reset/",
         login_not_required(
-            auth_views.PasswordResetView.as_view(
-                success_url=reverse_lazy("accounts:reset_done"),
-                email_template_name="registration/password_reset_email.txt",
-                subject_template_name="registration/password_reset_subject.txt",
+            views.local_login_only(
+                auth_views.PasswordResetView.as_view(
+                    success_url=reverse_lazy("accounts:reset_done"),
+                    email_template_name="registration/password_reset_email.txt",
+                    subject_template_name="registration/password_reset_subject.txt",
+                )
             )
         ),
         name="password_reset",
@@ -34,8 +40,10 @@ urlpatterns = [
     path(
         "reset/<uidb64>/<token>/",
         login_not_required(
-            auth_views.PasswordResetConfirmView.as_view(
-                success_url=reverse_lazy("accounts:reset_complete")
+            views.local_login_only(
+                auth_views.PasswordResetConfirmView.as_view(
+                    success_url=reverse_lazy("accounts:reset_complete")
+                )
             )
         ),
         name="password_reset_confirm",

@@ -1,13 +1,16 @@
 """Sign-in with throttling, preferences, and user management for admins."""
 
 import zoneinfo
+from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -30,7 +33,18 @@ class ThrottledLoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["local_login"] = settings.WATCHKEEPER_LOCAL_LOGIN
+        context["sso"] = settings.WATCHKEEPER_OIDC
+        return context
+
     def post(self, request, *args, **kwargs):
+        if not settings.WATCHKEEPER_LOCAL_LOGIN:
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, "Password sign-in is turned off; use single sign-on.")
+            return self.render_to_response(self.get_context_data(form=form), status=403)
         username = request.POST.get("username", "")
         address = client_address(request)
         if throttle.is_locked(username=username, address=address):
@@ -49,6 +63,18 @@ class ThrottledLoginView(auth_views.LoginView):
         else:
             throttle.record_failure(username=username, address=address)
         return response
+
+
+def local_login_only(view):
+    """404 while local accounts are turned off (WATCHKEEPER_LOCAL_LOGIN=false)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not settings.WATCHKEEPER_LOCAL_LOGIN:
+            raise Http404("Local accounts are turned off.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def throttle_minutes() -> int:

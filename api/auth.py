@@ -16,6 +16,7 @@ from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts import tokens
 from accounts.roles import RANK, role_of
+from audit import services as audit
 
 from .errors import ApiError
 
@@ -78,6 +79,7 @@ class TokenAuth(HttpBearer):
         _rate_limit(found)
         account_services.token_touch(token=found, now=now)
         role = tokens.effective_role(scope=found.scope, user_role=role_of(found.user))
+        audit.act_as(audit.Actor(via="api", user=found.user, token_prefix=found.prefix))
         return Principal(user=found.user, role=role, token=found)
 
 
@@ -94,6 +96,7 @@ class SessionAuth(APIKeyCookie):
     def authenticate(self, request, key):
         if key is None or not request.user.is_authenticated:
             return None
+        audit.act_as(audit.Actor(via="api", user=request.user))
         return Principal(user=request.user, role=role_of(request.user))
 
 

@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 
+from audit import services as audit
 from clusters import client
 from clusters.endpoint import (
     CLI_NAMES,
@@ -35,6 +36,7 @@ SETTINGS_FIELDS = (
     "name", "environment", "url", "credentials_encrypted", "poll_interval", "enabled",
     "drain_assist", "dns_server", "ingress_addresses", "updated_at",
 )  # fmt: skip
+AUDIT_FIELDS = SETTINGS_FIELDS[:-1]  # credentials_encrypted is redacted (audit "secrets")
 
 
 def _emails(addresses: Iterable[str], names: dict[str, str]) -> list[str]:
@@ -219,6 +221,12 @@ def cluster_add(
             _recipients_set(cluster=cluster, emails=emails, users=notify_users)
             if on_saved is not None:
                 on_saved(cluster)
+            audit.record(
+                action="cluster.add",
+                obj=cluster,
+                after=audit.fields(cluster, AUDIT_FIELDS),
+                secrets=["credentials_encrypted"],
+            )
     return cluster
 
 
@@ -282,6 +290,13 @@ def cluster_update(
             _recipients_set(cluster=updated, emails=emails, users=notify_users)
             if on_saved is not None:
                 on_saved(updated)
+            audit.record(
+                action="cluster.update",
+                obj=updated,
+                before=audit.fields(cluster, AUDIT_FIELDS),
+                after=audit.fields(updated, AUDIT_FIELDS),
+                secrets=["credentials_encrypted"],
+            )
     return updated
 
 
@@ -333,7 +348,14 @@ def cluster_delete(*, cluster: Cluster, confirm: str) -> None:
         raise ClusterInputError(
             f"type the cluster's name, {cluster.name}, to confirm the deletion.", "confirm"
         )
-    cluster.delete()
+    with transaction.atomic():
+        audit.record(
+            action="cluster.delete",
+            obj=cluster,
+            before=audit.fields(cluster, AUDIT_FIELDS),
+            secrets=["credentials_encrypted"],
+        )
+        cluster.delete()
 
 
 def cluster_notify(*, cluster: Cluster, add: str | None = None, remove: str | None = None) -> bool:

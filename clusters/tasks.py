@@ -3,10 +3,14 @@
 from celery import shared_task
 from django.utils import timezone
 
+from audit import services as audit
 from clusters import persistence
 
 
 @shared_task(ignore_result=True)
 def prune_history() -> dict[str, int]:
-    """Thin old snapshots and poll runs (hourly)."""
-    return persistence.history_prune(now=timezone.now())
+    """Thin old snapshots and poll runs, and purge audit events past retention (hourly)."""
+    now = timezone.now()
+    counts = persistence.history_prune(now=now)
+    counts["audit_events"] = audit.purge(now=now)
+    return counts

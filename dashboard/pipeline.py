@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db import Error as DatabaseFault
 from django.utils import timezone
 
 from clusters import client, persistence, polling
@@ -77,9 +78,29 @@ def cluster_poll(
         log.warning("a poll of cluster %s outlived its claim: another poll took over", cluster.pk)
         return None
     finally:
-        polling.poll_release(
-            cluster_id=cluster.pk, claimed_at=started_at, interval=cluster.poll_interval
-        )
+        _release(cluster=cluster, claimed_at=started_at)
+
+
+def _release(*, cluster: Cluster, claimed_at: datetime) -> None:
+    """Give up the poll's claim; after a database error (the connection dropped mid-poll)
+    close the broken connection and try once more on a fresh one. If that fails too the claim
+    expires after POLL_CLAIM_TIMEOUT (logged, never raised over the poll's own error)."""
+    for attempt in (1, 2):
+        try:
+            polling.poll_release(
+                cluster_id=cluster.pk, claimed_at=claimed_at, interval=cluster.poll_interval
+            )
+            return
+        except DatabaseFault:  # InterfaceError (connection closed) is no DatabaseError
+            if connection.in_atomic_block:
+                raise
+            log.warning(
+                "releasing the poll claim of cluster %s failed (attempt %s)",
+                cluster.pk,
+                attempt,
+                exc_info=True,
+            )
+            connection.close()
 
 
 def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetcher) -> PollOutcome:

@@ -11,6 +11,7 @@ app_name = "readiness"
 
 urlpatterns = [
     path("findings/", views.findings, name="findings"),
+    path("findings.csv", views.findings_csv, name="findings_csv"),
     path("waivers/", views.waivers, name="waivers"),
     path("waivers/new/", waiver_views.waiver_new, name="waiver_new"),
     path("waivers/<int:pk>/revoke/", waiver_views.waiver_revoke, name="waiver_revoke"),

@@ -16,6 +16,7 @@ urlpatterns = [
         settings_views.calendar_token_rotate,
         name="calendar_token_rotate",
     ),
+    path("clusters/<str:name>/report/", views.report, name="report"),
     path("clusters/<str:name>/delete/", settings_views.cluster_delete, name="delete"),
     path("clusters/<str:name>/poll/", views.poll_now, name="poll_now"),
     path("clusters/<str:name>/poll/status/", views.poll_status, name="poll_status"),

@@ -9,8 +9,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import operator_required, viewer_required
 from clusters.models import Cluster
+from readiness.report import render_text
 
-from . import pages
+from . import pages, selectors
 from .tasks import poll_cluster
 
 
@@ -92,3 +93,12 @@ def _poll_status_response(request, cluster: Cluster) -> HttpResponse:
         response.status_code = 286
         response["HX-Trigger"] = "poll-finished"
     return response
+
+
+@viewer_required
+def report(request, name: str):
+    """A cluster's readiness report as a printable page (the print stylesheet drops the nav)."""
+    cluster = get_object_or_404(Cluster, name=name)
+    result = selectors.cluster_report(cluster=cluster, now=timezone.now())
+    text = render_text(result) if result is not None else ""
+    return render(request, "clusters/report.html", {"cluster": cluster, "report_text": text})

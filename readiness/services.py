@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from accounts.roles import ADMIN, OPERATOR, has_role
+from audit import services as audit
 from clusters.models import Cluster
 from readiness import catalogue, selectors
 from readiness.checks import CRITICAL, FAIL, NOT_EVALUATED, PENDING, WAIVED
@@ -240,6 +241,14 @@ def waiver_create(
                 "expires_at": expires_at.isoformat(),
             },
         )
+        audit.record(
+            action="waiver.create",
+            obj=waiver,
+            after={
+                "cluster": cluster.name,
+                **WaiverEvent.objects.filter(waiver=waiver).latest("pk").detail,
+            },
+        )
     return waiver
 
 
@@ -258,6 +267,9 @@ def waiver_revoke(*, waiver: Waiver, by, now: datetime, note: str = "") -> Waive
                 actor=by,
                 at=now,
                 detail={"note": note},
+            )
+            audit.record(
+                action="waiver.revoke", obj=waiver, after={"rule": waiver.rule, "note": note}
             )
     waiver.refresh_from_db()
     return waiver

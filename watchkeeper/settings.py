@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from . import env
+from . import sso as _sso
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env.get("WATCHKEEPER_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -75,6 +76,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # its templates and static files: the API docs page loads no CDN asset
     "accounts",
+    "accounts.sso",
+    "audit",
     "clusters",
     "readiness",
     "maintenance",
@@ -95,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
+    "audit.middleware.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "watchkeeper.urls"
@@ -111,6 +115,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "accounts.sso.context_processors.sign_in",
             ],
         },
     }
@@ -184,6 +189,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Audit events older than this are purged by clusters.tasks.prune_history (audit.services.purge).
+WATCHKEEPER_AUDIT_RETENTION_DAYS = int(env.get("WATCHKEEPER_AUDIT_RETENTION_DAYS") or 400)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-polls": {"task": "dashboard.tasks.enqueue_due_polls", "schedule": 10.0},
@@ -237,6 +244,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- single sign-on (OpenID Connect; README "Single sign-on") --------------
+WATCHKEEPER_OIDC = _sso.from_environ()
+WATCHKEEPER_LOCAL_LOGIN = _sso.local_login_from_environ(WATCHKEEPER_OIDC)
+AUTHENTICATION_BACKENDS = _sso.authentication_backends(
+    local_login=WATCHKEEPER_LOCAL_LOGIN, sso=WATCHKEEPER_OIDC is not None
+)
+# mozilla-django-oidc reads these; endpoints come from discovery (accounts/sso/discovery.py).
+OIDC_RP_SCOPES = WATCHKEEPER_OIDC.scopes if WATCHKEEPER_OIDC else "openid"
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit import services as audit
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster, new_calendar_token
 from maintenance import occurrences as occ
@@ -17,6 +18,18 @@ from maintenance.models import NodeVerification, Occurrence, Reminder, Window
 
 HORIZON = timedelta(weeks=8)
 REFRESH_AFTER_END = timedelta(days=1)  # late observations still upgrade an occurrence
+
+
+AUDIT_FIELDS = (
+    "cluster",
+    "name",
+    "weekdays",
+    "start_time",
+    "duration_minutes",
+    "tz",
+    "active_from",
+    "active_until",
+)
 
 
 def _check_window(*, weekdays: str, start_time: time, duration_minutes: int, tz: str) -> str:
@@ -68,6 +81,7 @@ def window_create(
     window.full_clean()
     window.save()
     occurrences_materialise(window=window, now=now)
+    audit.record(action="window.create", obj=window, after=audit.fields(window, AUDIT_FIELDS))
     return window
 
 
@@ -87,6 +101,7 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
     if unknown:
         raise ValidationError(f"Unknown window fields: {', '.join(sorted(unknown))}.")
     window = Window.objects.select_for_update().get(pk=window.pk)
+    before = audit.fields(window, AUDIT_FIELDS)
     for key, value in changes.items():
         setattr(window, key, value)
     if isinstance(window.start_time, time):
@@ -118,6 +133,9 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
         now=now,
         last_day=max(last_stored or horizon_day, horizon_day),
         cancelled_days=cancelled_days,
+    )
+    audit.record(
+        action="window.update", obj=window, before=before, after=audit.fields(window, AUDIT_FIELDS)
     )
     return window
 

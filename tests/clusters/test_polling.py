@@ -289,6 +289,31 @@ def test_a_worker_keeps_what_it_reuses_within_a_cluster_and_object_budget(monkey
     assert isinstance(polling._REUSE[6], normalize.Reuse)
 
 
+@pytest.mark.django_db
+def test_it_releases_the_claim_on_a_fresh_connection_after_a_database_error(cluster, poll1):
+    real_release = polling.poll_release
+    calls = []
+
+    def flaky_release(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            from django.db import InterfaceError
+
+            raise InterfaceError("connection already closed")
+        return real_release(**kwargs)
+
+    fake_connection = mock.Mock(in_atomic_block=False)  # the test's own transaction stays open
+    with (
+        mock.patch("dashboard.pipeline.polling.poll_release", side_effect=flaky_release),
+        mock.patch("dashboard.pipeline.connection", fake_connection),
+    ):
+        pipeline.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    assert len(calls) == 2
+    fake_connection.close.assert_called_once()
+    cluster.refresh_from_db()
+    assert cluster.poll_claimed_at is None
+
+
 def test_a_new_worker_process_carries_the_join_tokens_first_sighting_from_the_store(cluster, poll1):
     """The first sighting of a join token survives a restart (the Reuse memo is per process)."""
     poll1 = dict(

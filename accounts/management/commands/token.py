@@ -7,14 +7,15 @@ Exit 2 with a clear message on bad input; nothing is stored then.
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts import selectors, services, tokens
+from audit.commands import AuditedCommand
 from watchkeeper.timefmt import iso_utc
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "API tokens: create (printed once), list, revoke."
 
     def add_arguments(self, parser):

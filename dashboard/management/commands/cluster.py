@@ -2,8 +2,9 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from clusters import registration
 from clusters.client import display_url
 from clusters.endpoint import ClusterInputError, read_pem, read_ssh_file
@@ -13,7 +14,7 @@ from dashboard import pipeline, selectors
 USAGE_ERROR = 2
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Register, list and poll Docker Swarm clusters."
 
     def add_arguments(self, parser):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
+from audit.commands import AuditedCommand
 from clusters.models import Cluster
 from dashboard import selectors as dashboard_selectors
 from readiness import catalogue
@@ -27,7 +28,7 @@ EXIT_CRITICAL = 3
 EXIT_BELOW = 4
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Readiness reports of clusters, and lint of Compose / stack files."
 
     def add_arguments(self, parser):

@@ -11,10 +11,11 @@ import re
 from datetime import UTC, date, datetime, time
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.commands import AuditedCommand
 from clusters.models import Cluster
 from maintenance import checklists, selectors
 from maintenance.models import Backup
@@ -74,7 +75,7 @@ def invalid(exc: ValidationError) -> CommandError:
     return usage_error(" ".join(exc.messages))
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Maintenance windows, occurrences, backup-restore tests, checklists, scheduler tick."
 
     def add_arguments(self, parser):
