@@ -242,3 +242,34 @@ def test_the_api_lists_a_channel_reminder_with_its_channel_and_no_recipient(
         ("otto@example.org", "otto@example.org", None),
     ]
     assert "hook-path-token" not in response.content.decode()
+
+
+class WorkerDied(Exception):
+    pass
+
+
+@pytest.mark.django_db
+def test_a_worker_dying_after_acceptance_resends_with_the_same_id_after_the_lease(
+    cluster, receiver
+):
+    webhook(cluster, receiver.url)
+    enqueue_one(cluster)
+
+    def die(reminder):
+        raise WorkerDied  # between the receiver's 2xx and the `sent` commit
+
+    with time_machine.travel(T, tick=False) as traveller:
+        with pytest.raises(WorkerDied):
+            outbox.reminders_send_due(now=timezone.now(), after_accept=die)
+        row = Reminder.objects.get()
+        assert row.status == "sending" and len(receiver.received) == 1
+
+        traveller.move_to(T + outbox.LEASE - timedelta(seconds=1))
+        assert outbox.reminders_send_due(now=timezone.now()).claimed == 0  # lease still held
+        traveller.move_to(T + outbox.LEASE + timedelta(seconds=1))
+        assert outbox.reminders_send_due(now=timezone.now()).sent == 1
+
+    ids = [headers["X-Watchkeeper-Delivery"] for headers, _ in receiver.received]
+    assert ids == [row.message_id, row.message_id]  # the one duplicate, deduplicable
+    row.refresh_from_db()
+    assert row.status == "sent"
