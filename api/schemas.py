@@ -5,7 +5,7 @@ carry exactly the contract shapes of `cluster list --format json` and `readiness
 from datetime import date, datetime
 from typing import Any
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class Error(Schema):
@@ -229,7 +229,9 @@ class ReminderOut(Schema):
     id: int
     cluster: str | None
     kind: str
-    recipient: str
+    recipient: str = Field(description="The email address; empty for a channel message.")
+    channel: str | None = Field(None, description="The channel's name; null for an email.")
+    destination: str = Field(description="The email address or the channel's name.")
     title: str
     due_at: datetime
     status: str

@@ -347,6 +347,7 @@ def reminders(
         )  # fmt: skip
     return [
         {**_fields(reminder, schemas.ReminderOut), "id": reminder.pk,
-         "cluster": reminder.cluster.name if reminder.cluster else None}
+         "cluster": reminder.cluster.name if reminder.cluster else None,
+         "channel": reminder.channel.name if reminder.channel_id else None}
         for reminder in maintenance_selectors.reminders_log(limit=limit, status=status)
     ]  # fmt: skip

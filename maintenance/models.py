@@ -1,11 +1,14 @@
 """Maintenance: weekly windows and their occurrences, reboot verifications, backup-restore
 tests, checklists and the reminder rows that the periodic tick sends."""
 
+import json
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from clusters.models import Cluster
+from watchkeeper import crypto
 
 from . import occurrences as occ
 from . import recurrence
@@ -317,8 +320,46 @@ class RunStep(models.Model):
         return not self.done and now >= self.due_at
 
 
+class Channel(models.Model):
+    """A chat or webhook destination for a cluster's notifications (every cluster's when
+    CLUSTER is empty). Its URL (and a webhook's signing secret) are stored encrypted."""
+
+    class Kind(models.TextChoices):
+        SLACK = "slack", "Slack"
+        TEAMS = "teams", "Microsoft Teams"
+        MATTERMOST = "mattermost", "Mattermost"
+        DISCORD = "discord", "Discord"
+        NTFY = "ntfy", "ntfy"
+        PAGERDUTY = "pagerduty", "PagerDuty"
+        WEBHOOK = "webhook", "JSON webhook (HMAC-SHA256 signed)"
+
+    name = models.CharField(max_length=100, unique=True)
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.CASCADE, related_name="channels"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    secret_encrypted = models.TextField(editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_secret(self, *, url: str, signing_secret: str = "") -> None:
+        """Store the URL (and a webhook's signing secret) encrypted."""
+        self.secret_encrypted = crypto.encrypt(json.dumps({"url": url, "key": signing_secret}))
+
+    def secret(self) -> dict:
+        """{"url": ..., "key": ...}, decrypted (only the sender calls this)."""
+        return json.loads(crypto.decrypt(self.secret_encrypted))
+
+
 class Reminder(models.Model):
-    """One email to one recipient, due at a UTC time, deduplicated, claimed with a lease."""
+    """One email to one recipient, or one message to one channel, due at a UTC time,
+    deduplicated, claimed with a lease."""
 
     class Kind(models.TextChoices):
         WINDOW_UPCOMING = "window_upcoming"
@@ -330,6 +371,7 @@ class Reminder(models.Model):
         CRITICAL_FINDING = "critical_finding"
         GRADE_DROP = "grade_drop"
         NODE_DOWN = "node_down"
+        CHANNEL_TEST = "channel_test"
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -345,7 +387,10 @@ class Reminder(models.Model):
     occurrence = models.ForeignKey(
         Occurrence, null=True, blank=True, on_delete=models.SET_NULL, related_name="reminders"
     )
-    recipient = models.EmailField(max_length=254)
+    recipient = models.EmailField(max_length=254, blank=True)
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
     title = models.CharField(max_length=255)
     body = models.TextField()
     due_at = models.DateTimeField()
@@ -357,7 +402,12 @@ class Reminder(models.Model):
     claimed_by = models.CharField(max_length=64, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
-    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the SMTP server or the receiver accepted it"
+    )
+    history = models.JSONField(
+        default=list, blank=True, help_text="earlier failures, kept when an operator retries"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -368,4 +418,9 @@ class Reminder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} -> {self.recipient} ({self.status})"
+        return f"{self.kind} -> {self.destination} ({self.status})"
+
+    @property
+    def destination(self) -> str:
+        """The address, or the channel's name."""
+        return self.channel.name if self.channel_id else self.recipient

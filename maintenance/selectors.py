@@ -259,8 +259,8 @@ def occurrence_verifications(*, occurrence):
 
 
 def reminders_log(*, limit: int = 200, status: str = ""):
-    """The latest reminders (what went to whom, and failures), with their cluster."""
-    rows = Reminder.objects.select_related("cluster")
+    """The latest reminders (what went to whom, and failures), with their cluster and channel."""
+    rows = Reminder.objects.select_related("cluster", "channel")
     if status:
         rows = rows.filter(status=status)
     return rows.order_by("-due_at", "-id")[:limit]

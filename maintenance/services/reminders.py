@@ -9,13 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import Q
 from django.template.loader import render_to_string
 
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 from maintenance import backups as backup_rules
 from maintenance import planner, selectors
-from maintenance.models import Backup, Occurrence, Reminder, RunStep
+from maintenance.models import Backup, Channel, Occurrence, Reminder, RunStep
 from maintenance.services.windows import REFRESH_AFTER_END
 
 UPCOMING_LEADS = (timedelta(hours=72), timedelta(hours=24), timedelta(hours=1))
@@ -37,6 +38,12 @@ def recipients_of(cluster: Cluster) -> list[str]:
     return addresses
 
 
+def channels_of(cluster: Cluster | None) -> list[Channel]:
+    """The enabled channels that carry CLUSTER's notifications: its own and those for all."""
+    scope = Q(cluster__isnull=True) | Q(cluster=cluster) if cluster else Q(cluster__isnull=True)
+    return list(Channel.objects.filter(scope, enabled=True))
+
+
 def reminder_enqueue(
     *,
     cluster: Cluster,
@@ -49,8 +56,8 @@ def reminder_enqueue(
     occurrence: Occurrence | None = None,
     also_to: tuple[str, ...] = (),
 ) -> int:
-    """One row per recipient (and ALSO_TO address), deduplicated by (kind, subject, occurrence,
-    recipient)."""
+    """One row per recipient (and ALSO_TO address) and one per channel of CLUSTER,
+    deduplicated by (kind, subject, occurrence, recipient or channel)."""
     return _reminders_enqueue(
         cluster=cluster,
         notifications=[Notification(kind, subject_key, title, body)],
@@ -70,22 +77,23 @@ def _reminders_enqueue(
     occurrence: Occurrence | None = None,
     also_to: tuple[str, ...] = (),
 ) -> int:
-    """Rows for every notification and address in three statements, however many there are."""
+    """Rows for every notification, address and channel in four statements, however many
+    there are."""
     if not notifications:
         return 0
+    channels = channels_of(cluster)
     addresses = list(recipients_of(cluster))
     known_addresses = {address.lower() for address in addresses}
     for extra in also_to:
         if extra and extra.lower() not in known_addresses:
             addresses.append(extra)
             known_addresses.add(extra.lower())
+    destinations = [(address, None, address.lower()) for address in addresses]
+    destinations += [("", channel, f"channel:{channel.pk}") for channel in channels]
     rows = []
     for item in notifications:
-        for address in addresses:
-            key = (
-                f"{item.kind}|{item.subject_key}|{occurrence.pk if occurrence else '-'}|"
-                f"{address.lower()}"
-            )
+        for address, channel, to in destinations:
+            key = f"{item.kind}|{item.subject_key}|{occurrence.pk if occurrence else '-'}|{to}"
             rows.append(
                 Reminder(
                     cluster=cluster,
@@ -93,6 +101,7 @@ def _reminders_enqueue(
                     subject_key=item.subject_key,
                     occurrence=occurrence,
                     recipient=address,
+                    channel=channel,
                     title=item.title[:255],
                     body=item.body,
                     due_at=due_at,
@@ -132,7 +141,8 @@ def notification_enqueue(
     also_to: tuple[str, ...] = (),
     in_window: bool | None = None,
 ) -> int:
-    """Queue a notification for every recipient of CLUSTER, deduplicated by (kind, subject_key).
+    """Queue a notification for every recipient and every channel of CLUSTER (its own and
+    those for all clusters), deduplicated by (kind, subject_key).
 
     ALSO_TO adds addresses beyond the cluster's recipients (a waiver's owner, for example).
 
