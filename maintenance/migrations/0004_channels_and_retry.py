@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("clusters", "0003_row_digest"),
-        ("maintenance", "0002_backup_kind"),
+        ("maintenance", "0003_window_rrule_freezes_evidence"),
     ]
 
     operations = [
