@@ -31,16 +31,6 @@ from readiness.selectors import (
     latest_evaluation,
 )
 
-GRADES = ("A", "B", "C", "D", "F")
-STALE_AFTER_INTERVALS = 3
-NO_UPKEEP = {"next": None, "overdue_backups": 0, "overdue_steps": 0}
-CAPPED = "Capped at C by a failing critical check"
-ERROR_SHOWN = 120
-# What the fleet reads of each cluster: values, not model instances (500 of those cost as
-# much as drawing their rows). Cluster.is_stale reads success, creation and interval.
-FLEET_FIELDS = ("pk", "name", "environment", "last_poll_at", "last_poll_ok", "last_poll_error",
-                "last_success_at", "created_at", "poll_interval", "latest")  # fmt: skip
-
 
 @dataclass
 @dataclass
