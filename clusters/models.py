@@ -1,6 +1,5 @@
 """Clusters: the swarms Watchkeeper watches."""
 
-import dataclasses
 import json
 import secrets
 import zlib
@@ -256,17 +255,11 @@ class PollRun(models.Model):
         return f"{self.cluster_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
 def _encode(obj):
     """json.dumps hook giving the same JSON as snapshot.to_dict, without the recursion cost."""
     if isinstance(obj, datetime):
         return obj.isoformat()
-    names = _FIELD_NAMES.get(type(obj))
-    if names is None:
-        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
-    return {name: getattr(obj, name) for name in names}
+    return {name: getattr(obj, name) for name in snapshot_types.data_fields(type(obj))}
 
 
 class PollSnapshot(models.Model):

@@ -92,12 +92,13 @@ def row_digest(values: dict, fields: tuple) -> str:
 
 def _service_row(service) -> tuple[dict, str]:
     """The service's stored fields and their digest, made once per Service object (a poll
-    reuses the objects of services the API reports unchanged: see normalize.Reuse)."""
-    kept = service.__dict__.get("_stored_row")
+    reuses the objects of services the API reports unchanged: see normalize.Reuse), kept in
+    its memo (clusters.snapshot.Memo.stored_row)."""
+    kept = service.memo.stored_row
     if kept is None:
         compared = _compared(SERVICE_FIELDS)  # the snapshot's Service has each of them
         row = {name: getattr(service, name) for name in compared} | {"removed_at": None}
-        kept = service.__dict__["_stored_row"] = (row, row_digest(row, compared))
+        kept = service.memo.stored_row = (row, row_digest(row, compared))
     return kept
 
 

@@ -122,19 +122,19 @@ class _Kept(NamedTuple):
 
 
 def _service_memos(snapshot: Snapshot, stamp: tuple) -> list[dict[str, _Kept]]:
-    """Per service (in snapshot order), the alone rules' results kept on the service object.
+    """Per service (in snapshot order), the alone rules' results kept in the service's memo
+    (clusters.snapshot.Memo.alone_rules).
 
     A poll reuses the Service objects the API reports unchanged (clusters.normalize.Reuse), so
     what the alone rules found on them last time still holds unless the policy or the
-    environment (the STAMP) changed. Kept beside the service's fields, like its check Obj:
-    equality and serialisation of the snapshot do not see it.
+    environment (the STAMP) changed.
     """
     memos = []
     for service in snapshot.services:
-        store = service.__dict__
-        kept = store.get("_alone_rules")
+        memo = service.memo
+        kept = memo.alone_rules
         if kept is None or kept[0] != stamp:
-            kept = store["_alone_rules"] = (stamp, {})
+            kept = memo.alone_rules = (stamp, {})
         memos.append(kept[1])
     return memos
 
