@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from clusters import client
+from clusters import connection
 from clusters.models import (
     Cluster,
     Node,
@@ -292,7 +292,7 @@ def poll_failure_record(
     cluster: Cluster,
     started_at: datetime,
     duration_ms: int,
-    failure: client.PollFailed,
+    failure: connection.PollFailed,
     claimed_at: datetime | None = None,
 ) -> PollRun:
     """Record a failed poll; the last good snapshot and nodes stay as they were. With

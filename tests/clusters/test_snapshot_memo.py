@@ -45,9 +45,7 @@ def test_every_snapshot_type_is_frozen_and_slotted():
         fields = tuple(f.name for f in dataclasses.fields(cls))
         # nothing but its fields can be kept on it: the memo is the only field that is not data
         assert cls.__slots__ == fields, cls
-        assert snapshot.data_fields(cls) == tuple(
-            name for name in fields if name != "_memo"
-        ), cls
+        assert snapshot.data_fields(cls) == tuple(name for name in fields if name != "_memo"), cls
         assert ("_memo" in fields) == (cls in WITH_MEMO), cls
 
 
