@@ -74,9 +74,12 @@ def _read_text(path: str | Path, option: str) -> str:
 
 def pem_problem(kind: str, text: str) -> str | None:
     """Why TEXT cannot serve as the TLS KIND (ca, cert, key) of a poll, or None: not PEM, a
-    damaged certificate, a key behind a passphrase (OpenSSL would ask for it on every poll)."""
+    damaged certificate, a key behind a passphrase (OpenSSL would ask for it on every poll).
+
+    The one check of TLS material, for the command line and the settings page alike
+    (endpoint_checked calls it on every file given)."""
     if PEM_MARKERS[kind] not in text:
-        return "is not PEM"
+        return "is not a PEM private key" if kind == "key" else "is not a PEM certificate"
     try:
         if kind == "key":
             serialization.load_pem_private_key(text.encode(), password=None)
@@ -90,12 +93,9 @@ def pem_problem(kind: str, text: str) -> str | None:
 
 
 def read_pem(path: str | Path, kind: str) -> str:
-    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable, not PEM, or
-    not something a poll can use (see pem_problem)."""
+    """The text of the PEM file given to --tls-KIND; ClusterInputError naming the file if it
+    cannot be read or pem_problem finds it unusable."""
     text = _read_text(path, f"tls-{kind}")
-    if PEM_MARKERS[kind] not in text:
-        what = "a PEM private key" if kind == "key" else "a PEM certificate"
-        raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.")
     problem = pem_problem(kind, text)
     if problem:
         raise ClusterInputError(f"--tls-{kind}: {path} {problem}.")

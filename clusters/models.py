@@ -94,11 +94,6 @@ class Cluster(models.Model):
         reference = self.last_success_at or self.created_at
         return now - reference > timedelta(seconds=STALE_AFTER_INTERVALS * self.poll_interval)
 
-    def is_due(self, now: datetime) -> bool:
-        """Enabled, not being polled (or the claim timed out), and its next poll time passed."""
-        claimed = self.poll_claimed_at and now - self.poll_claimed_at < POLL_CLAIM_TIMEOUT
-        return self.enabled and not claimed and (not self.next_poll_at or self.next_poll_at <= now)
-
 
 class Recipient(models.Model):
     """Someone who gets a cluster's reminders and notifications: a user or an address."""
@@ -167,10 +162,6 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
-
-    @property
-    def is_ready(self) -> bool:
-        return self.state == "ready"
 
 
 class Service(models.Model):

@@ -212,7 +212,7 @@ def _notify_nodes_down(
         for t in transitions
         if t.to_state in DOWN_STATES and by_id[t.node_id].state in DOWN_STATES
     ]
-    if not down or facts.in_window_now:
+    if not down:
         return
     try:
         for t in down:
@@ -227,6 +227,7 @@ def _notify_nodes_down(
                     f"at {t.at:%Y-%m-%d %H:%M:%S} UTC, outside a maintenance window."
                 ),
                 now=now,
+                in_window=facts.in_window_now,  # inside one: not notified (the enqueue decides)
             )
     except Exception:  # noqa: BLE001 - recorded; notifications must not lose the poll
         log.exception("node-down notification for cluster %s failed", cluster.pk)

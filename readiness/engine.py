@@ -80,10 +80,6 @@ class Report:
             "passed": statuses[PASS] + sum(entry[2] for entry in self.counted_passes.values()),
         }
 
-    @property
-    def failing_critical(self) -> bool:
-        return self.score.grade_capped
-
 
 def effective_severity(rule: catalogue.Rule, environment: str) -> str:
     """The rule's severity in ENVIRONMENT (staging lowers topology/sizing; development scores
