@@ -18,7 +18,6 @@ from readiness.charts import Sparklines
 from readiness.selectors import daily_scores, with_latest_score
 
 GRADES = ("A", "B", "C", "D", "F")
-STALE_AFTER_INTERVALS = 3
 NO_UPKEEP = {"next": None, "overdue_backups": 0, "overdue_steps": 0}
 CAPPED = "Capped at C by a failing critical check"
 ERROR_SHOWN = 120
@@ -92,13 +91,6 @@ class FleetFilter:
             environment=environment if environment in Cluster.Environment.values else "",
             grade=grade if grade in GRADES or grade == "none" else "",
         )
-
-
-def is_stale(*, last_good_at: datetime | None, interval_seconds: int, now: datetime) -> bool:
-    """Stale: no good poll within three poll intervals (or never one)."""
-    if last_good_at is None:
-        return True
-    return now - last_good_at > timedelta(seconds=STALE_AFTER_INTERVALS * interval_seconds)
 
 
 def _detail_url():
