@@ -33,6 +33,9 @@ OWN_AUTH = "own-auth"  # the REST API and /metrics: 401 without credentials, nev
 ROUTES = {
     "clusters:fleet": (VIEWER, lambda w: []),
     "clusters:new": (ADMIN, lambda w: []),
+    "clusters:audit": (ADMIN, lambda w: []),
+    "clusters:audit_csv": (ADMIN, lambda w: []),
+    "clusters:audit_json": (ADMIN, lambda w: []),
     "clusters:detail": (VIEWER, lambda w: ["lab"]),
     "clusters:settings": (ADMIN, lambda w: ["lab"]),
     "clusters:calendar_token_rotate": (ADMIN, lambda w: ["lab"]),
