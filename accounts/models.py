@@ -44,7 +44,3 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.scope}) of {self.user}"
-
-    def is_usable(self, now) -> bool:
-        """Not revoked and not expired at NOW."""
-        return self.revoked_at is None and self.expires_at > now

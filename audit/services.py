@@ -44,10 +44,6 @@ def act_as(actor):
     _current.set(actor)
 
 
-def current_actor():
-    return _current.get()
-
-
 def redact(before, after, keys):
     """Replace secret values by "changed"/"unchanged" in the `after` dict and drop them from
     `before`, so no secret reaches the table."""

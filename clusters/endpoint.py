@@ -12,7 +12,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from django.views.decorators.debug import sensitive_variables
 
-from clusters import client, sshconn
+from clusters import connection, sshconn
 
 PEM_MARKERS = {
     "ca": "-----BEGIN CERTIFICATE-----",
@@ -74,9 +74,12 @@ def _read_text(path: str | Path, option: str) -> str:
 
 def pem_problem(kind: str, text: str) -> str | None:
     """Why TEXT cannot serve as the TLS KIND (ca, cert, key) of a poll, or None: not PEM, a
-    damaged certificate, a key behind a passphrase (OpenSSL would ask for it on every poll)."""
+    damaged certificate, a key behind a passphrase (OpenSSL would ask for it on every poll).
+
+    The one check of TLS material, for the command line and the settings page alike
+    (endpoint_checked calls it on every file given)."""
     if PEM_MARKERS[kind] not in text:
-        return "is not PEM"
+        return "is not a PEM private key" if kind == "key" else "is not a PEM certificate"
     try:
         if kind == "key":
             serialization.load_pem_private_key(text.encode(), password=None)
@@ -90,12 +93,9 @@ def pem_problem(kind: str, text: str) -> str | None:
 
 
 def read_pem(path: str | Path, kind: str) -> str:
-    """Read a PEM file for --tls-KIND; raise ClusterInputError if unreadable, not PEM, or
-    not something a poll can use (see pem_problem)."""
+    """The text of the PEM file given to --tls-KIND; ClusterInputError naming the file if it
+    cannot be read or pem_problem finds it unusable."""
     text = _read_text(path, f"tls-{kind}")
-    if PEM_MARKERS[kind] not in text:
-        what = "a PEM private key" if kind == "key" else "a PEM certificate"
-        raise ClusterInputError(f"--tls-{kind}: {path} is not {what}.")
     problem = pem_problem(kind, text)
     if problem:
         raise ClusterInputError(f"--tls-{kind}: {path} {problem}.")
@@ -147,11 +147,11 @@ def _ssh_credentials(
         raise ClusterInputError(f"{n['ssh_key']} {exc}.", "ssh_key") from None
     if accept_new_host_key:
         try:
-            known_hosts = sshconn.scan_host_key(url, client.CONNECT_TIMEOUT)
+            known_hosts = sshconn.scan_host_key(url, connection.CONNECT_TIMEOUT)
         except (OSError, EOFError, sshconn.paramiko.SSHException) as exc:
             raise ClusterInputError(
                 f"{n['ssh_accept_new_host_key']}: cannot fetch the host key of "
-                f"{client.display_url(url)} ({type(exc).__name__}).",
+                f"{connection.display_url(url)} ({type(exc).__name__}).",
                 "ssh_accept_new_host_key",
             ) from None
     try:
@@ -174,7 +174,7 @@ class Endpoint:
     names: dict[str, str]
 
     def __repr__(self) -> str:  # never show key material (tracebacks, logs)
-        return f"Endpoint({client.display_url(self.url)!r})"
+        return f"Endpoint({connection.display_url(self.url)!r})"
 
     def credentials(self) -> dict[str, str] | None:
         """The material to store and connect with; SSH host keys may be fetched now."""
@@ -208,7 +208,7 @@ def endpoint_checked(
     stored (changing the URL from tcp:// to unix:// forgets the TLS files).
     """
     n = names
-    problem = client.validate_url(url)
+    problem = connection.validate_url(url)
     if problem:
         raise ClusterInputError(n["url_problem"].format(problem), "url")
     scheme = url.split("://", 1)[0]

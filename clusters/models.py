@@ -1,6 +1,5 @@
 """Clusters: the swarms Watchkeeper watches."""
 
-import dataclasses
 import json
 import secrets
 import zlib
@@ -95,11 +94,6 @@ class Cluster(models.Model):
         reference = self.last_success_at or self.created_at
         return now - reference > timedelta(seconds=STALE_AFTER_INTERVALS * self.poll_interval)
 
-    def is_due(self, now: datetime) -> bool:
-        """Enabled, not being polled (or the claim timed out), and its next poll time passed."""
-        claimed = self.poll_claimed_at and now - self.poll_claimed_at < POLL_CLAIM_TIMEOUT
-        return self.enabled and not claimed and (not self.next_poll_at or self.next_poll_at <= now)
-
 
 class Recipient(models.Model):
     """Someone who gets a cluster's reminders and notifications: a user or an address."""
@@ -168,10 +162,6 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
-
-    @property
-    def is_ready(self) -> bool:
-        return self.state == "ready"
 
 
 class Service(models.Model):
@@ -256,17 +246,11 @@ class PollRun(models.Model):
         return f"{self.cluster_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
 def _encode(obj):
     """json.dumps hook giving the same JSON as snapshot.to_dict, without the recursion cost."""
     if isinstance(obj, datetime):
         return obj.isoformat()
-    names = _FIELD_NAMES.get(type(obj))
-    if names is None:
-        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
-    return {name: getattr(obj, name) for name in names}
+    return {name: getattr(obj, name) for name in snapshot_types.data_fields(type(obj))}
 
 
 class PollSnapshot(models.Model):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from clusters import client
+from clusters import connection
 from clusters.models import (
     Cluster,
     Node,
@@ -92,12 +92,13 @@ def row_digest(values: dict, fields: tuple) -> str:
 
 def _service_row(service) -> tuple[dict, str]:
     """The service's stored fields and their digest, made once per Service object (a poll
-    reuses the objects of services the API reports unchanged: see normalize.Reuse)."""
-    kept = service.__dict__.get("_stored_row")
+    reuses the objects of services the API reports unchanged: see normalize.Reuse), kept in
+    its memo (clusters.snapshot.Memo.stored_row)."""
+    kept = service.memo.stored_row
     if kept is None:
         compared = _compared(SERVICE_FIELDS)  # the snapshot's Service has each of them
         row = {name: getattr(service, name) for name in compared} | {"removed_at": None}
-        kept = service.__dict__["_stored_row"] = (row, row_digest(row, compared))
+        kept = service.memo.stored_row = (row, row_digest(row, compared))
     return kept
 
 
@@ -291,7 +292,7 @@ def poll_failure_record(
     cluster: Cluster,
     started_at: datetime,
     duration_ms: int,
-    failure: client.PollFailed,
+    failure: connection.PollFailed,
     claimed_at: datetime | None = None,
 ) -> PollRun:
     """Record a failed poll; the last good snapshot and nodes stay as they were. With

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 
-from clusters import client, normalize, selectors
+from clusters import client, connection, normalize, selectors
 from clusters.models import POLL_CLAIM_TIMEOUT, Cluster, PollRun
 from clusters.registration import cluster_credentials
 from clusters.snapshot import Snapshot
@@ -132,7 +132,7 @@ class Fetched:
 def poll_fetch(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> Fetched:
     """Fetch CLUSTER's state (events since its last good poll) and normalise it.
 
-    Raises client.PollFailed for every failure of the cluster: credentials unreadable, the
+    Raises connection.PollFailed for every failure of the cluster: credentials unreadable, the
     API unreachable or refusing, an answer Watchkeeper cannot read ("malformed").
     """
     clock = time.perf_counter()
@@ -144,7 +144,7 @@ def poll_fetch(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> Fet
     try:
         credentials = cluster_credentials(cluster)
     except crypto.SecretUnreadable as exc:
-        raise client.PollFailed("credentials", str(exc)) from None
+        raise connection.PollFailed("credentials", str(exc)) from None
     raw = fetch(
         url=cluster.url,
         credentials=credentials,
@@ -160,8 +160,8 @@ def poll_fetch(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> Fet
         snapshot = normalize.snapshot(raw.as_dict(), now=started_at, reuse=reuse)
     except normalize.MalformedResponse:
         log.warning("malformed response from cluster %s", cluster.pk, exc_info=True)
-        raise client.PollFailed(
-            "malformed", f"{client.display_url(cluster.url)} sent data Watchkeeper cannot read."
+        raise connection.PollFailed(
+            "malformed", f"{connection.display_url(cluster.url)} sent data Watchkeeper cannot read."
         ) from None
     _reuse_trim()
     timings["normalize"] = time.perf_counter() - mark

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from audit import services as audit
-from clusters import client
+from clusters import client, connection
 from clusters.endpoint import (
     CLI_NAMES,
     FORM_NAMES,
@@ -322,7 +322,7 @@ def cluster_connection_test(
     names: dict[str, str] = FORM_NAMES,
 ) -> ConnectionReport:
     """Connect as a poll does with these settings (files not given: CLUSTER's stored ones),
-    saving nothing. Raises ClusterInputError for bad input and client.PollFailed, with the
+    saving nothing. Raises ClusterInputError for bad input and connection.PollFailed, with the
     poller's message, when the swarm cannot be used."""
     endpoint = endpoint_checked(
         url=url,
@@ -335,7 +335,7 @@ def cluster_connection_test(
     )
     probe = client.probe(url=url, credentials=endpoint.credentials())
     return ConnectionReport(
-        url=client.display_url(url),
+        url=connection.display_url(url),
         nodes=probe.nodes,
         api_version=probe.api_version,
         manager=probe.manager,
@@ -386,14 +386,14 @@ NODE_AVAILABILITIES = ("active", "pause", "drain")
 
 def node_availability_set(*, cluster: Cluster, node_id: str, availability: str) -> None:
     """Set a node's availability through CLUSTER's Engine API (its TLS credentials decrypted
-    for the call only). Raises client.PollFailed when the API cannot be reached or refuses;
+    for the call only). Raises connection.PollFailed when the API cannot be reached or refuses;
     the next poll records the change."""
     if availability not in NODE_AVAILABILITIES:
         raise ValueError(f"unsupported availability {availability!r}")
     try:
         credentials = cluster_credentials(cluster)
     except crypto.SecretUnreadable as exc:
-        raise client.PollFailed("credentials", str(exc)) from None
+        raise connection.PollFailed("credentials", str(exc)) from None
     client.set_node_availability(
         url=cluster.url, credentials=credentials, node_id=node_id, availability=availability
     )

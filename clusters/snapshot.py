@@ -19,7 +19,55 @@ SINGLETON_LABEL = "watchkeeper.singleton"
 DOWN_STATES = ("down", "unknown", "disconnected")  # node states that count as down
 
 
-@dataclass(frozen=True)
+class Memo:
+    """The one cache a snapshot object carries: what readers derive from it, kept so that a
+    poll computes it once. Every snapshot dataclass is frozen and slotted (no attribute can be
+    set or added, there is no ``__dict__``); ``Snapshot``, ``Node`` and ``Service`` each own
+    one, read as ``obj.memo`` (the field ``_memo``: not compared, not shown, not serialised,
+    by orjson either, and fresh in a ``dataclasses.replace`` copy). Its entries, each ``None``
+    until first computed:
+
+    - ``tasks`` (Snapshot): the tasks indexed by service and node (``Snapshot._task_index``),
+      with the list and length they were built from: rebuilt if the list was replaced or grew.
+    - ``check_obj`` (Node, Service): the readiness ``checks.Obj`` naming the object (a pure
+      function of its id, name and labels; some fifty rules ask for it, and the engine matches
+      outcomes to services by its identity).
+    - ``alone_rules`` (Service): ``(stamp, {rule id: kept result})``, what the rules marked
+      ``alone`` found on the service under the stamp (environment, policy): see
+      ``readiness.engine``.
+    - ``stored_row`` (Service): ``(row, digest)``, the service's stored fields and their hash
+      (``clusters.persistence``).
+
+    A poll reuses the Node/Service objects the API reports unchanged (``normalize.Reuse``), so
+    their entries outlive one snapshot; each is a function of the object's own fields (or keyed
+    by what else it depends on), so it stays right. Why not ``functools.cached_property``:
+    the objects have no ``__dict__``, and two of the entries are computed by the layers above
+    (readiness, persistence), which this module must not import.
+    """
+
+    __slots__ = ("tasks", "check_obj", "alone_rules", "stored_row")
+
+    def __init__(self) -> None:
+        self.tasks: tuple | None = None
+        self.check_obj: Any = None
+        self.alone_rules: tuple | None = None
+        self.stored_row: tuple | None = None
+
+
+def _memo_field():
+    """The ``_memo`` field of Snapshot, Node and Service (see Memo)."""
+    return field(default_factory=Memo, init=False, compare=False, repr=False)
+
+
+def _memo_of(obj) -> Memo:
+    """The object's Memo (the ``memo`` property of Snapshot, Node and Service)."""
+    return obj._memo
+
+
+_MEMO = property(_memo_of, doc="The object's one cache: see Memo.")
+
+
+@dataclass(frozen=True, slots=True)
 class EnvVar:
     """An environment variable kept by name only."""
 
@@ -29,7 +77,7 @@ class EnvVar:
     private_key: bool = False  # the value contains "PRIVATE KEY-----"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mount:
     type: str  # bind | volume | tmpfs | npipe | cluster
     source: str
@@ -53,7 +101,7 @@ def network_volume(options: dict | None) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     id: str
     hostname: str
@@ -72,13 +120,15 @@ class Node:
     os: str = ""
     arch: str = ""
     tls_cert_expiry_hint: str | None = None
+    _memo: Memo = _memo_field()
+    memo = _MEMO
 
     @property
     def is_manager(self) -> bool:
         return self.role == "manager"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpdatePolicy:
     parallelism: int | None = None
     delay_ns: int | None = None
@@ -88,7 +138,7 @@ class UpdatePolicy:
     max_failure_ratio: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Service:
     id: str
     name: str
@@ -122,6 +172,8 @@ class Service:
     host_ports: list[int] = field(default_factory=list)  # published in host mode (no routing mesh)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    _memo: Memo = _memo_field()
+    memo = _MEMO
 
     @property
     def deployed_image(self) -> str:
@@ -147,7 +199,7 @@ class Service:
         return self.labels.get("com.docker.stack.namespace")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
     id: str
     service_id: str
@@ -174,7 +226,7 @@ class Task:
         return cpu or 0.0, memory or 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Network:
     id: str
     name: str
@@ -187,7 +239,7 @@ class Network:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretMeta:
     """Secret or config metadata: never its data."""
 
@@ -198,7 +250,7 @@ class SecretMeta:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """A node or service event from /events."""
 
@@ -209,7 +261,7 @@ class Event:
     attributes: dict[str, str] = field(default_factory=dict)  # name, state.old, state.new, ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SwarmInfo:
     cluster_id: str = ""
     created_at: datetime | None = None
@@ -231,7 +283,7 @@ class SwarmInfo:
     control_available: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     taken_at: datetime
     swarm: SwarmInfo
@@ -247,6 +299,8 @@ class Snapshot:
     # manager reports it ([] when the image defines none). A reference the manager could not
     # inspect (not pulled there, 404, over the per-poll bound) is absent: unknown.
     images: dict[str, list[str]] = field(default_factory=dict)
+    _memo: Memo = _memo_field()
+    memo = _MEMO
 
     def running_tasks(self) -> list[Task]:
         return list(self._task_index()[0])
@@ -264,11 +318,8 @@ class Snapshot:
         return self._task_index()[3].get(node_id, [])
 
     def _task_index(self) -> tuple:
-        """Tasks indexed once per snapshot (rules ask per service and per node).
-
-        Rebuilt if the task list was replaced or grew (snapshots are built, then only read).
-        """
-        cached = self.__dict__.get("_tasks_indexed")
+        """Tasks indexed once per snapshot (rules ask per service and per node): Memo.tasks."""
+        cached = self.memo.tasks
         if cached is not None and cached[0] is self.tasks and cached[1] == len(self.tasks):
             return cached[2]
         running: list[Task] = []
@@ -282,7 +333,7 @@ class Snapshot:
                 running_by_service.setdefault(task.service_id, []).append(task)
                 running_by_node.setdefault(task.node_id, []).append(task)
         index = (running, by_service, running_by_service, running_by_node)
-        self.__dict__["_tasks_indexed"] = (self.tasks, len(self.tasks), index)
+        self.memo.tasks = (self.tasks, len(self.tasks), index)
         return index
 
     def node_by_id(self) -> dict[str, Node]:
@@ -318,10 +369,21 @@ _DATETIMES = {
 }  # fmt: skip
 
 
+def data_fields(cls: type) -> tuple[str, ...]:
+    """The names of a snapshot dataclass's data fields (all but its memo), in order."""
+    names = _DATA_FIELDS.get(cls)
+    if names is None:
+        names = _DATA_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return names
+
+
+_DATA_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def to_dict(obj: Any) -> Any:
     """A JSON-able structure (datetimes as ISO strings) for any snapshot dataclass."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {name: to_dict(getattr(obj, name)) for name in data_fields(type(obj))}
     if isinstance(obj, list):
         return [to_dict(item) for item in obj]
     if isinstance(obj, dict):
@@ -333,7 +395,7 @@ def to_dict(obj: Any) -> Any:
 
 def _build(cls, data: dict):
     nested = _NESTED.get(cls.__name__, {})
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = data_fields(cls)
     kwargs = {}
     for key, value in data.items():
         if key not in known:

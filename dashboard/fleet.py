@@ -6,13 +6,6 @@ from html import escape
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from django.db.models import (
-    F,
-    JSONField,
-    OuterRef,
-    Subquery,
-)
-from django.db.models.functions import JSONObject
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -22,11 +15,9 @@ from django.utils.timesince import timesince
 from clusters.models import Cluster
 from maintenance.selectors import fleet_maintenance
 from readiness.charts import Sparklines
-from readiness.models import Evaluation
-from readiness.selectors import daily_scores
+from readiness.selectors import daily_scores, with_latest_score
 
 GRADES = ("A", "B", "C", "D", "F")
-STALE_AFTER_INTERVALS = 3
 NO_UPKEEP = {"next": None, "overdue_backups": 0, "overdue_steps": 0}
 CAPPED = "Capped at C by a failing critical check"
 ERROR_SHOWN = 120
@@ -102,33 +93,6 @@ class FleetFilter:
         )
 
 
-def is_stale(*, last_good_at: datetime | None, interval_seconds: int, now: datetime) -> bool:
-    """Stale: no good poll within three poll intervals (or never one)."""
-    if last_good_at is None:
-        return True
-    return now - last_good_at > timedelta(seconds=STALE_AFTER_INTERVALS * interval_seconds)
-
-
-def _with_latest_score(clusters):
-    """CLUSTERS annotated with `latest`: the score, grade, capped flag and critical count of
-    each one's latest evaluation (None when never scored), read with the clusters by one
-    correlated subquery, not the stored explanation of every evaluation."""
-
-    latest = (
-        Evaluation.objects.filter(cluster=OuterRef("pk"))
-        .order_by("-evaluated_at", "-id")
-        .values(
-            data=JSONObject(
-                score="score",
-                grade="grade",
-                capped="grade_capped",
-                critical=F("summary__critical"),
-            )
-        )[:1]
-    )
-    return clusters.annotate(latest=Subquery(latest, output_field=JSONField()))
-
-
 def _detail_url():
     """A function of a cluster name to its page's URL (reverse() once: it costs more per call
     than a whole fleet row)."""
@@ -189,7 +153,7 @@ def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
         clusters = clusters.filter(environment=filters.environment)
     clusters_qs = clusters
     clusters = (
-        _with_latest_score(clusters_qs).order_by("name").values_list(*FLEET_FIELDS, named=True)
+        with_latest_score(clusters_qs).order_by("name").values_list(*FLEET_FIELDS, named=True)
     )
     histories = daily_scores(environment=filters.environment, since=now - timedelta(days=30))
     maintenance = fleet_maintenance(clusters=clusters_qs, now=now)

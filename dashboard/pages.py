@@ -19,7 +19,6 @@ from .fleet import (
     FleetRow,
     NextWindow,
     fleet_rows,
-    is_stale,
     row_html,
 )
 
@@ -35,6 +34,5 @@ __all__ = [
     "RuleFindings",
     "cluster_page",
     "fleet_rows",
-    "is_stale",
     "row_html",
 ]

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from clusters import client, persistence, polling
 from clusters import selectors as cluster_selectors
+from clusters.connection import PollFailed, display_url
 from clusters.models import Cluster, PollRun
 from clusters.persistence import Transition
 from clusters.snapshot import DOWN_STATES, Snapshot
@@ -107,7 +108,7 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetc
     clock = time.perf_counter()
     try:
         fetched = polling.poll_fetch(cluster=cluster, started_at=started_at, fetch=fetch)
-    except client.PollFailed as failure:
+    except PollFailed as failure:
         return PollOutcome(run=_failed(cluster, started_at, clock, failure))
     snapshot, timings = fetched.snapshot, dict(fetched.timings)
     mark = time.perf_counter()
@@ -123,9 +124,9 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetc
     except (DataError, IntegrityError, ValueError, TypeError):
         # A value the columns refuse (too long, out of range, not a number): the transaction
         # rolled back, the poll is recorded as malformed and the traceback logged.
-        failure = client.PollFailed(
+        failure = PollFailed(
             "malformed",
-            f"{client.display_url(cluster.url)} sent data Watchkeeper cannot store (a value of "
+            f"{display_url(cluster.url)} sent data Watchkeeper cannot store (a value of "
             "an unexpected type or size).",
         )
         log.warning("cannot store the poll of cluster %s", cluster.pk, exc_info=True)
@@ -142,9 +143,7 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetc
     return PollOutcome(run=run, snapshot=snapshot, timings=timings)
 
 
-def _failed(
-    cluster: Cluster, started_at: datetime, clock: float, failure: client.PollFailed
-) -> PollRun:
+def _failed(cluster: Cluster, started_at: datetime, clock: float, failure: PollFailed) -> PollRun:
     duration_ms = int((time.perf_counter() - clock) * 1000)
     log.info("poll of cluster %s failed: %s", cluster.pk, failure.kind)
     return persistence.poll_failure_record(
@@ -213,7 +212,7 @@ def _notify_nodes_down(
         for t in transitions
         if t.to_state in DOWN_STATES and by_id[t.node_id].state in DOWN_STATES
     ]
-    if not down or facts.in_window_now:
+    if not down:
         return
     try:
         for t in down:
@@ -228,6 +227,7 @@ def _notify_nodes_down(
                     f"at {t.at:%Y-%m-%d %H:%M:%S} UTC, outside a maintenance window."
                 ),
                 now=now,
+                in_window=facts.in_window_now,  # inside one: not notified (the enqueue decides)
             )
     except Exception:  # noqa: BLE001 - recorded; notifications must not lose the poll
         log.exception("node-down notification for cluster %s failed", cluster.pk)

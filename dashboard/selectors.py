@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, Q
 
 from clusters import selectors as cluster_selectors
-from clusters.client import display_url
+from clusters.connection import display_url
 from clusters.models import Cluster
 from maintenance import selectors as maintenance_selectors
 from readiness import selectors as readiness_selectors

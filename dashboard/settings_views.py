@@ -14,7 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import admin_required
 from clusters import registration, selectors
-from clusters.client import PollFailed
+from clusters.connection import PollFailed
 from clusters.endpoint import FORM_NAMES, ClusterInputError
 from clusters.forms import ClusterForm
 from clusters.models import Cluster

@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
 from docker.models.nodes import Node
 from docker.models.services import Service
-from docker.types import (
-    Healthcheck,
-    Resources,
-    RestartPolicy,
-    RollbackConfig,
-    ServiceMode,
-    UpdateConfig,
-)
 
 from lab import image as lab_image
+from lab.daemon import TLS_PORT, dockerd_argv, log_tail, start_dockerd, write_meminfo
 from lab.network import create_fabric, create_node_net, host_addr, node_addr
+from lab.services import nano, service_kwargs, wait_converged
 from lab.spec import LabError, NodeSpec, ServiceSpec, default_nodes
 from lab.state import (
     STATE_ROOT,
@@ -40,13 +33,11 @@ from lab.state import (
     new_prefix,
     registry_lock,
 )
-from lab.system import pid_alive, pid_start_time, reap, stop_pids
+from lab.system import pid_alive, pid_start_time, poll, reap, stop_pids
 from lab.teardown import DAEMON_STOP_TIMEOUT, destroy
 from lab.tls import TLSFiles, make_tls
 
-TLS_PORT = 2376
 NEEDED_TOOLS = ("dockerd", "containerd", "runc", "ip", "nsenter", "unshare", "taskset", "openssl")
-POLL = 0.1
 
 
 def host_support() -> str | None:
@@ -63,56 +54,6 @@ def host_support() -> str | None:
     except LabError as exc:
         return str(exc)
     return None
-
-
-def poll(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Call `check` every POLL seconds until it is true; raise LabError after timeout."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(POLL)
-
-
-def _nano(seconds: float) -> int:
-    """Convert seconds to nanoseconds."""
-    return int(seconds * 1_000_000_000)
-
-
-def service_kwargs(spec: ServiceSpec) -> dict[str, Any]:
-    """Translate a ServiceSpec into docker SDK `services.create` keyword arguments."""
-    kw: dict[str, Any] = {
-        "name": spec.name,
-        "command": spec.command,
-        "labels": spec.labels,
-        "container_labels": spec.container_labels,
-        "env": [f"{k}={v}" for k, v in spec.env.items()],
-        "constraints": spec.constraints,
-        "mounts": spec.mounts,
-        "mode": ServiceMode("global")
-        if spec.mode == "global"
-        else ServiceMode("replicated", spec.replicas),
-    }
-    if spec.cap_add:
-        kw["cap_add"] = spec.cap_add
-    if spec.memory_limit or spec.memory_reservation or spec.cpu_limit:
-        kw["resources"] = Resources(
-            cpu_limit=_nano(spec.cpu_limit) if spec.cpu_limit else None,
-            mem_limit=spec.memory_limit,
-            mem_reservation=spec.memory_reservation,
-        )
-    if spec.healthcheck:
-        interval = _nano(spec.health_interval_s)
-        kw["healthcheck"] = Healthcheck(
-            test=["CMD", *spec.healthcheck], interval=interval, timeout=interval, retries=2
-        )
-    if spec.update_config:
-        kw["update_config"] = UpdateConfig(**spec.update_config)
-    if spec.rollback_config:
-        kw["rollback_config"] = RollbackConfig(**spec.rollback_config)
-    if spec.restart_policy:
-        kw["restart_policy"] = RestartPolicy(**spec.restart_policy)
-    return kw | spec.extra
 
 
 class Lab:
@@ -326,61 +267,25 @@ class Lab:
             old.close()
         return self.client(node.hostname)
 
-    # -- daemons -----------------------------------------------------------------------
+    # -- daemons (lab.daemon) ------------------------------------------------------------
 
     def _write_meminfo(self, node: NodeState) -> None:
-        """Write a copy of /proc/meminfo whose MemTotal is the node's memory."""
-        lines = Path("/proc/meminfo").read_text().splitlines()
-        kib = node.spec.memory_kib
-        out = [f"MemTotal:       {kib} kB" if ln.startswith("MemTotal:") else ln for ln in lines]
-        (self._data_dir(node) / "meminfo").write_text("\n".join(out) + "\n")
+        write_meminfo(node, self._data_dir(node))
 
     def _dockerd_argv(self, node: NodeState) -> list[str]:
-        """Return the dockerd command line for a node."""
-        run_dir, data = self._node_dir(node), self._data_dir(node)
-        argv = [
-            "dockerd", f"--data-root={data / 'data'}", f"--exec-root={run_dir / 'exec'}",
-            f"--pidfile={run_dir / 'docker.pid'}", f"--host=unix://{run_dir / 'docker.sock'}",
-            "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
-            "--log-level=warn", "--shutdown-timeout=3",
-        ]  # fmt: skip
-        if self._state.tls and node.index == 0:
-            tls = self._state.data_dir / "tls"
-            argv += [
-                f"--host=tcp://{node.addr}:{TLS_PORT}", "--tlsverify",
-                f"--tlscacert={tls / 'ca.pem'}", f"--tlscert={tls / 'server.pem'}",
-                f"--tlskey={tls / 'server-key.pem'}",
-            ]  # fmt: skip
-        return argv
+        tls = self._state.data_dir / "tls" if self._state.tls else None
+        return dockerd_argv(node, self._node_dir(node), self._data_dir(node), tls)
 
     def _start_daemon(self, node: NodeState) -> None:
         """Start a node's dockerd in its namespaces with its CPU set, memory and hostname."""
-        cpus = f"0-{node.cpus - 1}" if node.cpus > 1 else "0"
-        meminfo = self._data_dir(node) / "meminfo"
-        script = (
-            f"mount --bind {shlex.quote(str(meminfo))} /proc/meminfo"
-            f" && hostname {shlex.quote(node.hostname)}"
-            f" && exec taskset -c {cpus} {shlex.join(self._dockerd_argv(node))}"
-        )
-        ns = f"/run/netns/{self.prefix}-n{node.index}"
-        log = open(self._data_dir(node) / "dockerd.log", "ab")  # noqa: SIM115 - handed to Popen
-        with log:
-            proc = subprocess.Popen(
-                ["nsenter", f"--net={ns}", "unshare", "--uts", "--mount", "sh", "-c", script],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
+        netns = f"/run/netns/{self.prefix}-n{node.index}"
+        proc = start_dockerd(node, self._dockerd_argv(node), netns, self._data_dir(node))
         self._procs[node.hostname] = proc
         node.pid = proc.pid
         self._state.save()
 
     def _log_tail(self, node: NodeState, lines: int = 15) -> str:
-        """Return the last lines of a node's daemon log."""
-        try:
-            text = (self._data_dir(node) / "dockerd.log").read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self._data_dir(node), lines)
 
     def _wait_daemon(self, node: NodeState, timeout: float = 30) -> None:
         """Wait until a node's daemon answers on its socket."""
@@ -427,7 +332,7 @@ class Lab:
         self.client(first.hostname).swarm.init(
             advertise_addr=first.addr,
             listen_addr=f"{first.addr}:2377",
-            dispatcher_heartbeat_period=_nano(self.heartbeat_s),
+            dispatcher_heartbeat_period=nano(self.heartbeat_s),
         )
 
     def _join(self, node: NodeState) -> None:
@@ -513,28 +418,14 @@ class Lab:
 
     # -- services ----------------------------------------------------------------------
 
+    def wait_converged(self, service: Service | str, timeout: float = 30) -> None:
+        """Wait until every task the service wants running is running."""
+        wait_converged(self.client(), service, timeout)
+
     def create_service(self, spec: ServiceSpec) -> Service:
         """Create a service from a spec (the SDK sends the image as given, unresolved)."""
         kw = service_kwargs(spec)
         return self.client().services.create(spec.image, **kw)
-
-    def wait_converged(self, service: Service | str, timeout: float = 30) -> None:
-        """Wait until every task the service wants running is running."""
-        svc = self.client().services.get(service if isinstance(service, str) else service.id)
-        mode = svc.attrs["Spec"]["Mode"]
-        want = mode["Replicated"]["Replicas"] if "Replicated" in mode else None
-
-        def converged() -> bool:
-            tasks = [t for t in svc.tasks() if t["DesiredState"] == "running"]
-            running = [t for t in tasks if t["Status"]["State"] == "running"]
-            enough = len(running) == want if want is not None else bool(running)
-            return enough and len(running) == len(tasks)
-
-        try:
-            poll(converged, timeout, f"service {svc.name} to converge")
-        except LabError as exc:
-            errors = {t["Status"].get("Err") for t in svc.tasks() if t["Status"].get("Err")}
-            raise LabError(f"{exc}; task errors: {sorted(errors)}") from exc
 
     def _clear_containers(self, node: NodeState) -> None:
         """Force-remove a node's remaining containers (no stop grace) and wait until none."""

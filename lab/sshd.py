@@ -18,9 +18,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from lab.core import Lab, poll
+from lab.core import Lab
 from lab.spec import LabError
-from lab.system import processes, reap, stop_pids, with_descendants
+from lab.system import poll, processes, reap, stop_pids, with_descendants
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")

@@ -81,10 +81,6 @@ class LabState:
                 return node
         raise LabError(f"lab {self.prefix} has no node {hostname!r}")
 
-    def netns_names(self) -> list[str]:
-        """Return the namespace names this lab uses."""
-        return [f"{self.prefix}-br"] + [f"{self.prefix}-n{n.index}" for n in self.nodes]
-
     def save(self) -> None:
         """Write the state atomically to the runtime directory."""
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab.spec import LabError
 
 NETNS_DIR = Path("/run/netns")
+POLL = 0.1
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -163,3 +165,12 @@ def kill_pids(pids: set[int]) -> None:
     left = wait_gone(pids, 5)
     if left:
         raise LabError(f"processes survived SIGKILL: {sorted(left)}")
+
+
+def poll(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Call `check` every POLL seconds until it is true; raise LabError after timeout."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(POLL)

@@ -115,9 +115,6 @@ class Occurrence(models.Model):
     def __str__(self) -> str:
         return f"{self.window.name} {self.local_start}"
 
-    def is_open(self, now) -> bool:
-        return self.start <= now < self.end and self.status != self.Status.CANCELLED
-
 
 class NodeVerification(models.Model):
     """A node's reboot during an occurrence: observed by the poller or confirmed by someone."""
@@ -314,10 +311,6 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.offset_label} {self.title}"
-
-    def is_overdue(self, now) -> bool:
-        """Past due and not done: flagged and reminded."""
-        return not self.done and now >= self.due_at
 
 
 class Channel(models.Model):

@@ -73,10 +73,6 @@ def parse_weekdays(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(days)))
 
 
-def format_weekdays(days: tuple[int, ...] | list[int]) -> str:
-    return ",".join(WEEKDAYS[day] for day in sorted(set(days)))
-
-
 def check_duration(minutes: int) -> int:
     if not MIN_DURATION <= minutes <= MAX_DURATION:
         raise ScheduleError(

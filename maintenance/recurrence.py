@@ -73,10 +73,6 @@ class Rule:
     def freq(self) -> str:
         return self.parts["FREQ"]
 
-    @property
-    def is_once(self) -> bool:
-        return self.parts.get("COUNT") == "1"
-
 
 def _until(value: str) -> tuple[date | None, datetime | None]:
     if re.fullmatch(r"\d{8}", value):

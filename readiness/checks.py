@@ -26,19 +26,6 @@ def severity_rank(severity: str) -> int:
     return SEVERITY_ORDER.get(severity, len(SEVERITY_ORDER))
 
 
-def _once(source, kind: str, name: str) -> Obj:
-    """The Obj of a snapshot node or service, made once: some fifty rules ask for each.
-
-    Snapshots are read-only once built, so it is kept beside the source's fields (not a field:
-    equality and serialisation of the snapshot do not see it).
-    """
-    store = getattr(source, "__dict__", None)
-    if store is None:
-        return Obj(kind, source.id, name, dict(source.labels))
-    made = store["_check_obj"] = Obj(kind, source.id, name, dict(source.labels))
-    return made
-
-
 @dataclass(frozen=True)
 class Obj:
     """What a check is about: the cluster, a node, a service or a network."""
@@ -54,13 +41,22 @@ class Obj:
 
     @staticmethod
     def of_node(node) -> Obj:
-        made = getattr(node, "_check_obj", None)  # the usual case: made by an earlier rule
-        return made if made is not None else _once(node, "node", node.hostname)
+        """The node's Obj, made once and kept in its memo (clusters.snapshot.Memo.check_obj):
+        some fifty rules ask for it."""
+        memo = node.memo
+        made = memo.check_obj  # the usual case: made by an earlier rule
+        if made is None:
+            made = memo.check_obj = Obj("node", node.id, node.hostname, dict(node.labels))
+        return made
 
     @staticmethod
     def of_service(service) -> Obj:
-        made = getattr(service, "_check_obj", None)
-        return made if made is not None else _once(service, "service", service.name)
+        """The service's Obj, made once and kept in its memo (Memo.check_obj)."""
+        memo = service.memo
+        made = memo.check_obj
+        if made is None:
+            made = memo.check_obj = Obj("service", service.id, service.name, dict(service.labels))
+        return made
 
     @classmethod
     def of_network(cls, network) -> Obj:

@@ -80,10 +80,6 @@ class Report:
             "passed": statuses[PASS] + sum(entry[2] for entry in self.counted_passes.values()),
         }
 
-    @property
-    def failing_critical(self) -> bool:
-        return self.score.grade_capped
-
 
 def effective_severity(rule: catalogue.Rule, environment: str) -> str:
     """The rule's severity in ENVIRONMENT (staging lowers topology/sizing; development scores
@@ -122,19 +118,19 @@ class _Kept(NamedTuple):
 
 
 def _service_memos(snapshot: Snapshot, stamp: tuple) -> list[dict[str, _Kept]]:
-    """Per service (in snapshot order), the alone rules' results kept on the service object.
+    """Per service (in snapshot order), the alone rules' results kept in the service's memo
+    (clusters.snapshot.Memo.alone_rules).
 
     A poll reuses the Service objects the API reports unchanged (clusters.normalize.Reuse), so
     what the alone rules found on them last time still holds unless the policy or the
-    environment (the STAMP) changed. Kept beside the service's fields, like its check Obj:
-    equality and serialisation of the snapshot do not see it.
+    environment (the STAMP) changed.
     """
     memos = []
     for service in snapshot.services:
-        store = service.__dict__
-        kept = store.get("_alone_rules")
+        memo = service.memo
+        kept = memo.alone_rules
         if kept is None or kept[0] != stamp:
-            kept = store["_alone_rules"] = (stamp, {})
+            kept = memo.alone_rules = (stamp, {})
         memos.append(kept[1])
     return memos
 

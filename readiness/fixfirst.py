@@ -25,12 +25,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from readiness.checks import CRITICAL, FAIL, INFO, WARNING, Check, Obj
+from readiness.checks import CRITICAL, FAIL, INFO, Check, Obj, severity_rank
 from readiness.scoring import GRADES, RuleScore, capped_grade, grade_of, rule_scores, score_of
 
 LIMIT = 5
 GRADE_RANK = {letter: rank for rank, (letter, _) in enumerate(GRADES)}
-SEVERITY_RANK = {CRITICAL: 0, WARNING: 1, INFO: 2}
 NAME_CHARS = r"\w.\-"
 
 
@@ -126,7 +125,7 @@ def fix_first_from(
                 0 if held and change.severity == CRITICAL else 1,
                 GRADE_RANK[grade],
                 -(after - score),
-                SEVERITY_RANK[change.severity],
+                severity_rank(change.severity),
                 change.rule,
                 -fixed,
                 change.sort_name,

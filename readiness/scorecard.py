@@ -1,7 +1,8 @@
 """The cluster page's scorecard, built from a readiness report (the fixed JSON report shape).
 
-Pure code: it explains a score rule by rule (weight, pass fraction, contribution) with the
-formula of the readiness contract, and groups failing checks by category for display.
+Pure code: it explains a score rule by rule (weight, pass fraction, contribution: the
+arithmetic is readiness.scoring.contribution, the one the stored report uses) and groups
+failing checks by category for display.
 """
 
 from collections import defaultdict
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from readiness.checks import WEIGHTS, severity_rank
+from readiness.scoring import contribution
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,12 @@ def explain(lines: list[RuleLine]) -> tuple[list[ExplainedRule], int]:
     total = sum(line.weight for line in scored)
     explained = []
     for line in lines:
-        if line.scored and line.weight > 0 and total:
-            share = 100 * line.weight / total
-            contribution = share * float(line.pass_fraction)
-            explained.append(ExplainedRule(line, contribution, share - contribution))
-        else:
-            explained.append(ExplainedRule(line, 0.0, 0.0))
+        points, share = (
+            contribution(line.weight, line.passed, line.failed, total)
+            if line.weight > 0
+            else (0.0, 0.0)
+        )
+        explained.append(ExplainedRule(line, points, share - points))
     explained.sort(
         key=lambda e: (
             -e.lost,

@@ -18,6 +18,16 @@ GRADES = (("A", 90), ("B", 80), ("C", 70), ("D", 60), ("F", 0))
 CAP = "C"
 
 
+def contribution(weight: int, passed: int, failed: int, total_weight: int) -> tuple[float, float]:
+    """The explanation of a score, per rule: (points of the 100 the rule adds, points it could
+    add) = (100 * w * p / sum(w), 100 * w / sum(w)); (0, 0) for a rule with nothing scored.
+    The stored report (RuleScore.to_dict) and the cluster page's scorecard both use it."""
+    if not total_weight or not passed + failed:
+        return 0.0, 0.0
+    share = 100 * weight / total_weight
+    return share * (passed / (passed + failed)), share
+
+
 @dataclass(frozen=True)
 class RuleScore:
     """How one rule contributes: the explanation of a score."""
@@ -34,7 +44,7 @@ class RuleScore:
         return self.passed / (self.passed + self.failed)
 
     def to_dict(self, total_weight: int) -> dict:
-        contribution = 100 * self.weight * self.fraction / total_weight if total_weight else 0
+        points, share = contribution(self.weight, self.passed, self.failed, total_weight)
         return {
             "rule": self.rule,
             "category": self.category,
@@ -43,8 +53,8 @@ class RuleScore:
             "passed": self.passed,
             "failed": self.failed,
             "fraction": round(self.fraction, 4),
-            "contribution": round(contribution, 2),
-            "max_contribution": round(100 * self.weight / total_weight, 2) if total_weight else 0,
+            "contribution": round(points, 2),
+            "max_contribution": round(share, 2),
         }
 
 

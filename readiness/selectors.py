@@ -9,17 +9,17 @@ from django.db import connection
 from django.db.models import (
     Count,
     F,
+    JSONField,
     Min,
     OuterRef,
     Prefetch,
     Q,
     Subquery,
 )
-from django.db.models.functions import Coalesce, Least, TruncDate
+from django.db.models.functions import Coalesce, JSONObject, Least, TruncDate
 
 from clusters.models import Cluster
 from clusters.snapshot import Snapshot
-from readiness.checks import severity_rank
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
 from readiness.facts import OperationsFacts
@@ -88,20 +88,39 @@ def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
     )
 
 
+# "A cluster's latest evaluation": the one most recently evaluated, the higher id on a tie.
+# Every reader of it goes through latest_evaluation or latest_per_cluster.
+LATEST_FIRST = ("-evaluated_at", "-id")
+
+
 def latest_evaluation(*, cluster) -> Evaluation | None:
-    return Evaluation.objects.filter(cluster=cluster).first()
+    return Evaluation.objects.filter(cluster=cluster).order_by(*LATEST_FIRST).first()
+
+
+def latest_per_cluster(*fields: str, offset: int = 0, output_field=None, **expressions) -> Subquery:
+    """FIELDS (or one named expression) of each cluster's latest evaluation (OFFSET 1: the one
+    before it), as a subquery correlated to an outer Cluster query's pk; None where there is
+    none."""
+    recent = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by(*LATEST_FIRST)
+    return Subquery(
+        recent.values(*fields, **expressions)[offset : offset + 1], output_field=output_field
+    )
+
+
+def with_latest_score(clusters):
+    """CLUSTERS (a Cluster queryset) annotated with `latest`: the score, grade, capped flag and
+    critical count of each one's latest evaluation (None when never scored), read with the
+    clusters by one correlated subquery, not the stored explanation of every evaluation."""
+    score = JSONObject(
+        score="score", grade="grade", capped="grade_capped", critical=F("summary__critical")
+    )
+    return clusters.annotate(latest=latest_per_cluster(data=score, output_field=JSONField()))
 
 
 def evaluations_for_clusters(*, clusters) -> dict[int, Evaluation]:
     """The latest evaluation of each cluster, by cluster id (two queries, whatever the count)."""
-
-    latest = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
-    ids = (
-        Cluster.objects.filter(pk__in=[c.pk for c in clusters])
-        .annotate(latest_id=Subquery(latest.values("id")[:1]))
-        .values_list("latest_id", flat=True)
-    )
-    evaluations = Evaluation.objects.filter(id__in=[i for i in ids if i is not None])
+    ids = latest_evaluation_ids(cluster_ids=[c.pk for c in clusters])
+    evaluations = Evaluation.objects.filter(id__in=ids.values())
     return {evaluation.cluster_id: evaluation for evaluation in evaluations}
 
 
@@ -112,26 +131,6 @@ def score_history(*, cluster, since: datetime) -> list[dict]:
         .order_by("evaluated_at", "id")
         .values("evaluated_at", "score", "grade", "grade_capped", "categories")
     )
-
-
-def failing_checks(*, evaluation) -> list[CheckResult]:
-    """The evaluation's failures, critical first."""
-    checks = list(evaluation.checks.filter(status="fail"))
-    return sorted(checks, key=lambda c: (severity_rank(c.severity), c.rule, c.object_name))
-
-
-def latest_failing_checks(*, clusters) -> list[CheckResult]:
-    """Failures of the latest evaluation of every cluster given (for the findings page)."""
-    latest = evaluations_for_clusters(clusters=clusters)
-    return list(
-        CheckResult.objects.filter(evaluation__in=latest.values(), status="fail")
-        .select_related("evaluation__cluster")
-        .order_by("evaluation__cluster__name", "severity", "rule", "object_name")
-    )
-
-
-def waiver_trail(*, waiver) -> list:
-    return list(waiver.events.select_related("actor"))
 
 
 def daily_scores(
@@ -185,23 +184,6 @@ class _Midnights(dict):
         return midnight
 
 
-def report_dict(*, evaluation) -> dict:
-    """A stored evaluation in the report's shape: its non-passing checks, rules and scores."""
-    checks = [
-        {
-            "rule": check.rule,
-            "category": check.category,
-            "severity": check.severity,
-            "status": check.status,
-            "object": {"type": check.object_type, "id": check.object_id, "name": check.object_name},
-            "message": check.message,
-            "remediation": check.remediation,
-        }
-        for check in evaluation.checks.order_by("id")
-    ]
-    return {**evaluation_scores(evaluation=evaluation), "checks": checks}
-
-
 def evaluation_scores(*, evaluation) -> dict:
     """An evaluation's stored score, grade, categories, summary and per-rule explanation."""
     return {
@@ -216,13 +198,11 @@ def evaluation_scores(*, evaluation) -> dict:
 
 def latest_evaluation_ids(*, cluster_ids) -> dict[int, int]:
     """The id of each cluster's latest evaluation, by cluster id (one query; unscored left out)."""
-
     if not cluster_ids:
         return {}
-    latest = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
     rows = (
         Cluster.objects.filter(pk__in=cluster_ids)
-        .annotate(latest_id=Subquery(latest.values("id")[:1]))
+        .annotate(latest_id=latest_per_cluster("id"))
         .values_list("pk", "latest_id")
     )
     return {cluster_id: latest_id for cluster_id, latest_id in rows if latest_id is not None}

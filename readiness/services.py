@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
 
 from accounts.roles import ADMIN, OPERATOR, has_role
 from audit import services as audit
@@ -332,11 +331,10 @@ def evaluations_prune(*, now: datetime) -> dict[str, int]:
 
     Each cluster's latest two evaluations keep their checks (the next diff reads them).
     """
-    recent = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by("-evaluated_at", "-id")
     keep: set[int] = set()
     for offset in (0, 1):
         ids = Cluster.objects.annotate(
-            kept=Subquery(recent.values("id")[offset : offset + 1])
+            kept=selectors.latest_per_cluster("id", offset=offset)
         ).values_list("kept", flat=True)
         keep |= {pk for pk in ids if pk is not None}
     checks = CheckResult.objects.filter(evaluation__evaluated_at__lt=detail_cutoff(now)).exclude(

@@ -113,3 +113,31 @@ def test_no_module_is_part_of_an_import_cycle():
         if module not in index:
             visit(module)
     assert cycles == []
+
+
+MAX_LINES = 500
+NOT_COUNTED = {"migrations", "tests", ".venv", ".git", "node_modules", "var"}
+
+
+def long_modules(root: Path = ROOT) -> list[str]:
+    """`path: lines` of every .py module over MAX_LINES lines, migrations and tests aside."""
+    long = []
+    for path in sorted(root.rglob("*.py")):
+        if NOT_COUNTED & set(path.relative_to(root).parts):
+            continue
+        count = len(path.read_text().splitlines())
+        if count > MAX_LINES:
+            long.append(f"{path.relative_to(root)}: {count}")
+    return long
+
+
+def test_no_module_is_over_500_lines():
+    assert long_modules() == [], "split these by job (docs/architecture.md)"
+
+
+def test_the_length_check_counts_every_module_but_migrations_and_tests(tmp_path):
+    for where in ("app/big.py", "app/migrations/0001_big.py", "tests/test_big.py"):
+        (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / where).write_text("x = 1\n" * (MAX_LINES + 1))
+    (tmp_path / "app/fine.py").write_text("x = 1\n" * MAX_LINES)
+    assert long_modules(tmp_path) == [f"app/big.py: {MAX_LINES + 1}"]

@@ -9,7 +9,7 @@ import threading
 import pytest
 import requests
 
-from clusters import client
+from clusters import client, connection
 
 
 def test_it_says_when_the_socket_does_not_exist(tmp_path):
@@ -121,13 +121,13 @@ def test_it_refuses_what_is_not_a_swarm_manager(swarm, message):
 
 
 def test_it_never_shows_credentials_in_the_url():
-    assert client.display_url("ssh://deploy@host:22") == "ssh://deploy@host:22"
-    assert client.display_url("tcp://u:pw@host:2376/x?y=1") == "tcp://u@host:2376"
-    assert client.validate_url("tcp://u:pw@host:2376") == "do not put a password in the URL"
+    assert connection.display_url("ssh://deploy@host:22") == "ssh://deploy@host:22"
+    assert connection.display_url("tcp://u:pw@host:2376/x?y=1") == "tcp://u@host:2376"
+    assert connection.validate_url("tcp://u:pw@host:2376") == "do not put a password in the URL"
 
 
 def test_it_writes_tls_material_to_private_files_removed_afterwards():
-    with client._tls_files({"ca": "A", "cert": "B", "key": "C"}) as files:
+    with connection._tls_files({"ca": "A", "cert": "B", "key": "C"}) as files:
         import os
         import stat
 
@@ -165,7 +165,7 @@ def test_it_writes_tls_material_to_private_files_removed_afterwards():
     ],
 )
 def test_it_words_network_and_tls_failures_without_the_credentials(cause, kind, message):
-    failure = client.describe(cause, "tcp://manager.example.net:2376", 30)
+    failure = connection.describe(cause, "tcp://manager.example.net:2376", 30)
     assert (failure.kind, failure.message) == (kind, message)
 
 
@@ -181,4 +181,4 @@ def test_it_words_network_and_tls_failures_without_the_credentials(cause, kind, 
     ],
 )
 def test_urls_with_control_characters_are_refused(url):
-    assert "control characters" in client.validate_url(url)
+    assert "control characters" in connection.validate_url(url)

@@ -232,7 +232,7 @@ BAD_INPUTS = [
     (
         {"url": "tcp://manager:2376", "tls_ca": PEM_CA, "tls_cert": PEM_CERT,
          "tls_key": "not a key " + MARKER},
-        "The client key is not PEM",
+        "The client key is not a PEM private key",
     ),
     (
         {"url": "tcp://manager:2376", "tls_ca": PEM_CA.replace("\n", "\nMIIB", 1),
@@ -339,7 +339,10 @@ def test_it_refuses_a_bad_replacement_keeping_the_stored_files(admin, tls_cluste
         settings_url("edge"),
         form(name="edge", url="tcp://127.0.0.1:1", poll_interval="300", tls_ca=upload("junk")),
     )
-    assert response.status_code == 400 and "The CA certificate is not PEM" in response.text
+    assert (
+        response.status_code == 400
+        and "The CA certificate is not a PEM certificate" in response.text
+    )
     assert 'name="poll_interval" value="300"' in response.text
     assert snapshot_of(tls_cluster) == before
 

@@ -15,8 +15,8 @@ import pytest
 from docker.errors import DockerException
 
 from lab import Lab, LabError, NodeSpec, ServiceSpec, ha_nodes
-from lab.core import service_kwargs
 from lab.demo import DEMO_SERVICES, create_demo_services
+from lab.services import service_kwargs
 from lab.state import load_state
 from lab.teardown import cleanup, traces
 from lab.tls import make_ca

@@ -147,7 +147,6 @@ def test_it_rejects_bad_weekdays(bad):
 def test_it_parses_weekdays():
     assert occ.parse_weekdays("sun,wed") == (2, 6)
     assert occ.parse_weekdays("Sunday, mon") == (0, 6)
-    assert occ.format_weekdays((6, 2)) == "wed,sun"
 
 
 @pytest.mark.parametrize("bad", ["Mars/Olympus", "Europe/Berlin ", "../etc/passwd", "", "UTC+2"])

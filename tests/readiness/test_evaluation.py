@@ -128,11 +128,10 @@ def test_it_finds_the_latest_evaluations_without_n_plus_one(
     with django_assert_num_queries(2):
         latest = selectors.evaluations_for_clusters(clusters=[cluster, other])
     assert set(latest) == {cluster.id, other.id}
-    failing = selectors.latest_failing_checks(clusters=[cluster, other])
-    assert {(c.evaluation.cluster.name, c.rule) for c in failing} >= {
-        ("lab", "images.tag-pinned"),
-        ("other", "images.tag-pinned"),
-    }
+    assert all(
+        evaluation.checks.filter(status="fail", rule="images.tag-pinned").exists()
+        for evaluation in latest.values()
+    )
 
 
 def test_it_waives_until_expiry_then_notifies_the_owner(cluster, notify, operator):
@@ -173,7 +172,7 @@ def test_it_revokes_with_an_audit_trail(cluster, operator):
     )
     services.waiver_revoke(waiver=waiver, by=operator, now=NOW + timedelta(hours=1))
     assert selectors.active_waivers(cluster=cluster, now=NOW + timedelta(hours=2)) == []
-    trail = selectors.waiver_trail(waiver=waiver)
+    trail = waiver.events.select_related("actor")
     assert [(e.action, e.actor) for e in trail] == [("created", operator), ("revoked", operator)]
 
 

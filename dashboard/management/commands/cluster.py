@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
 from clusters import registration
-from clusters.client import display_url
+from clusters.connection import display_url
 from clusters.endpoint import ClusterInputError, read_pem, read_ssh_file
 from clusters.models import Cluster
 from dashboard import pipeline, selectors
