@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
@@ -17,6 +18,7 @@ from readiness.scoring import RuleScore
 CHECKS_PER_RULE = 5
 CHANGES_SHOWN = 8
 QUERY_MAX = 100  # characters of a filter kept
+FIX_FIRST_CACHED = 24 * 3600  # seconds
 
 
 @dataclass
@@ -124,8 +126,19 @@ def _failing_rules(*, evaluation, query: str) -> list[RuleFindings]:
 
 def fix_first(*, evaluation) -> list[Fix]:
     """The stored evaluation's first changes to make (readiness.fixfirst), from its rule
-    tallies and its failing, scored checks: one query."""
+    tallies and its failing, scored checks: one query, none once cached. A stored evaluation
+    never changes, so its list is kept in the cache (a big swarm's takes some 100 ms to make);
+    the key holds the evaluation's time too, so a reused id cannot find another's list."""
 
+    key = f"fix-first:{evaluation.pk}:{evaluation.evaluated_at.timestamp()}"
+    fixes = cache.get(key)
+    if fixes is None:
+        fixes = _fix_first(evaluation)
+        cache.set(key, fixes, timeout=FIX_FIRST_CACHED)
+    return fixes
+
+
+def _fix_first(evaluation) -> list[Fix]:
     rules = [
         RuleScore(r["rule"], r["category"], r["severity"], r["weight"], r["passed"], r["failed"])
         for r in evaluation.rules
