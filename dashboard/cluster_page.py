@@ -1,67 +1,91 @@
-"""The cluster page: scorecard, findings, nodes and services of one cluster."""
+"""The cluster page: a decision screen first (grade, why it is capped, category tiles, fix first),
+then what changed, the categories' failing checks, the score history, nodes, services and polls.
+
+Everything is gathered in a fixed number of queries, whatever the size of the cluster: the
+readiness reads are readiness.cluster_selectors, the tables dashboard.cluster_tables."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
-from django.db.models import (
-    Case,
-    Count,
-    F,
-    IntegerField,
-    Q,
-    Sum,
-    Value,
-    When,
-    Window,
-)
-from django.db.models.functions import RowNumber
-
-from clusters.models import Cluster, RunningTask
-from maintenance.selectors import last_reboots
-from readiness.charts import history_chart
-from readiness.checks import severity_rank
-from readiness.models import CheckResult
+from clusters.models import Cluster
+from maintenance.selectors import occurrences_in_range
+from readiness import cluster_selectors
+from readiness.charts import Mark, history_chart
+from readiness.cluster_selectors import CategoryFindings, Changes, RuleFindings, WhatChanged
+from readiness.fixfirst import Fix
 from readiness.scorecard import scorecard_from_counts
+from readiness.scoring import grade_of
 from readiness.selectors import (
     active_waivers,
     check_counts,
-    cluster_policy,
     daily_scores,
     evaluation_scores,
     latest_evaluation,
 )
 
+from .cluster_tables import (
+    NODE_COLUMNS,
+    SERVICE_COLUMNS,
+    Header,
+    NodeRow,
+    Sort,
+    headers,
+    node_rows,
+    service_rows,
+)
+
+HISTORY_DAYS = 30
+CHANGES_DAYS = 7
+QUERY_MAX = cluster_selectors.QUERY_MAX
+
+__all__ = ["CategoryFindings", "ClusterPage", "NodeRow", "PageQuery", "RuleFindings"]
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """What the cluster page's URL asks for: ?q= (filter over objects and rules), ?sort= and
+    ?dir= (one table's order), ?nodes=all, ?services=all. Bad values are ignored."""
+
+    q: str = ""
+    node_sort: Sort = Sort()
+    service_sort: Sort = Sort()
+    all_nodes: bool = False
+    all_services: bool = False
+    params: tuple = ()  # the query's own (key, value) pairs, for links that keep them
+
+    @classmethod
+    def from_query(cls, query) -> PageQuery:
+        return cls(
+            q=" ".join(query.get("q", "").split())[:QUERY_MAX],
+            node_sort=Sort.from_query(query, NODE_COLUMNS),
+            service_sort=Sort.from_query(query, SERVICE_COLUMNS),
+            all_nodes=query.get("nodes") == "all",
+            all_services=query.get("services") == "all",
+            params=tuple(
+                (key, query.get(key))
+                for key in ("q", "sort", "dir", "nodes", "services")
+                if query.get(key)
+            ),
+        )
+
+    def get(self, key: str, default=None):
+        return dict(self.params).get(key, default)
+
+    def items(self):
+        return self.params
+
 
 @dataclass
-@dataclass
-class NodeRow:
-    node: object
-    tier: str
-    running_tasks: int
-    reserved_percent: int | None
-    last_reboot: datetime | None
+class FixStep:
+    """One Fix-first entry as the page shows it: the change and how many make the grade."""
 
-
-@dataclass
-class RuleFindings:
-    """One failing rule on the cluster page: its first few failing checks and how many fail."""
-
-    rule: str
-    category: str
-    severity: str
-    failed: int
-    checks: list[dict]
-
-    @property
-    def more(self) -> int:
-        return self.failed - len(self.checks)
-
-
-@dataclass
-class CategoryFindings:
-    name: str
-    failed: int
-    rules: list[RuleFindings]
+    number: int
+    fix: Fix
+    # the remediation's objects beyond the first (the command is the same with their names)
+    others: list[str]
 
 
 @dataclass
@@ -74,14 +98,25 @@ class ClusterPage:
     stale: bool
     poll_running: bool
     waivers: list
-    findings: list[CategoryFindings]
+    categories: list[CategoryFindings]
+    fix_first: list[FixStep]
+    changes: WhatChanged | None
     nodes: list[NodeRow]
     nodes_total: int
-    all_nodes: bool
+    node_headers: list[Header]
     services: list
     services_total: int
-    all_services: bool
+    service_headers: list[Header]
     polls: list
+    query: PageQuery
+
+    @property
+    def all_nodes(self) -> bool:
+        return self.query.all_nodes
+
+    @property
+    def all_services(self) -> bool:
+        return self.query.all_services
 
     @property
     def nodes_more(self) -> int:
@@ -91,163 +126,121 @@ class ClusterPage:
     def services_more(self) -> int:
         return self.services_total - len(self.services)
 
+    @property
+    def findings(self) -> list[CategoryFindings]:
+        """The categories with failing checks shown (the filter may leave none)."""
+        return [c for c in self.categories if c.failing_rules]
 
-CHECKS_PER_RULE = 5
-NODES_SHOWN = 100
-SERVICES_SHOWN = 100
+    @property
+    def capped_by(self) -> list[CategoryFindings]:
+        """The categories whose failing critical checks cap the grade."""
+        return [c for c in self.categories if c.critical]
+
+    @property
+    def uncapped_grade(self) -> str:
+        return grade_of(self.scorecard.score) if self.scorecard else ""
+
+    @property
+    def change_spans(self) -> list[tuple[str, Changes]]:
+        if self.changes is None:
+            return []
+        return [
+            ("Since the last poll", self.changes.last_poll),
+            (f"Last {CHANGES_DAYS} days", self.changes.week),
+        ]
+
+    @property
+    def all_nodes_url(self) -> str:
+        return self._with("nodes", "#nodes")
+
+    @property
+    def all_services_url(self) -> str:
+        return self._with("services", "#services")
+
+    def _with(self, key: str, anchor: str) -> str:
+        kept = [(k, v) for k, v in self.query.params if k != key]
+        return f"?{urlencode([(key, 'all'), *kept])}{anchor}"
+
+    @property
+    def grade_step(self) -> FixStep | None:
+        """The first Fix-first entry that reaches a better grade than now, if any."""
+        card = self.scorecard
+        if card is None:
+            return None
+        return next((s for s in self.fix_first if s.fix.grade_after < card.grade), None)
 
 
-def _findings(*, evaluation, counts) -> list[CategoryFindings]:
-    """Failing checks by category, then rule (critical first): each rule's first few objects
-    by name, and how many fail in all (counted in SQL, whatever the number of checks)."""
-
-    failed: dict[str, int] = {}
-    for rule, _category, _severity, status, count in counts:
-        if status == "fail":
-            failed[rule] = failed.get(rule, 0) + count
-    if not failed:
-        return []
-    first = (
-        CheckResult.objects.filter(evaluation=evaluation, status="fail")
-        .annotate(
-            position=Window(
-                RowNumber(), partition_by=[F("rule")], order_by=[F("object_name"), F("id")]
-            )
+def _marks(*, cluster, since: datetime, now: datetime) -> list[Mark]:
+    marks = [
+        Mark("waiver", when, None, f"{kind}: {rule} ({when:%Y-%m-%d %H:%M} UTC)")
+        for when, kind, rule in cluster_selectors.waiver_marks(
+            cluster=cluster, since=since, now=now
         )
-        .filter(position__lte=CHECKS_PER_RULE)
-        .order_by("rule", "position")
-    )
-    rules: dict[str, RuleFindings] = {}
-    for check in first:
-        entry = rules.get(check.rule)
-        if entry is None:
-            entry = rules[check.rule] = RuleFindings(
-                rule=check.rule,
-                category=check.category,
-                severity=check.severity,
-                failed=failed.get(check.rule, 0),
-                checks=[],
-            )
-        entry.checks.append(
-            {
-                "object": {"type": check.object_type, "name": check.object_name},
-                "message": check.message,
-                "remediation": check.remediation,
-            }
-        )
-    categories: dict[str, list[RuleFindings]] = {}
-    for entry in rules.values():
-        categories.setdefault(entry.category, []).append(entry)
-    return [
-        CategoryFindings(
-            name=name,
-            failed=sum(entry.failed for entry in entries),
-            rules=sorted(entries, key=lambda e: (severity_rank(e.severity), e.rule)),
-        )
-        for name, entries in sorted(categories.items())
     ]
-
-
-def _node_rows(*, cluster, now: datetime, all_nodes: bool) -> tuple[list[NodeRow], int]:
-    """The cluster's nodes, those not ready or not active first, and how many there are.
-
-    Only the nodes shown have their tasks counted."""
-
-    policy = cluster_policy(cluster=cluster)
-    reboots = last_reboots(cluster=cluster, now=now)
-    healthy = Q(state="ready", availability="active")
-    nodes = (
-        cluster.nodes.filter(removed_at__isnull=True)
-        .annotate(
-            problem=Case(
-                When(healthy, then=Value(0)), default=Value(1), output_field=IntegerField()
-            ),
-            total=Window(Count("id")),
-        )
-        .order_by("-problem", "-role", "hostname")
-    )
-    nodes = list(nodes if all_nodes else nodes[:NODES_SHOWN])
-    tasks = {
-        row[0]: row[1:]
-        for row in RunningTask.objects.filter(
-            node__in=[node.pk for node in nodes], service__removed_at__isnull=True
-        )
-        .values_list("node_id")
-        .annotate(count=Count("id"), reserved=Sum("service__memory_reservation"))
-        .order_by()
-    }
-    rows = []
-    for node in nodes:
-        count, reserved = tasks.get(node.pk, (0, None))
-        rows.append(
-            NodeRow(
-                node=node,
-                tier=policy.tier_of(node.cpus, node.memory_bytes),
-                running_tasks=count,
-                reserved_percent=(
-                    round(100 * (reserved or 0) / node.memory_bytes) if node.memory_bytes else None
-                ),
-                last_reboot=reboots.get(node.swarm_id),
+    for occurrence in occurrences_in_range(since=since, until=now, cluster=cluster):
+        if occurrence.status == "cancelled":
+            continue
+        marks.append(
+            Mark(
+                "maintenance",
+                occurrence.start,
+                occurrence.end,
+                f"maintenance: {occurrence.window.name} ({occurrence.start:%Y-%m-%d %H:%M} UTC)",
             )
         )
-    return rows, (nodes[0].total if nodes else 0)
-
-
-def _services(*, cluster, all_services: bool) -> tuple[list, int]:
-    """The cluster's services, those short of their desired tasks first, and how many."""
-
-    services = (
-        cluster.services.filter(removed_at__isnull=True)
-        .annotate(
-            problem=Case(
-                When(Q(running_tasks__lt=F("desired_tasks")), then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            total=Window(Count("id")),
-        )
-        .order_by("-problem", "name")
-    )
-    shown = list(services if all_services else services[:SERVICES_SHOWN])
-    return shown, (shown[0].total if shown else 0)
+    return marks
 
 
 def cluster_page(
-    *,
-    cluster: Cluster,
-    now: datetime,
-    poll_running: bool,
-    all_nodes: bool = False,
-    all_services: bool = False,
+    *, cluster: Cluster, now: datetime, poll_running: bool, query: PageQuery | None = None
 ) -> ClusterPage:
-    """The scorecard, findings, nodes, services and polls of one cluster.
+    """The decision screen, findings, history, nodes, services and polls of one cluster."""
 
-    Nodes and services are capped (problems first) unless ALL_NODES / ALL_SERVICES."""
-
+    query = query or PageQuery()
     evaluation = latest_evaluation(cluster=cluster)
-    card, findings = None, []
+    card, categories, fixes, changes = None, [], [], None
     if evaluation is not None:
         counts = check_counts(evaluation=evaluation)
         card = scorecard_from_counts(evaluation_scores(evaluation=evaluation), counts)
-        findings = _findings(evaluation=evaluation, counts=counts)
-    history = daily_scores(cluster_ids=[cluster.pk], since=now - timedelta(days=30))
-    nodes, nodes_total = _node_rows(cluster=cluster, now=now, all_nodes=all_nodes)
-    services, services_total = _services(cluster=cluster, all_services=all_services)
+        categories = cluster_selectors.category_findings(
+            evaluation=evaluation, counts=counts, categories=evaluation.categories, query=query.q
+        )
+        fixes = [
+            FixStep(number=n, fix=fix, others=[o.name for o in fix.objects[1:]])
+            for n, fix in enumerate(cluster_selectors.fix_first(evaluation=evaluation), start=1)
+        ]
+        changes = cluster_selectors.what_changed(
+            evaluation=evaluation, since=now - timedelta(days=CHANGES_DAYS)
+        )
+    since = now - timedelta(days=HISTORY_DAYS)
+    history = daily_scores(cluster_ids=[cluster.pk], since=since)
+    marks = _marks(cluster=cluster, since=since, now=now)
+    nodes, nodes_total = node_rows(
+        cluster=cluster, now=now, all_nodes=query.all_nodes, sort=query.node_sort, query=query.q
+    )
+    services, services_total = service_rows(
+        cluster=cluster, all_services=query.all_services, sort=query.service_sort, query=query.q
+    )
     return ClusterPage(
         scorecard=card,
         evaluated_at=evaluation.evaluated_at if evaluation else None,
-        history_svg=history_chart(history.get(cluster.pk, []), now=now),
+        history_svg=history_chart(
+            history.get(cluster.pk, []), now=now, days=HISTORY_DAYS, marks=marks
+        ),
         stale=cluster.is_stale(now),
         poll_running=poll_running,
         waivers=list(active_waivers(cluster=cluster, now=now)),
-        findings=findings,
+        categories=categories,
+        fix_first=fixes,
+        changes=changes,
         nodes=nodes,
         nodes_total=nodes_total,
-        all_nodes=all_nodes,
+        node_headers=headers(NODE_COLUMNS, query.node_sort, query, "nodes"),
         services=services,
         services_total=services_total,
-        all_services=all_services,
+        service_headers=headers(SERVICE_COLUMNS, query.service_sort, query, "services"),
         polls=list(cluster.poll_runs.order_by("-started_at")[:20]),
+        query=query,
     )
 
 

@@ -51,15 +51,15 @@ def _poll_running(cluster: Cluster) -> bool:
 
 @viewer_required
 def detail(request, name: str):
-    """One cluster: scorecard, findings, nodes, services, polls (?nodes=all, ?services=all
-    list every node or service instead of the first ones, problems first)."""
+    """One cluster: the decision screen, findings, history, nodes, services, polls (?q= filters
+    objects and rules; ?sort=&dir= orders a table; ?nodes=all, ?services=all list every node
+    or service instead of the first ones, problems first)."""
     cluster = get_object_or_404(Cluster, name=name)
     page = pages.cluster_page(
         cluster=cluster,
         now=timezone.now(),
         poll_running=_poll_running(cluster),
-        all_nodes=request.GET.get("nodes") == "all",
-        all_services=request.GET.get("services") == "all",
+        query=pages.PageQuery.from_query(request.GET),
     )
     return render(request, "clusters/detail.html", {"cluster": cluster, "page": page})
 

@@ -1,14 +1,29 @@
 """Score charts as inline SVG, computed on the server: pure code, no Django imports.
 
-Inputs are (when, score) pairs with score 0-100; the output is an SVG string made only of
-numbers and fixed text, so it is safe to insert into a page as is.
+Inputs are (when, score) pairs with score 0-100; the output is an SVG string made of numbers,
+fixed text and the escaped labels of the history chart's marks, so it is safe to insert into a
+page as is.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from operator import itemgetter
 
 GRADE_LINES = ((90, "A"), (80, "B"), (70, "C"), (60, "D"))
+GRADE_BANDS = (("A", 90, 100), ("B", 80, 90), ("C", 70, 80), ("D", 60, 70), ("F", 0, 60))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Something that happened on the history chart: a waiver created or ended (an instant,
+    END None) or a maintenance window (START to END); LABEL is shown on hover, escaped."""
+
+    kind: str  # waiver | maintenance
+    start: datetime
+    end: datetime | None
+    label: str
 
 
 def _x(when: datetime, start: datetime, span: float, left: float, width: float) -> float:
@@ -103,19 +118,46 @@ def history_chart(
     days: int = 30,
     width: int = 640,
     height: int = 200,
+    marks: Sequence[Mark] = (),
 ) -> str:
-    """A score history chart with grade bands and day ticks, for the cluster page."""
+    """A score history chart for the cluster page: the grade bands (A to F) shaded, day ticks,
+    and MARKS: a dashed line where a waiver was created or ended, a band over a maintenance
+    window (each with its label as a tooltip)."""
     start = now - timedelta(days=days)
     span = (now - start).total_seconds()
     left, right, top, bottom = 34.0, 8.0, 8.0, 22.0
     inner_w, inner_h = width - left - right, height - top - bottom
     shown = sorted((p for p in points if start <= p[0] <= now), key=lambda p: p[0])
+    marks = [m for m in marks if m.start <= now and (m.end or m.start) >= start]
     parts = [
         f'<svg class="history-chart" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" role="img" '
-        f'aria-label="Score history over {days} days, {len(shown)} evaluations">',
+        f'aria-label="Score history over {days} days, {len(shown)} evaluations, '
+        f'{len(marks)} waiver or maintenance marks">',
         f"<title>Score history over {days} days</title>",
     ]
+    for grade, low, high in GRADE_BANDS:
+        y_top, y_low = _y(high, top, inner_h), _y(low, top, inner_h)
+        parts.append(
+            f'<rect x="{left}" y="{y_top:.1f}" width="{inner_w:.1f}" height="{y_low - y_top:.1f}" '
+            f'class="chart-band band-{grade}"/>'
+        )
+    for mark in marks:
+        x0 = _x(max(mark.start, start), start, span, left, inner_w)
+        label = escape(mark.label)
+        if mark.end is None:
+            parts.append(
+                f'<g class="chart-mark mark-{escape(mark.kind)}"><title>{label}</title>'
+                f'<line x1="{x0:.1f}" y1="{top}" x2="{x0:.1f}" y2="{top + inner_h:.1f}"/>'
+                f'<circle cx="{x0:.1f}" cy="{top + 3:.1f}" r="3"/></g>'
+            )
+        else:
+            x1 = _x(min(mark.end, now), start, span, left, inner_w)
+            parts.append(
+                f'<g class="chart-mark mark-{escape(mark.kind)}"><title>{label}</title>'
+                f'<rect x="{x0:.1f}" y="{top}" width="{max(2.0, x1 - x0):.1f}" '
+                f'height="{inner_h:.1f}"/></g>'
+            )
     for value, grade in GRADE_LINES:
         y = _y(value, top, inner_h)
         parts.append(

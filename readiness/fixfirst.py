@@ -21,7 +21,6 @@ Order, one change at a time (each step sees the changes already chosen as made):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -56,12 +55,32 @@ class Fix:
         }
 
 
+def _name_char(char: str) -> bool:
+    """A character that may be part of a name (NAME_CHARS: word characters, dot, hyphen)."""
+    return char.isalnum() or char in "_.-"
+
+
 def command_of(remediation: str, name: str) -> str:
-    """REMEDIATION with the object's own NAME (as a whole word) replaced by ``{name}``."""
+    """REMEDIATION with the object's own NAME (as a whole word) replaced by ``{name}``.
+
+    Plain string search, not a regular expression per name: a swarm has thousands of names,
+    each compiled pattern would be used once."""
     text = " ".join(remediation.split())
     if not name:
         return text
-    return re.sub(rf"(?<![{NAME_CHARS}]){re.escape(name)}(?![{NAME_CHARS}])", "{name}", text)
+    parts, done, size = [], 0, len(name)
+    found = text.find(name)
+    while found != -1:
+        end = found + size
+        whole = (found == 0 or not _name_char(text[found - 1])) and (
+            end == len(text) or not _name_char(text[end])
+        )
+        if whole:
+            parts += [text[done:found], "{name}"]
+            done = end
+        found = text.find(name, end if whole else found + 1)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 @dataclass

@@ -1,0 +1,245 @@
+"""Readiness reads for the cluster page: findings by category, fix first, what changed, waiver
+marks. Each is one query (or none), whatever the number of checks or evaluations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
+
+from readiness.checks import CRITICAL, FAIL, INFO, WARNING, Check, Obj, severity_rank
+from readiness.fixfirst import Fix, fix_first_from
+from readiness.models import CheckResult, Evaluation, Waiver
+from readiness.scoring import RuleScore
+
+CHECKS_PER_RULE = 5
+CHANGES_SHOWN = 8
+QUERY_MAX = 100  # characters of a filter kept
+FIX_FIRST_CACHED = 24 * 3600  # seconds
+
+
+@dataclass
+class RuleFindings:
+    """One failing rule on the cluster page: its first few failing checks and how many fail."""
+
+    rule: str
+    category: str
+    severity: str
+    failed: int
+    checks: list[dict]
+
+    @property
+    def more(self) -> int:
+        return self.failed - len(self.checks)
+
+
+@dataclass
+class CategoryFindings:
+    """A category of the cluster page: its score, failing counts and failing rules."""
+
+    name: str
+    score: int | None
+    rules_scored: int
+    critical: int = 0
+    warning: int = 0
+    info: int = 0
+    failing_rules: list[RuleFindings] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return self.critical + self.warning + self.info
+
+    @property
+    def anchor(self) -> str:
+        return f"cat-{self.name}"
+
+
+def category_findings(
+    *, evaluation, counts, categories: dict, query: str = ""
+) -> list[CategoryFindings]:
+    """Every category of the evaluation (CATEGORIES: its stored name -> score and rules), with
+    its failing checks counted by severity (from COUNTS, see selectors.check_counts) and its
+    failing rules (critical first), each with its first few objects by name; with QUERY, only
+    the checks whose rule or object name contains it (counts stay the category's).
+
+    One query (none when nothing fails)."""
+
+    result = {
+        name: CategoryFindings(name=name, score=v.get("score"), rules_scored=v.get("rules", 0))
+        for name, v in categories.items()
+    }
+    for _rule, category, severity, status, count in counts:
+        if status != FAIL:
+            continue
+        entry = result.setdefault(category, CategoryFindings(category, None, 0))
+        if severity in (CRITICAL, WARNING, INFO):
+            setattr(entry, severity, getattr(entry, severity) + count)
+    if any(entry.failed for entry in result.values()):
+        for group in _failing_rules(evaluation=evaluation, query=query):
+            result[group.category].failing_rules.append(group)
+    for entry in result.values():
+        entry.failing_rules.sort(key=lambda g: (severity_rank(g.severity), g.rule))
+    return sorted(result.values(), key=lambda c: (c.failed == 0, c.name))
+
+
+def _failing_rules(*, evaluation, query: str) -> list[RuleFindings]:
+    """Failing checks grouped by rule: the first CHECKS_PER_RULE by object name, and how many
+    match (counted in SQL by a window, whatever the number)."""
+
+    checks = CheckResult.objects.filter(evaluation=evaluation, status=FAIL)
+    query = query.strip()[:QUERY_MAX]
+    if query:
+        checks = checks.filter(Q(rule__icontains=query) | Q(object_name__icontains=query))
+    first = (
+        checks.annotate(
+            position=Window(
+                RowNumber(), partition_by=[F("rule")], order_by=[F("object_name"), F("id")]
+            ),
+            matched=Window(Count("id"), partition_by=[F("rule")]),
+        )
+        .filter(position__lte=CHECKS_PER_RULE)
+        .order_by("rule", "position")
+    )
+    rules: dict[str, RuleFindings] = {}
+    for check in first:
+        entry = rules.get(check.rule)
+        if entry is None:
+            entry = rules[check.rule] = RuleFindings(
+                rule=check.rule,
+                category=check.category,
+                severity=check.severity,
+                failed=check.matched,
+                checks=[],
+            )
+        entry.checks.append(
+            {
+                "object": {"type": check.object_type, "name": check.object_name},
+                "message": check.message,
+                "remediation": check.remediation,
+            }
+        )
+    return list(rules.values())
+
+
+def fix_first(*, evaluation) -> list[Fix]:
+    """The stored evaluation's first changes to make (readiness.fixfirst), from its rule
+    tallies and its failing, scored checks: one query, none once cached. A stored evaluation
+    never changes, so its list is kept in the cache (a big swarm's takes some 100 ms to make);
+    the key holds the evaluation's time too, so a reused id cannot find another's list."""
+
+    key = f"fix-first:{evaluation.pk}:{evaluation.evaluated_at.timestamp()}"
+    fixes = cache.get(key)
+    if fixes is None:
+        fixes = _fix_first(evaluation)
+        cache.set(key, fixes, timeout=FIX_FIRST_CACHED)
+    return fixes
+
+
+def _fix_first(evaluation) -> list[Fix]:
+    rules = [
+        RuleScore(r["rule"], r["category"], r["severity"], r["weight"], r["passed"], r["failed"])
+        for r in evaluation.rules
+    ]
+    rows = (
+        CheckResult.objects.filter(evaluation=evaluation, status=FAIL)
+        .exclude(severity=INFO)
+        .values_list(
+            "rule", "category", "severity", "object_type", "object_id", "object_name", "remediation"
+        )
+        .order_by()
+    )
+    failing = [
+        Check(rule, category, severity, FAIL, Obj(kind, object_id, name), "", remediation)
+        for rule, category, severity, kind, object_id, name, remediation in rows
+    ]
+    return fix_first_from(rules, failing)
+
+
+@dataclass
+class Changes:
+    """New and resolved failures over a span: (rule, object type, object name) each."""
+
+    new: list[tuple[str, str, str]]
+    resolved: list[tuple[str, str, str]]
+
+    @property
+    def new_shown(self):
+        return self.new[:CHANGES_SHOWN]
+
+    @property
+    def resolved_shown(self):
+        return self.resolved[:CHANGES_SHOWN]
+
+    @property
+    def new_more(self) -> int:
+        return max(0, len(self.new) - CHANGES_SHOWN)
+
+    @property
+    def resolved_more(self) -> int:
+        return max(0, len(self.resolved) - CHANGES_SHOWN)
+
+
+@dataclass
+class WhatChanged:
+    last_poll: Changes
+    week: Changes
+    first_evaluation: bool  # the latest evaluation is the cluster's first: everything is new
+
+
+def what_changed(*, evaluation, since: datetime) -> WhatChanged:
+    """New and resolved failures of the latest EVALUATION (since the poll before it) and since
+    SINCE: a failure new then resolved within the span (or the reverse) is neither. A waived
+    failure counts as resolved. One query: the evaluations since SINCE that changed anything."""
+
+    rows = (
+        Evaluation.objects.filter(cluster_id=evaluation.cluster_id, evaluated_at__gte=since)
+        .filter(~Q(new_failures=[]) | ~Q(resolved_failures=[]))
+        .order_by("evaluated_at", "id")
+        .values_list("new_failures", "resolved_failures")
+    )
+    new: dict[tuple, None] = {}
+    resolved: dict[tuple, None] = {}
+    for appeared, gone in rows:
+        for key in map(tuple, appeared):
+            if key in resolved:
+                del resolved[key]
+            else:
+                new[key] = None
+        for key in map(tuple, gone):
+            if key in new:
+                del new[key]
+            else:
+                resolved[key] = None
+    last = Changes(
+        new=sorted(map(tuple, evaluation.new_failures)),
+        resolved=sorted(map(tuple, evaluation.resolved_failures)),
+    )
+    first = not Evaluation.objects.filter(
+        cluster_id=evaluation.cluster_id, evaluated_at__lt=evaluation.evaluated_at
+    ).exists()
+    return WhatChanged(
+        last_poll=last, week=Changes(sorted(new), sorted(resolved)), first_evaluation=first
+    )
+
+
+def waiver_marks(*, cluster, since: datetime, now: datetime) -> list[tuple[datetime, str, str]]:
+    """(when, "waiver created" | "waiver ended", rule) of CLUSTER's waivers created, revoked or
+    expired between SINCE and NOW, oldest first: one query."""
+
+    waivers = Waiver.objects.filter(
+        Q(created_at__range=(since, now))
+        | Q(revoked_at__range=(since, now))
+        | Q(expires_at__range=(since, now)),
+        cluster=cluster,
+    ).values_list("rule", "created_at", "revoked_at", "expires_at")
+    marks = []
+    for rule, created, revoked, expires in waivers:
+        if since <= created <= now:
+            marks.append((created, "waiver created", rule))
+        ended = min(revoked, expires) if revoked else expires
+        if since <= ended <= now:
+            marks.append((ended, "waiver ended", rule))
+    return sorted(marks)
