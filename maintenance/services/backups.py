@@ -7,6 +7,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit import services as audit
 from clusters.models import Cluster
 from maintenance import backups as backup_rules
 from maintenance.models import Backup, BackupValidation, Reminder
@@ -91,4 +92,14 @@ def backup_validate(
             Reminder.objects.filter(
                 subject_key__startswith=f"backup:{backup.pk}:", status=Reminder.Status.PENDING
             ).delete()
+        audit.record(
+            action="backup.validate",
+            obj=backup,
+            after={
+                "cluster": backup.cluster.name,
+                "outcome": validation.outcome,
+                "validated_at": validation.validated_at.isoformat(),
+                "evidence": evidence[:500],
+            },
+        )
     return validation

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from audit import services as audit
 from clusters.models import Cluster
 from maintenance import checklists, dnsprobe, selectors
 from maintenance import occurrences as occ
@@ -75,21 +76,36 @@ def checklist_start(
         )
         for position, step in enumerate(spec.steps, start=1)
     )
+    audit.record(
+        action="checklist.start",
+        obj=run,
+        object_type="checklistrun",
+        after={"cluster": cluster.name, "template": spec.key, "target_at": target_utc.isoformat()},
+    )
     return run
 
 
 def run_step_mark(*, step: RunStep, done: bool, user, now: datetime, note: str = "") -> RunStep:
     """Tick (or untick) a checklist step, with who, when and a note."""
+    before = audit.fields(step, ("done", "note"))
     step.done = done
     step.done_by = user if done else None
     step.done_at = now if done else None
     if note:
         step.note = note.strip()
-    step.save(update_fields=["done", "done_by", "done_at", "note"])
-    if done:
-        Reminder.objects.filter(
-            subject_key__startswith=f"step:{step.pk}:", status=Reminder.Status.PENDING
-        ).delete()
+    with transaction.atomic():
+        step.save(update_fields=["done", "done_by", "done_at", "note"])
+        if done:
+            Reminder.objects.filter(
+                subject_key__startswith=f"step:{step.pk}:", status=Reminder.Status.PENDING
+            ).delete()
+        audit.record(
+            action="checklist.step_tick" if done else "checklist.step_untick",
+            obj=step,
+            object_type="runstep",
+            before=before,
+            after={"run": step.run_id, "title": step.title, **audit.fields(step, ("done", "note"))},
+        )
     return step
 
 
