@@ -3,8 +3,10 @@ api.cluster_writes and api.maintenance_writes: writes), with its error shapes.""
 
 from ninja import NinjaAPI
 
+from accounts.roles import VIEWER
+
 from . import errors, schemas
-from .auth import SessionAuth, TokenAuth
+from .auth import needs
 
 api = NinjaAPI(
     title="Watchkeeper API",
@@ -15,7 +17,7 @@ api = NinjaAPI(
         "`manage.py token create`) or a signed-in session (CSRF token for unsafe methods). "
         'Errors are JSON: `{"code": ..., "message": ...}`.'
     ),
-    auth=[TokenAuth(), SessionAuth()],
+    auth=needs(VIEWER),  # writes: needs(OPERATOR) or needs(ADMIN)
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",

@@ -23,7 +23,7 @@ from readiness.models import Waiver
 
 from . import access, inputs, schemas
 from .app import ERRORS, WRITE_ERRORS, api
-from .auth import require
+from .auth import needs, require
 from .errors import ApiError, invalid
 
 # --- clusters (admin) -------------------------------------------------------------------------
@@ -63,7 +63,10 @@ def _tls(body) -> dict[str, str] | None:
 
 
 @api.post(
-    "/clusters", response={201: schemas.ClusterWritten, **WRITE_ERRORS}, url_name="cluster_add"
+    "/clusters",
+    response={201: schemas.ClusterWritten, **WRITE_ERRORS},
+    url_name="cluster_add",
+    auth=needs(ADMIN),
 )
 @sensitive_variables()
 def cluster_add(request, body: inputs.ClusterIn):
@@ -89,6 +92,7 @@ def cluster_add(request, body: inputs.ClusterIn):
     "/clusters/{name}",
     response={200: schemas.ClusterWritten, **WRITE_ERRORS},
     url_name="cluster_update",
+    auth=needs(ADMIN),
 )
 @sensitive_variables()
 def cluster_update(request, name: str, body: inputs.ClusterPatch):
@@ -124,7 +128,12 @@ def cluster_update(request, name: str, body: inputs.ClusterPatch):
     return _written(updated)
 
 
-@api.delete("/clusters/{name}", response={204: None, **WRITE_ERRORS}, url_name="cluster_delete")
+@api.delete(
+    "/clusters/{name}",
+    response={204: None, **WRITE_ERRORS},
+    url_name="cluster_delete",
+    auth=needs(ADMIN),
+)
 def cluster_delete(request, name: str, confirm: str = ""):
     """Delete a cluster and everything recorded about it (admin); `confirm` repeats its name,
     as on the settings page."""
@@ -161,6 +170,7 @@ def _poll(cluster: Cluster, state: polls.PollState) -> dict:
     "/clusters/{name}/polls",
     response={202: schemas.PollOut, **WRITE_ERRORS},
     url_name="poll_request",
+    auth=needs(OPERATOR),
 )
 def poll_request(request, name: str):
     """Poll the cluster now (operator), as the cluster page's "Poll now": the worker runs it.
@@ -180,6 +190,7 @@ def poll_request(request, name: str):
     "/clusters/{name}/polls/{poll_id}",
     response={200: schemas.PollOut, **ERRORS},
     url_name="poll_status",
+    auth=needs(OPERATOR),
 )
 def poll_status(request, name: str, poll_id: int):
     """Where a poll asked for is (operator): queued, running, succeeded or failed (with the
@@ -210,6 +221,7 @@ def _waiver(waiver: Waiver) -> dict:
     "/clusters/{name}/waivers",
     response={201: schemas.WaiverOut, **WRITE_ERRORS},
     url_name="waiver_create",
+    auth=needs(OPERATOR),
 )
 def waiver_create(request, name: str, body: inputs.WaiverIn):
     """Waive a rule on an object of the cluster (or every object) until `expires` (operator);
@@ -234,6 +246,7 @@ def waiver_create(request, name: str, body: inputs.WaiverIn):
     "/waivers/{waiver_id}/revoke",
     response={200: schemas.WaiverOut, **WRITE_ERRORS},
     url_name="waiver_revoke",
+    auth=needs(OPERATOR),
 )
 def waiver_revoke(request, waiver_id: int, body: inputs.RevokeIn):
     """Revoke a waiver (operator); its cluster is re-scored at once. 409 if already revoked."""

@@ -79,7 +79,6 @@ class ClusterPatch(Schema):
 
 
 class WaiverIn(Schema):
-    cluster: str
     rule: str = Field(max_length=64)
     object: str = Field("", max_length=300, description="selector; empty: every object")
     reason: str = Field(max_length=TEXT_MAX)

@@ -19,7 +19,7 @@ from maintenance.services import windows as window_services
 
 from . import access, inputs, schemas
 from .app import WRITE_ERRORS, api
-from .auth import require
+from .auth import needs, require
 from .errors import ApiError, invalid
 from .views import occurrence_out, run_detail, step_out, window_out
 
@@ -46,6 +46,7 @@ def _window_written(window: Window) -> dict:
     "/clusters/{name}/windows",
     response={201: schemas.WindowWritten, **WRITE_ERRORS},
     url_name="window_create",
+    auth=needs(OPERATOR),
 )
 def window_create(request, name: str, body: inputs.WindowIn):
     """Add a maintenance window (operator): exactly one of `weekdays`, `rrule` or `once`, as
@@ -69,6 +70,7 @@ def window_create(request, name: str, body: inputs.WindowIn):
     "/windows/{window_id}",
     response={200: schemas.WindowWritten, **WRITE_ERRORS},
     url_name="window_update",
+    auth=needs(OPERATOR),
 )
 def window_update(request, window_id: int, body: inputs.WindowPatch):
     """Change a window (operator); fields left out keep their values, `weekdays` or `rrule`
@@ -105,6 +107,7 @@ def _occurrence(request, occurrence_id: int) -> Occurrence:
     "/occurrences/{occurrence_id}/cancel",
     response={200: schemas.OccurrenceWritten, **WRITE_ERRORS},
     url_name="occurrence_cancel",
+    auth=needs(OPERATOR),
 )
 def occurrence_cancel(request, occurrence_id: int, body: inputs.CancelIn):
     """Cancel an occurrence that has not started, with a reason (operator); its pending
@@ -128,6 +131,7 @@ def occurrence_cancel(request, occurrence_id: int, body: inputs.CancelIn):
     "/occurrences/{occurrence_id}/reboots",
     response={201: schemas.VerificationOut, **WRITE_ERRORS},
     url_name="reboot_confirm",
+    auth=needs(OPERATOR),
 )
 def reboot_confirm(request, occurrence_id: int, body: inputs.RebootIn):
     """Confirm that a node rebooted during a started occurrence, saying how it was checked
@@ -159,6 +163,7 @@ def reboot_confirm(request, occurrence_id: int, body: inputs.RebootIn):
     "/backups/{backup_id}/validations",
     response={201: schemas.ValidationOut, **WRITE_ERRORS},
     url_name="backup_validation",
+    auth=needs(OPERATOR),
 )
 def backup_validation(request, backup_id: int, body: inputs.ValidationIn):
     """Record a restore test of a backup (operator): the output of restic, kopia or velero
@@ -212,6 +217,7 @@ def backup_validation(request, backup_id: int, body: inputs.ValidationIn):
     "/clusters/{name}/checklists",
     response={201: schemas.ChecklistRunDetail, **WRITE_ERRORS},
     url_name="checklist_start",
+    auth=needs(OPERATOR),
 )
 def checklist_start(request, name: str, body: inputs.ChecklistIn):
     """Start a checklist run of a built-in template (operator); `target` without an offset is
@@ -233,6 +239,7 @@ def checklist_start(request, name: str, body: inputs.ChecklistIn):
     "/checklists/{run_id}/steps/{step_id}",
     response={200: schemas.StepOut, **WRITE_ERRORS},
     url_name="step_mark",
+    auth=needs(OPERATOR),
 )
 def step_mark(request, run_id: int, step_id: int, body: inputs.StepIn):
     """Tick (done: true) or untick a checklist step, with an optional note (operator), as on
