@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.views.decorators.debug import sensitive_variables
+from ninja import Status
 
 from accounts.roles import ADMIN, OPERATOR
 from clusters import registration
@@ -85,7 +86,7 @@ def cluster_add(request, body: inputs.ClusterIn):
         )  # fmt: skip
     except ClusterInputError as exc:
         raise _cluster_error(exc, name=body.name) from None
-    return 201, _written(cluster)
+    return Status(201, _written(cluster))
 
 
 @api.patch(
@@ -143,7 +144,7 @@ def cluster_delete(request, name: str, confirm: str = ""):
         registration.cluster_delete(cluster=cluster, confirm=confirm)
     except ClusterInputError as exc:
         raise ApiError(422, "validation_error", f"confirm: {exc}") from None
-    return 204, None
+    return Status(204, None)
 
 
 # --- polls (operator) -------------------------------------------------------------------------
@@ -183,7 +184,9 @@ def poll_request(request, name: str):
     except polls.PollRefused as exc:
         extra = {"poll_id": polls.request_id(exc.requested_at)} if exc.requested_at else {}
         raise ApiError(409, exc.code, str(exc), extra=extra) from None
-    return 202, _poll(cluster, polls.poll_state(cluster=cluster, requested_at=requested, now=now))
+    return Status(
+        202, _poll(cluster, polls.poll_state(cluster=cluster, requested_at=requested, now=now))
+    )
 
 
 @api.get(
@@ -239,7 +242,7 @@ def waiver_create(request, name: str, body: inputs.WaiverIn):
             pipeline.cluster_rescore(cluster=cluster, now=now)
     except ValidationError as exc:
         raise invalid(exc) from None
-    return 201, _waiver(waiver)
+    return Status(201, _waiver(waiver))
 
 
 @api.post(

@@ -8,6 +8,7 @@ from datetime import time
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from ninja import Status
 
 from accounts.roles import OPERATOR
 from maintenance import restore_evidence
@@ -63,7 +64,7 @@ def window_create(request, name: str, body: inputs.WindowIn):
         )  # fmt: skip
     except ValidationError as exc:
         raise invalid(exc) from None
-    return 201, _window_written(window)
+    return Status(201, _window_written(window))
 
 
 @api.patch(
@@ -145,7 +146,7 @@ def reboot_confirm(request, occurrence_id: int, body: inputs.RebootIn):
         )  # fmt: skip
     except ValidationError as exc:
         raise invalid(exc) from None
-    return 201, {
+    return Status(201, {
         "id": verification.pk, "occurrence": occurrence.pk, "node_id": verification.node_id,
         "hostname": verification.hostname, "verified_at": verification.verified_at,
         "source": verification.source, "note": verification.note,
@@ -153,7 +154,7 @@ def reboot_confirm(request, occurrence_id: int, body: inputs.RebootIn):
             verification.confirmed_by.get_username() if verification.confirmed_by else None
         ),
         "occurrence_status": occurrence.status,
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 # --- backup-restore tests ---------------------------------------------------------------------
@@ -201,13 +202,13 @@ def backup_validation(request, backup_id: int, body: inputs.ValidationIn):
                 )  # fmt: skip
     except ValidationError as exc:
         raise invalid(exc) from None
-    return 201, {
+    return Status(201, {
         "id": validation.pk, "backup": backup.pk, "outcome": validation.outcome,
         "evidence": validation.evidence, "source": validation.source,
         "validated_at": validation.validated_at, "validated_by": validation.validated_by_name,
         "snapshot_at": validation.snapshot_at, "snapshot_bytes": validation.snapshot_bytes,
         "duration_seconds": validation.duration_seconds,
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 # --- checklists -------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def checklist_start(request, name: str, body: inputs.ChecklistIn):
         )  # fmt: skip
     except ValidationError as exc:
         raise invalid(exc) from None
-    return 201, run_detail(maintenance_selectors.checklist_runs(now=now).get(pk=run.pk))
+    return Status(201, run_detail(maintenance_selectors.checklist_runs(now=now).get(pk=run.pk)))
 
 
 @api.patch(
