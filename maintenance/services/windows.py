@@ -261,7 +261,7 @@ def occurrence_cancel(*, occurrence: Occurrence, now: datetime, reason: str = ""
         locked.reminders.filter(status=Reminder.Status.PENDING).delete()
         audit.record(
             action="occurrence.cancel",
-            obj=locked,
+            obj=f"{locked.window.cluster.name} occurrence {locked.pk}",
             object_type="occurrence",
             before=before,
             after=audit.fields(locked, ("status", "cancelled_reason", "local_start")),
@@ -291,29 +291,28 @@ def occurrence_confirm_reboot(
     if node_id not in known:
         raise ValidationError(f"{node_id!r} is not a node of cluster {cluster.name}.")
     hostname = hostname or known[node_id]
-    with transaction.atomic():
-        verification, created = NodeVerification.objects.get_or_create(
-            occurrence=occurrence,
-            node_id=node_id,
-            defaults={
-                "hostname": hostname,
-                "verified_at": now,
-                "source": NodeVerification.Source.CONFIRMED,
-                "confirmed_by": user,
-                "note": note,
-            },
-        )
-        if not created and verification.source == NodeVerification.Source.CONFIRMED:
-            verification.note = note
-            verification.confirmed_by = user
-            verification.save(update_fields=["note", "confirmed_by"])
-        audit.record(
-            action="occurrence.confirm_reboot",
-            obj=occurrence,
-            object_type="occurrence",
-            after={"node_id": node_id, "hostname": verification.hostname, "note": note},
-        )
-        occurrence_refresh(occurrence=occurrence, now=now)
+    verification, created = NodeVerification.objects.get_or_create(
+        occurrence=occurrence,
+        node_id=node_id,
+        defaults={
+            "hostname": hostname,
+            "verified_at": now,
+            "source": NodeVerification.Source.CONFIRMED,
+            "confirmed_by": user,
+            "note": note,
+        },
+    )
+    audit.record(
+        action="occurrence.confirm_reboot",
+        obj=f"{cluster.name} occurrence {occurrence.pk}",
+        object_type="occurrence",
+        after={"node_id": node_id, "hostname": hostname, "note": note},
+    )
+    if not created and verification.source == NodeVerification.Source.CONFIRMED:
+        verification.note = note
+        verification.confirmed_by = user
+        verification.save(update_fields=["note", "confirmed_by"])
+    occurrence_refresh(occurrence=occurrence, now=now)
     return verification
 
 
@@ -371,6 +370,11 @@ def calendar_token_rotate(*, cluster: Cluster) -> str:
             with transaction.atomic():
                 Cluster.objects.filter(pk=cluster.pk).update(
                     calendar_token=token, updated_at=timezone.now()
+                )
+                audit.record(
+                    action="calendar_token.rotate",
+                    obj=cluster,
+                    after={"calendar_token": "changed"},
                 )
         except IntegrityError:
             continue
