@@ -56,8 +56,22 @@ def _rate_limit(token) -> None:
         )
 
 
+def _allowed(principal: Principal, role: str | None) -> Principal:
+    """PRINCIPAL, if it acts with ROLE or higher (None: any); 403 otherwise."""
+    if role is not None and RANK[principal.role] < RANK[role]:
+        via = "this token's scope" if principal.token is not None else "your role"
+        raise ApiError(
+            403, "role_required", f"This needs the {role} role; {via} gives {principal.role}."
+        )
+    return principal
+
+
 class TokenAuth(HttpBearer):
-    """Authorization: Bearer wk_..."""
+    """Authorization: Bearer wk_... (with ROLE: 403 below it, before the input is read)."""
+
+    def __init__(self, role: str | None = None):
+        self.role = role
+        super().__init__()
 
     def __call__(self, request):
         header = request.headers.get("Authorization")
@@ -80,13 +94,18 @@ class TokenAuth(HttpBearer):
         account_services.token_touch(token=found, now=now)
         role = tokens.effective_role(scope=found.scope, user_role=role_of(found.user))
         audit.act_as(audit.Actor(via="api", user=found.user, token_prefix=found.prefix))
-        return Principal(user=found.user, role=role, token=found)
+        return _allowed(Principal(user=found.user, role=role, token=found), self.role)
 
 
 class SessionAuth(APIKeyCookie):
-    """The pages' own session cookie; unsafe methods need the CSRF token (X-CSRFToken)."""
+    """The pages' own session cookie; unsafe methods need the CSRF token (X-CSRFToken). With
+    ROLE: 403 below it, before the input is read."""
 
     param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self, role: str | None = None):
+        self.role = role
+        super().__init__()
 
     def _get_key(self, request):
         if "Authorization" in request.headers or not request.user.is_authenticated:
@@ -97,15 +116,15 @@ class SessionAuth(APIKeyCookie):
         if key is None or not request.user.is_authenticated:
             return None
         audit.act_as(audit.Actor(via="api", user=request.user))
-        return Principal(user=request.user, role=role_of(request.user))
+        return _allowed(Principal(user=request.user, role=role_of(request.user)), self.role)
+
+
+def needs(role: str) -> list:
+    """An operation's `auth`: a token or a session acting with ROLE or higher. The role is
+    checked before the body is read, so a caller below it gets 403, never a 422."""
+    return [TokenAuth(role), SessionAuth(role)]
 
 
 def require(request, role: str) -> Principal:
     """The caller, if it acts with ROLE or higher; 403 otherwise."""
-    principal: Principal = request.auth
-    if RANK[principal.role] < RANK[role]:
-        via = "this token's scope" if principal.token is not None else "your role"
-        raise ApiError(
-            403, "role_required", f"This needs the {role} role; {via} gives {principal.role}."
-        )
-    return principal
+    return _allowed(request.auth, role)

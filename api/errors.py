@@ -12,13 +12,24 @@
 | 404    | no_snapshot              | the cluster was never polled successfully             |
 | 405    | method_not_allowed       | the route exists, the method does not                 |
 | 409    | conflict                 | the request conflicts with the current state          |
+| 409    | name_taken               | a cluster or window of that name already exists       |
+| 409    | poll_running             | a poll of the cluster runs or waits (see poll_id)      |
+| 409    | cluster_disabled         | a poll of a disabled cluster was asked for            |
+| 409    | already_revoked          | the waiver was revoked before                         |
+| 409    | already_cancelled        | the occurrence was cancelled before                   |
+| 409    | started                  | the occurrence has started: it cannot be cancelled    |
+| 409    | not_started / cancelled  | a reboot confirmed outside its started occurrence     |
+| 409    | gone                     | the occurrence was replaced by a window change        |
 | 422    | validation_error         | a parameter or body is invalid                        |
 | 429    | rate_limited             | too many requests with one token (see Retry-After)    |
 """
 
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
+
+from watchkeeper.conflicts import Conflict
 
 CODES_BY_STATUS = {
     401: "not_authenticated",
@@ -34,12 +45,35 @@ CODES_BY_STATUS = {
 class ApiError(Exception):
     """An error the API answers with STATUS and {"code": CODE, "message": MESSAGE}."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict | None = None,
+        extra: dict | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def invalid(exc: ValidationError) -> ApiError:
+    """A service's ValidationError as the API's error: 409 with its code for a Conflict (the
+    input clashes with the current state), else 422 with every message."""
+    if isinstance(exc, Conflict):
+        return ApiError(409, exc.code or "conflict", " ".join(exc.messages))
+    if hasattr(exc, "error_dict"):
+        message = "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
+        )
+    else:
+        message = " ".join(exc.messages)
+    return ApiError(422, "validation_error", message)
 
 
 def _body(code: str, message: str, **extra) -> dict:
@@ -51,7 +85,9 @@ def install(api) -> None:
 
     @api.exception_handler(ApiError)
     def api_error(request, exc: ApiError):
-        response = api.create_response(request, _body(exc.code, exc.message), status=exc.status)
+        response = api.create_response(
+            request, _body(exc.code, exc.message, **exc.extra), status=exc.status
+        )
         for name, value in exc.headers.items():
             response[name] = value
         return response

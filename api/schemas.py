@@ -238,3 +238,88 @@ class ReminderOut(Schema):
     attempts: int
     last_error: str
     sent_at: datetime | None
+
+
+# --- writes ---
+
+
+class ClusterSettings(Schema):
+    poll_interval: int
+    enabled: bool
+    drain_assist: bool
+    dns_server: str
+    ingress_addresses: str
+    notify: list[str]
+    credentials_stored: dict[str, bool] = Field(
+        description='which TLS/SSH materials are stored ({"ca": true, ...}), never their values'
+    )
+
+
+class ClusterWritten(ClusterOut):
+    settings: ClusterSettings
+
+
+class PollRunOut(Schema):
+    id: int
+    started_at: datetime
+    duration_ms: int
+    ok: bool
+    error: str
+    nodes: int
+    services: int
+    tasks: int
+
+
+class PollOut(Schema):
+    id: int = Field(description="follow it at GET /clusters/{name}/polls/{id}")
+    cluster: str
+    requested_at: datetime
+    status: str = Field(description="queued, running, succeeded, failed or lost")
+    run: PollRunOut | None
+
+
+class WaiverOut(Schema):
+    id: int
+    cluster: str
+    rule: str
+    object: str
+    reason: str
+    owner: str
+    expires_at: datetime
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class WindowWritten(WindowOut):
+    schedule: str
+    warning: str | None
+
+
+class OccurrenceWritten(OccurrenceOut):
+    cancelled_reason: str
+
+
+class VerificationOut(Schema):
+    id: int
+    occurrence: int
+    node_id: str
+    hostname: str
+    verified_at: datetime
+    source: str
+    confirmed_by: str | None
+    note: str
+    occurrence_status: str
+
+
+class ValidationOut(Schema):
+    id: int
+    backup: int
+    outcome: str
+    evidence: str
+    source: str
+    validated_at: datetime
+    validated_by: str
+    snapshot_at: datetime | None
+    snapshot_bytes: int | None
+    duration_seconds: float | None

@@ -4,8 +4,10 @@ page) and /metrics (a bearer token or an allowed address)."""
 from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, path
 
-from . import metrics
-from .views import api
+from . import cluster_writes, maintenance_writes, metrics, views
+from .app import api
+
+OPERATIONS = (views, cluster_writes, maintenance_writes)  # registered on `api` when imported
 
 SIGN_IN_PAGES = {"openapi-json", "openapi-view"}  # the schema and its docs page: a session
 

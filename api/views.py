@@ -1,6 +1,6 @@
-"""The REST API, /api/v1/: read endpoints. Every read goes through the apps' selectors (the
-same ones the pages and the command line use); nothing here queries another app's tables
-beyond a cluster looked up by name."""
+"""The REST API, /api/v1/: read endpoints (writes: api.cluster_writes, api.maintenance_writes).
+Every read goes through the apps' selectors (the same ones the pages and the command line use);
+clusters, and rows of a cluster, are looked up through api.access."""
 
 import base64
 import binascii
@@ -9,11 +9,10 @@ from typing import Annotated
 
 from django.db import transaction
 from django.utils import timezone
-from ninja import NinjaAPI, Query
+from ninja import Query
 
 from accounts.roles import VIEWER
 from clusters import selectors as cluster_selectors
-from clusters.models import Cluster
 from dashboard import selectors as dashboard_selectors
 from maintenance import selectors as maintenance_selectors
 from maintenance.models import Reminder
@@ -23,38 +22,14 @@ from readiness import report as readiness_report
 from readiness import selectors as readiness_selectors
 from watchkeeper.timefmt import iso_utc
 
-from . import errors, schemas
-from .auth import SessionAuth, TokenAuth, require
+from . import access, schemas
+from .app import ERRORS, ERRORS_422, api
+from .auth import require
 from .errors import ApiError
 
-api = NinjaAPI(
-    title="Watchkeeper API",
-    version="1",
-    description=(
-        "Readiness scores, findings and maintenance of Docker Swarm clusters. Authenticate "
-        "with an API token (`Authorization: Bearer wk_...`, made on your profile page or with "
-        "`manage.py token create`) or a signed-in session (CSRF token for unsafe methods). "
-        'Errors are JSON: `{"code": ..., "message": ...}`.'
-    ),
-    auth=[TokenAuth(), SessionAuth()],
-    urls_namespace="api",
-    openapi_url="/openapi.json",
-    docs_url="/docs",
-)
-errors.install(api)
-
-ERRORS = {401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 429: schemas.Error}
-ERRORS_422 = {**ERRORS, 422: schemas.Error}
 HISTORY_DAYS_DEFAULT = 30
 OCCURRENCE_RANGE_MAX_DAYS = 400  # as `manage.py maintenance occurrences`
 PAGE_DEFAULT, PAGE_MAX = 100, 500
-
-
-def _cluster(name: str) -> Cluster:
-    cluster = Cluster.objects.filter(name=name).first()
-    if cluster is None:
-        raise ApiError(404, "not_found", f"No cluster named {name!r}.")
-    return cluster
 
 
 # --- clusters and readiness -------------------------------------------------------------------
@@ -64,7 +39,7 @@ def _cluster(name: str) -> Cluster:
 def clusters(request):
     """Every cluster, exactly as `manage.py cluster list --format json` prints it."""
     require(request, VIEWER)
-    return dashboard_selectors.cluster_summaries()
+    return dashboard_selectors.cluster_summaries(clusters=access.clusters_for(request))
 
 
 @api.get(
@@ -76,7 +51,7 @@ def cluster_report(request, name: str, only_failed: bool = False):
     """The readiness report of the cluster's latest snapshot, exactly as
     `manage.py readiness report NAME --format json` prints it."""
     require(request, VIEWER)
-    cluster = _cluster(name)
+    cluster = access.cluster_get(request, name)
     report = dashboard_selectors.cluster_report(cluster=cluster, now=timezone.now())
     if report is None:
         raise ApiError(404, "no_snapshot", f"{name} has no good poll yet; nothing to report.")
@@ -91,7 +66,7 @@ def cluster_report(request, name: str, only_failed: bool = False):
 def cluster_evaluations(request, name: str, since: datetime | None = None):
     """Score history: each stored evaluation since SINCE (default 30 days ago), oldest first."""
     require(request, VIEWER)
-    cluster = _cluster(name)
+    cluster = access.cluster_get(request, name)
     if since is None:
         since = timezone.now() - timedelta(days=HISTORY_DAYS_DEFAULT)
     elif timezone.is_naive(since):
@@ -132,7 +107,7 @@ def findings(
     """Failing (show=open), waived or all checks of each cluster's latest evaluation, with the
     Findings page's filters; pages by `next_cursor` (stable order: check id)."""
     require(request, VIEWER)
-    everyone = list(Cluster.objects.order_by("name").only("id", "name", "environment"))
+    everyone = list(access.clusters_for(request).order_by("name").only("id", "name", "environment"))
     query = {
         "cluster": cluster, "environment": environment, "severity": severity,
         "category": category, "rule": rule, "q": q, "show": show,
@@ -182,7 +157,7 @@ def nodes(request, name: str):
     require(request, VIEWER)
     return [
         {**_fields(node, schemas.NodeOut), "id": node.swarm_id}
-        for node in cluster_selectors.current_nodes(cluster=_cluster(name))
+        for node in cluster_selectors.current_nodes(cluster=access.cluster_get(request, name))
     ]
 
 
@@ -196,7 +171,7 @@ def services(request, name: str):
     require(request, VIEWER)
     return [
         {**_fields(service, schemas.ServiceOut), "id": service.swarm_id}
-        for service in cluster_selectors.current_services(cluster=_cluster(name))
+        for service in cluster_selectors.current_services(cluster=access.cluster_get(request, name))
     ]
 
 
@@ -216,10 +191,17 @@ def windows(request, name: str):
     """The cluster's maintenance windows: RRULE, local start time and IANA zone."""
     require(request, VIEWER)
     return [
-        {**_fields(window, schemas.WindowOut), "id": window.pk,
-         "start_time": window.start_time.strftime("%H:%M")}
-        for window in _cluster(name).maintenance_windows.order_by("name")
-    ]  # fmt: skip
+        window_out(window)
+        for window in access.cluster_get(request, name).maintenance_windows.order_by("name")
+    ]
+
+
+def window_out(window) -> dict:
+    return {
+        **_fields(window, schemas.WindowOut),
+        "id": window.pk,
+        "start_time": window.start_time.strftime("%H:%M"),
+    }
 
 
 @api.get(
@@ -236,7 +218,7 @@ def occurrences(
     """Occurrences whose local date lies in [from, to], as
     `manage.py maintenance occurrences CLUSTER --from --to --format json` lists them."""
     require(request, VIEWER)
-    cluster = _cluster(name)
+    cluster = access.cluster_get(request, name)
     if last < first:
         raise ApiError(422, "validation_error", "to: is before from.")
     if (last - first).days > OCCURRENCE_RANGE_MAX_DAYS:
@@ -250,18 +232,22 @@ def occurrences(
                 window=window, now=now, first_day=first, last_day=last
             )
     return [
-        {
-            "id": occurrence.pk,
-            "window": occurrence.window.name,
-            "start": iso_utc(occurrence.start),
-            "end": iso_utc(occurrence.end),
-            "local_start": occurrence.local_start,
-            "status": occurrence.status,
-        }
+        occurrence_out(occurrence)
         for occurrence in maintenance_selectors.occurrences_between(
             cluster=cluster, first_day=first, last_day=last
         )
     ]
+
+
+def occurrence_out(occurrence) -> dict:
+    return {
+        "id": occurrence.pk,
+        "window": occurrence.window.name,
+        "start": iso_utc(occurrence.start),
+        "end": iso_utc(occurrence.end),
+        "local_start": occurrence.local_start,
+        "status": occurrence.status,
+    }
 
 
 @api.get(
@@ -272,7 +258,9 @@ def occurrences(
 def backups(request, name: str):
     """The cluster's registered backups with their restore-test state, most urgent first."""
     require(request, VIEWER)
-    pairs = maintenance_selectors.all_backup_states(now=timezone.now(), cluster=_cluster(name))
+    pairs = maintenance_selectors.all_backup_states(
+        now=timezone.now(), cluster=access.cluster_get(request, name)
+    )
     return [
         {
             "id": backup.pk,
@@ -304,7 +292,9 @@ def _run(run) -> dict:
 def checklists(request, name: str):
     """The cluster's checklist runs, newest target first, with step counts."""
     require(request, VIEWER)
-    runs = maintenance_selectors.checklist_runs(now=timezone.now(), cluster=_cluster(name))
+    runs = maintenance_selectors.checklist_runs(
+        now=timezone.now(), cluster=access.cluster_get(request, name)
+    )
     return [_run(run) for run in runs]
 
 
@@ -316,17 +306,24 @@ def checklists(request, name: str):
 def checklist(request, run_id: int):
     """One checklist run with its steps."""
     require(request, VIEWER)
-    run = maintenance_selectors.checklist_runs(now=timezone.now()).filter(pk=run_id).first()
-    if run is None:
-        raise ApiError(404, "not_found", f"No checklist run {run_id}.")
-    steps = [
-        {
-            **_fields(step, schemas.StepOut),
-            "id": step.pk,
-            "done_by": step.done_by.get_username() if step.done_by else None,
-        }
-        for step in maintenance_selectors.checklist_run_steps(run=run)
-    ]
+    run = access.row_get(
+        request, maintenance_selectors.checklist_runs(now=timezone.now()), run_id,
+        what="checklist run",
+    )  # fmt: skip
+    return run_detail(run)
+
+
+def step_out(step) -> dict:
+    return {
+        **_fields(step, schemas.StepOut),
+        "id": step.pk,
+        "done_by": step.done_by.get_username() if step.done_by else None,
+    }
+
+
+def run_detail(run) -> dict:
+    """A checklist run (from maintenance.selectors.checklist_runs) with its steps."""
+    steps = [step_out(step) for step in maintenance_selectors.checklist_run_steps(run=run)]
     return {**_run(run), "steps": steps}
 
 

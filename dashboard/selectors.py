@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from clusters import selectors as cluster_selectors
 from clusters.connection import display_url
@@ -30,12 +30,19 @@ def cluster_report(*, cluster: Cluster, now) -> Report | None:
     )
 
 
-def cluster_summaries() -> list[dict[str, Any]]:
-    """One JSON-able entry per cluster for `cluster list` (no credentials, ever)."""
-    clusters = Cluster.objects.annotate(
-        node_count=Count("nodes", filter=Q(nodes__removed_at__isnull=True), distinct=True),
-        service_count=Count("services", filter=Q(services__removed_at__isnull=True), distinct=True),
-    ).order_by("name")
+def cluster_summaries(*, clusters: QuerySet[Cluster] | None = None) -> list[dict[str, Any]]:
+    """One JSON-able entry per cluster (of CLUSTERS; default every one) for `cluster list` and
+    the API (no credentials, ever)."""
+    clusters = (
+        (Cluster.objects.all() if clusters is None else clusters)
+        .annotate(
+            node_count=Count("nodes", filter=Q(nodes__removed_at__isnull=True), distinct=True),
+            service_count=Count(
+                "services", filter=Q(services__removed_at__isnull=True), distinct=True
+            ),
+        )
+        .order_by("name")
+    )
 
     clusters = list(clusters)
     evaluations = evaluations_for_clusters(clusters=clusters)

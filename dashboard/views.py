@@ -1,6 +1,7 @@
 """Cluster pages."""
 
-from django.core.cache import cache
+import contextlib
+
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -11,8 +12,7 @@ from accounts.roles import operator_required, viewer_required
 from clusters.models import Cluster
 from readiness.report import render_text
 
-from . import pages, selectors
-from .tasks import poll_cluster
+from . import pages, polls, selectors
 
 
 @viewer_required
@@ -35,20 +35,6 @@ def fleet(request):
     )
 
 
-def _poll_key(cluster: Cluster) -> str:
-    return f"poll-requested:{cluster.pk}"
-
-
-def _poll_running(cluster: Cluster) -> bool:
-    """A poll asked for from the page that has not finished yet, or one being run now."""
-    requested = cache.get(_poll_key(cluster))
-    if cluster.poll_claimed_at is not None:
-        return True
-    return requested is not None and (
-        cluster.last_poll_at is None or cluster.last_poll_at < requested
-    )
-
-
 @viewer_required
 def detail(request, name: str):
     """One cluster: the decision screen, findings, history, nodes, services, polls (?q= filters
@@ -58,7 +44,7 @@ def detail(request, name: str):
     page = pages.cluster_page(
         cluster=cluster,
         now=timezone.now(),
-        poll_running=_poll_running(cluster),
+        poll_running=polls.poll_running(cluster=cluster, now=timezone.now()),
         query=pages.PageQuery.from_query(request.GET),
     )
     return render(request, "clusters/detail.html", {"cluster": cluster, "page": page})
@@ -69,8 +55,9 @@ def detail(request, name: str):
 def poll_now(request, name: str):
     """Ask the worker to poll this cluster now; the status fragment follows its progress."""
     cluster = get_object_or_404(Cluster, name=name)
-    cache.set(_poll_key(cluster), timezone.now(), timeout=600)
-    poll_cluster.delay_on_commit(cluster.pk)
+    # refused: one is running or waiting (the fragment follows it), or the cluster is off
+    with contextlib.suppress(polls.PollRefused):
+        polls.poll_request(cluster=cluster, now=timezone.now())
     return _poll_status_response(request, cluster)
 
 
@@ -82,7 +69,7 @@ def poll_status(request, name: str):
 
 
 def _poll_status_response(request, cluster: Cluster) -> HttpResponse:
-    running = _poll_running(cluster)
+    running = polls.poll_running(cluster=cluster, now=timezone.now())
     page = pages.PollProgress(poll_running=running)
     response = render(
         request,

@@ -16,6 +16,7 @@ from clusters.models import Cluster, new_calendar_token
 from maintenance import freezes, recurrence
 from maintenance import occurrences as occ
 from maintenance.models import NodeVerification, Occurrence, Reminder, Window
+from watchkeeper.conflicts import Conflict
 
 HORIZON = timedelta(weeks=8)
 REFRESH_AFTER_END = timedelta(days=1)  # late observations still upgrade an occurrence
@@ -103,7 +104,9 @@ def window_create(
     described = recurrence.describe(canonical, once).capitalize()
     name = (name or f"{described} {start_time:%H:%M}")[:100].strip()
     if cluster.maintenance_windows.filter(name=name).exists():
-        raise ValidationError(f"Cluster {cluster.name} already has a window named {name!r}.")
+        raise Conflict(
+            f"Cluster {cluster.name} already has a window named {name!r}.", code="name_taken"
+        )
     active_from = active_from or occ.local_today(now, tz)
     if active_until and active_until < active_from:
         raise ValidationError("active-until is before active-from.")
@@ -144,6 +147,15 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
     window = Window.objects.select_for_update().get(pk=window.pk)
     before = audit.fields(window, AUDIT_FIELDS)
     weekdays = changes.pop("weekdays", "")
+    name = changes.get("name")
+    if (
+        name is not None
+        and window.cluster.maintenance_windows.exclude(pk=window.pk).filter(name=name).exists()
+    ):
+        raise Conflict(
+            f"Cluster {window.cluster.name} already has a window named {name!r}.",
+            code="name_taken",
+        )
     for key, value in changes.items():
         setattr(window, key, value)
     if isinstance(window.start_time, time):
@@ -237,13 +249,23 @@ def occurrence_cancel(*, occurrence: Occurrence, now: datetime, reason: str = ""
     with transaction.atomic():
         locked = Occurrence.objects.select_for_update().filter(pk=occurrence.pk).first()
         if locked is None:
-            raise ValidationError("The occurrence no longer exists (its window was changed).")
+            raise Conflict("The occurrence no longer exists (its window was changed).", code="gone")
         if locked.start <= now:
-            raise ValidationError("Only an occurrence that has not started can be cancelled.")
+            raise Conflict(
+                "Only an occurrence that has not started can be cancelled.", code="started"
+            )
+        before = audit.fields(locked, ("status", "cancelled_reason"))
         locked.status = Occurrence.Status.CANCELLED
         locked.cancelled_reason = (reason or "").strip()[:255]
         locked.save(update_fields=["status", "cancelled_reason"])
         locked.reminders.filter(status=Reminder.Status.PENDING).delete()
+        audit.record(
+            action="occurrence.cancel",
+            obj=f"{locked.window.cluster.name} occurrence {locked.pk}",
+            object_type="occurrence",
+            before=before,
+            after=audit.fields(locked, ("status", "cancelled_reason", "local_start")),
+        )
     occurrence.status, occurrence.cancelled_reason = locked.status, locked.cancelled_reason
     return locked
 
@@ -259,9 +281,9 @@ def occurrence_confirm_reboot(
     if not note:
         raise ValidationError("Say how the reboot was checked (a note is required).")
     if occurrence.status == Occurrence.Status.CANCELLED:
-        raise ValidationError("The occurrence was cancelled.")
+        raise Conflict("The occurrence was cancelled.", code="cancelled")
     if occurrence.start > now:
-        raise ValidationError("The occurrence has not started yet.")
+        raise Conflict("The occurrence has not started yet.", code="not_started")
     cluster = occurrence.window.cluster
     snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
     known = {node.id: node.hostname for node in snapshot.nodes} if snapshot is not None else {}

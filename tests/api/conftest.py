@@ -51,3 +51,42 @@ def people(db, django_user_model):
 
 def token_for(user, scope: str, days: int = 30) -> str:
     return account_services.token_create(user=user, scope=scope, days=days, now=timezone.now())[1]
+
+
+@pytest.fixture
+def world(polled, people):
+    """`polled` with what the write routes act on: a waiver, a future and a started
+    occurrence, a node id, a poll id (asked for now)."""
+    from datetime import timedelta
+
+    from clusters import selectors as cluster_selectors
+    from dashboard import polls
+    from maintenance.models import Occurrence
+    from readiness import services as readiness_services
+
+    now = timezone.now()
+    window = polled.maintenance_windows.get()
+    started = Occurrence.objects.create(
+        window=window, local_date=(now - timedelta(days=400)).date(),
+        start=now - timedelta(minutes=30), end=now + timedelta(minutes=30),
+        local_start=(now - timedelta(minutes=30)).isoformat(),
+    )  # fmt: skip
+    return {
+        "cluster": polled,
+        "window": window,
+        "occurrence": window.occurrences.filter(start__gt=now).first(),
+        "started": started,
+        "node": cluster_selectors.current_nodes(cluster=polled).first().swarm_id,
+        "backup": polled.backups.get(),
+        "run": polled.checklist_runs.get(),
+        "waiver": readiness_services.waiver_create(
+            cluster=polled,
+            rule="images.tag-pinned",
+            reason="vendor image",
+            owner=people[OPERATOR],
+            expires_at=now + timedelta(days=3),
+            created_by=people[OPERATOR],
+            now=now,
+        ),  # fmt: skip
+        "poll": polls.request_id(now),
+    }
