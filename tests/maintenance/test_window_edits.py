@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from audit.models import AuditEvent
 from maintenance.models import Occurrence, Reminder, Window
 from maintenance.services import freezes as freeze_services
+from maintenance.services import outbox
 from maintenance.services import tick as scheduler
 from maintenance.services import windows as window_services
 
@@ -90,6 +91,23 @@ def test_an_edited_start_is_reminded_once_and_the_old_one_never_again(cluster, r
         "[prod] maintenance window sunday in 1 h",
     ]
     assert len(set(smtp.message_ids())) == len(smtp.messages)  # no message twice
+
+
+@pytest.mark.django_db
+def test_a_failed_reminder_of_a_moved_time_cannot_be_retried(cluster, recipients, operator):
+    window = sunday_window(cluster)
+    scheduler.occurrence_reminders_enqueue(now=FIRST_OLD - timedelta(hours=72))
+    Reminder.objects.update(status=Reminder.Status.FAILED, last_error="550 no such mailbox")
+    failed = Reminder.objects.first()
+    at = FIRST_OLD - timedelta(hours=60)
+    window_services.window_update(window=window, now=at, start_time=time(5, 0))
+    assert outbox.reminder_retry(reminder_id=failed.pk, user=operator, now=at) is None
+    assert Reminder.objects.get(pk=failed.pk).status == Reminder.Status.FAILED
+    # a failed reminder of an unchanged time can be retried
+    scheduler.occurrence_reminders_enqueue(now=at)
+    fresh = Reminder.objects.filter(status=Reminder.Status.PENDING).first()
+    Reminder.objects.filter(pk=fresh.pk).update(status=Reminder.Status.FAILED)
+    assert outbox.reminder_retry(reminder_id=fresh.pk, user=operator, now=at) is not None
 
 
 @pytest.mark.django_db
