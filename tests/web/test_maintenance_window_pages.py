@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -212,3 +214,40 @@ def test_the_backups_page_shows_each_tests_evidence_escaped(client, viewer, wind
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     for shown in ("restic-check", "5.0\xa0MB", "12.5 s", "2027-04-01 09:00", "Passed"):
         assert shown in text, shown
+
+
+def test_calendar_freezes_and_backups_pages_use_a_constant_number_of_queries(
+    client, viewer, window
+):
+    client.force_login(viewer)
+    urls = [
+        reverse("maintenance:overview") + "?view=month&date=2027-04-01",
+        reverse("maintenance:freezes"),
+        reverse("maintenance:backups"),
+    ]
+
+    def counts():
+        result = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            result.append(len(queries))
+        return result
+
+    def more(n):
+        cluster = Cluster.objects.create(name=f"c{n}", url="unix:///nonexistent.sock")
+        window_services.window_create(
+            cluster=cluster, rrule="FREQ=MONTHLY;BYMONTHDAY=31", start_time=time(3, 0),
+            duration_minutes=60, tz="UTC", now=NOW, name=f"w{n}",
+        )  # fmt: skip
+        Freeze.objects.create(name=f"f{n}", cluster=cluster, first_day=date(2027, 4, n + 1),
+                              last_day=date(2027, 4, n + 3), created_at=NOW)  # fmt: skip
+        backup = backup_services.backup_create(cluster=cluster, name="b", interval_days=60,
+                                               now=NOW)  # fmt: skip
+        backup_services.backup_validate(backup=backup, evidence="restored", passed=True, now=NOW)
+
+    more(1)
+    before = counts()
+    for n in range(2, 6):
+        more(n)
+    assert counts() == before
