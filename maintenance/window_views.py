@@ -12,6 +12,7 @@ from accounts.roles import operator_required, viewer_required
 
 from . import recurrence, selectors, window_form
 from .models import Occurrence, Window
+from .services import occurrences as occurrence_services
 from .services import windows as window_services
 
 
@@ -103,7 +104,7 @@ def occurrence_cancel(request, pk: int):
     """Cancel one coming occurrence, with a reason everyone sees."""
     item = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
     try:
-        window_services.occurrence_cancel(
+        occurrence_services.occurrence_cancel(
             occurrence=item, now=timezone.now(), reason=request.POST.get("reason", "")
         )
     except ValidationError as exc:
@@ -119,7 +120,7 @@ def occurrence_restore(request, pk: int):
     """Schedule a cancelled coming occurrence again."""
     item = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
     try:
-        window_services.occurrence_restore(
+        occurrence_services.occurrence_restore(
             occurrence=item, now=timezone.now(), reason=request.POST.get("reason", "")
         )
     except ValidationError as exc:

@@ -1,5 +1,6 @@
-"""Writes of maintenance windows and their occurrences: create, edit, materialise, cancel,
-reboot verification, and the cluster's calendar token. Every function takes `now` from its
+"""Writes of maintenance windows and their occurrences: create, edit, delete, materialise,
+reboot verification, and the cluster's calendar token (cancelling and restoring one
+occurrence: maintenance/services/occurrences.py). Every function takes `now` from its
 caller."""
 
 from __future__ import annotations
@@ -288,76 +289,6 @@ def occurrences_materialise(
         )
     Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
-
-
-def occurrence_cancel(*, occurrence: Occurrence, now: datetime, reason: str = "") -> Occurrence:
-    """Cancel a future occurrence with a reason everyone sees (its pending reminders go).
-    The row is locked and read again, so an occurrence that started (or was replaced by
-    window_update) meanwhile is refused, not cancelled."""
-    reason = (reason or "").strip()
-    with transaction.atomic():
-        locked = _future_locked(occurrence, now, "cancelled")
-        if locked.status == Occurrence.Status.CANCELLED:
-            raise ValidationError("The occurrence is cancelled already.")
-        if not reason:
-            raise ValidationError("Give the reason for the cancellation (everyone sees it).")
-        locked.status = Occurrence.Status.CANCELLED
-        locked.cancelled_reason = reason[:255]
-        locked.save(update_fields=["status", "cancelled_reason"])
-        locked.reminders.filter(status=Reminder.Status.PENDING).delete()
-        audit.record(action="occurrence.cancel", obj=locked, after=_occurrence_fields(locked))
-    occurrence.status, occurrence.cancelled_reason = locked.status, locked.cancelled_reason
-    return locked
-
-
-def occurrence_restore(*, occurrence: Occurrence, now: datetime, reason: str = "") -> Occurrence:
-    """Schedule a cancelled future occurrence again (refused inside a freeze: delete or
-    shorten the freeze instead). REASON goes to the audit log only."""
-    with transaction.atomic():
-        locked = _future_locked(occurrence, now, "restored")
-        if locked.status != Occurrence.Status.CANCELLED:
-            raise ValidationError("Only a cancelled occurrence can be restored.")
-        frozen = freezes.frozen_days(
-            cluster_id=locked.window.cluster_id,
-            first_day=locked.local_date,
-            last_day=locked.local_date,
-        )
-        if frozen:
-            raise ValidationError(
-                f"{locked.local_date} is inside a freeze; delete the freeze to restore it."
-            )
-        before = _occurrence_fields(locked)
-        locked.status = Occurrence.Status.SCHEDULED
-        locked.cancelled_reason = ""
-        locked.save(update_fields=["status", "cancelled_reason"])
-        after = {**_occurrence_fields(locked), "reason": (reason or "").strip()[:255]}
-        audit.record(action="occurrence.restore", obj=locked, before=before, after=after)
-    occurrence.status, occurrence.cancelled_reason = locked.status, locked.cancelled_reason
-    return locked
-
-
-def _future_locked(occurrence: Occurrence, now: datetime, verb: str) -> Occurrence:
-    locked = (
-        Occurrence.objects.select_for_update(of=("self",))
-        .select_related("window")
-        .filter(pk=occurrence.pk)
-        .first()
-    )
-    if locked is None:
-        raise ValidationError("The occurrence no longer exists (its window was changed).")
-    if locked.start <= now:
-        raise ValidationError(f"Only an occurrence that has not started can be {verb}.")
-    return locked
-
-
-def _occurrence_fields(occurrence: Occurrence) -> dict:
-    return {
-        "window": occurrence.window.name,
-        "cluster_id": occurrence.window.cluster_id,
-        "local_start": occurrence.local_start,
-        "status": occurrence.status,
-        "cancelled_reason": occurrence.cancelled_reason,
-    }
 
 
 # --- verification -------------------------------------------------------------

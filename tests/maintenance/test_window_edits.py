@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from audit.models import AuditEvent
 from maintenance.models import Occurrence, Reminder, Window
 from maintenance.services import freezes as freeze_services
+from maintenance.services import occurrences as occurrence_services
 from maintenance.services import outbox
 from maintenance.services import tick as scheduler
 from maintenance.services import windows as window_services
@@ -130,7 +131,7 @@ def test_an_occurrence_whose_time_did_not_change_keeps_id_status_and_reminders(c
     window = sunday_window(cluster)
     first = window.occurrences.get(local_date=date(2027, 3, 7))
     cancelled = window.occurrences.get(local_date=date(2027, 3, 14))
-    window_services.occurrence_cancel(occurrence=cancelled, now=T0, reason="release day")
+    occurrence_services.occurrence_cancel(occurrence=cancelled, now=T0, reason="release day")
     scheduler.occurrence_reminders_enqueue(now=FIRST_OLD - timedelta(hours=70))
     pending = set(Reminder.objects.filter(occurrence=first).values_list("pk", flat=True))
     assert pending

@@ -14,6 +14,7 @@ from audit.models import AuditEvent
 from clusters.models import Cluster
 from maintenance.models import BackupValidation, Freeze, Occurrence, Window
 from maintenance.services import backups as backup_services
+from maintenance.services import occurrences as occurrence_services
 from maintenance.services import windows as window_services
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def edit_data(**changes):
 def test_a_viewer_reads_every_page_and_sees_no_control(client, viewer, window):
     client.force_login(viewer)
     occurrence = window.occurrences.first()
-    window_services.occurrence_cancel(
+    occurrence_services.occurrence_cancel(
         occurrence=window.occurrences.get(local_date=date(2027, 4, 11)),
         now=NOW,
         reason="<b>release</b> day",
