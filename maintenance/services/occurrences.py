@@ -27,7 +27,12 @@ def occurrence_cancel(*, occurrence: Occurrence, now: datetime, reason: str = ""
         locked.cancelled_reason = reason[:255]
         locked.save(update_fields=["status", "cancelled_reason"])
         locked.reminders.filter(status=Reminder.Status.PENDING).delete()
-        audit.record(action="occurrence.cancel", obj=locked, after=_occurrence_fields(locked))
+        audit.record(
+            action="occurrence.cancel",
+            obj=_audit_name(locked),
+            object_type="occurrence",
+            after=_occurrence_fields(locked),
+        )
     occurrence.status, occurrence.cancelled_reason = locked.status, locked.cancelled_reason
     return locked
 
@@ -53,7 +58,13 @@ def occurrence_restore(*, occurrence: Occurrence, now: datetime, reason: str = "
         locked.cancelled_reason = ""
         locked.save(update_fields=["status", "cancelled_reason"])
         after = {**_occurrence_fields(locked), "reason": (reason or "").strip()[:255]}
-        audit.record(action="occurrence.restore", obj=locked, before=before, after=after)
+        audit.record(
+            action="occurrence.restore",
+            obj=_audit_name(locked),
+            object_type="occurrence",
+            before=before,
+            after=after,
+        )
     occurrence.status, occurrence.cancelled_reason = locked.status, locked.cancelled_reason
     return locked
 
@@ -80,3 +91,8 @@ def _occurrence_fields(occurrence: Occurrence) -> dict:
         "status": occurrence.status,
         "cancelled_reason": occurrence.cancelled_reason,
     }
+
+
+def _audit_name(occurrence: Occurrence) -> str:
+    """What the audit log names: the window and the occurrence's local start, and its id."""
+    return f"{occurrence.window.name} {occurrence.local_start} (occurrence {occurrence.pk})"
