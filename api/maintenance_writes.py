@@ -16,6 +16,7 @@ from maintenance import selectors as maintenance_selectors
 from maintenance.models import Backup, Occurrence, RunStep, Window
 from maintenance.services import backups as backup_services
 from maintenance.services import checklists as checklist_services
+from maintenance.services import occurrences as occurrence_services
 from maintenance.services import windows as window_services
 
 from . import access, inputs, schemas
@@ -120,7 +121,7 @@ def occurrence_cancel(request, occurrence_id: int, body: inputs.CancelIn):
             409, "already_cancelled", f"Occurrence {occurrence.pk} was already cancelled."
         )
     try:
-        occurrence = window_services.occurrence_cancel(
+        occurrence = occurrence_services.occurrence_cancel(
             occurrence=occurrence, now=timezone.now(), reason=body.reason
         )
     except ValidationError as exc:

@@ -11,11 +11,13 @@ another freeze still covers them. Past occurrences are never touched.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, timedelta
 
 from django.db.models import Q
 
-from .models import Freeze
+from . import recurrence
+from .models import Freeze, Occurrence, Window
 
 
 def _applying(*, cluster_id: int | None):
@@ -41,3 +43,50 @@ def freezes_between(*, first_day: date, last_day: date, cluster=None):
     if cluster is not None:
         rows = rows.filter(Q(cluster__isnull=True) | Q(cluster=cluster))
     return rows.select_related("cluster").order_by("first_day", "name")
+
+
+def skipped_notes(*, first_day: date, last_day: date, cluster=None) -> dict[date, list[str]]:
+    """Local day -> why maintenance is skipped that day: freezes and skip dates (naming each
+    occurrence a freeze removed), and months in which a monthly window's day does not exist
+    (shown on that month's last day)."""
+    notes: dict[date, list[str]] = defaultdict(list)
+    windows = Window.objects.select_related("cluster").order_by("cluster__name", "name")
+    if cluster is not None:
+        windows = windows.filter(cluster=cluster)
+    windows = list(windows)
+    frozen = list(freezes_between(first_day=first_day, last_day=last_day, cluster=cluster))
+    stored = set()
+    if frozen:
+        stored = set(
+            Occurrence.objects.filter(
+                window__in=windows, local_date__gte=first_day, local_date__lte=last_day
+            ).values_list("window_id", "local_date")
+        )
+    for item in frozen:
+        first, last = max(item.first_day, first_day), min(item.last_day, last_day)
+        day = first
+        while day <= last:
+            notes[day].append(f"Freeze: {item.name} ({item.scope}), no maintenance")
+            day += timedelta(days=1)
+        for window in windows:
+            if item.cluster_id not in (None, window.cluster_id):
+                continue
+            for slot in window.slots(first, last):
+                if (window.pk, slot.local_date) in stored:
+                    continue  # materialised before the freeze: shown cancelled, with why
+                notes[slot.local_date].append(
+                    f"Removed by freeze {item.name}: {window.cluster.name} · {window.name} "
+                    f"{slot.local_start:%H:%M} {window.tz}"
+                )
+    for window in windows:
+        if not window.rrule.startswith("FREQ=MONTHLY"):
+            continue
+        for day, why in recurrence.skipped_months(
+            window.rrule,
+            active_from=window.active_from,
+            active_until=window.active_until,
+            first_day=first_day,
+            last_day=last_day,
+        ):
+            notes[day].append(f"{window.cluster.name} · {window.name}: {why}")
+    return dict(notes)

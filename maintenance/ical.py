@@ -21,7 +21,8 @@ def build(
     base_url: str = "",
     skipped: dict | None = None,
 ) -> bytes:
-    """The feed as bytes: events carry TZID local times, with a VTIMEZONE per zone used.
+    """The feed as bytes: events carry TZID local times, with a VTIMEZONE per zone used; a
+    cancelled occurrence is STATUS:CANCELLED with its reason in the description.
     SKIPPED (local day -> reasons) become all-day, transparent 'No maintenance' events."""
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
@@ -37,13 +38,18 @@ def build(
         event.add("dtstamp", stamp)
         event.add("dtstart", occurrence.start.astimezone(tz))
         event.add("dtend", occurrence.end.astimezone(tz))
-        event.add("summary", f"Maintenance window: {window.name} ({cluster_name})")
-        event.add(
-            "description",
+        cancelled = occurrence.status == "cancelled"
+        summary = f"Maintenance window: {window.name} ({cluster_name})"
+        description = (
             f"Rolling reboot of {cluster_name}, {window.duration_minutes} minutes. "
-            f"Status: {occurrence.status}.",
+            f"Status: {occurrence.status}."
         )
-        event.add("status", "CONFIRMED")
+        if cancelled:
+            summary = f"Cancelled: {summary}"
+            description += f" Reason: {occurrence.cancelled_reason or 'none given'}."
+        event.add("summary", summary)
+        event.add("description", description)
+        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
         if base_url:
             event.add("url", f"{base_url}/maintenance/")
         cal.add_component(event)

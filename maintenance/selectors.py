@@ -136,13 +136,28 @@ def occurrences_between(*, cluster, first_day: date, last_day: date):
     )
 
 
-def upcoming_occurrences(*, cluster, now: datetime, until: datetime):
-    return (
-        Occurrence.objects.filter(window__cluster=cluster, end__gt=now, start__lt=until)
-        .exclude(status=Occurrence.Status.CANCELLED)
-        .select_related("window")
-        .order_by("start")
-    )
+def upcoming_occurrences(
+    *, cluster, now: datetime, until: datetime, include_cancelled: bool = False
+):
+    """CLUSTER's occurrences not ended at NOW and starting before UNTIL (the cancelled ones
+    too with INCLUDE_CANCELLED: the calendar feed shows them, with their reason)."""
+    rows = Occurrence.objects.filter(window__cluster=cluster, end__gt=now, start__lt=until)
+    if not include_cancelled:
+        rows = rows.exclude(status=Occurrence.Status.CANCELLED)
+    return rows.select_related("window").order_by("start")
+
+
+def windows_listed(*, cluster=None):
+    """Windows for the calendar page's list, by cluster and name, with their cluster."""
+    rows = Window.objects.select_related("cluster").order_by("cluster__name", "name")
+    return rows.filter(cluster=cluster) if cluster is not None else rows
+
+
+def window_occurrences(*, window, now: datetime, past: int = 20):
+    """(the coming occurrences, the latest PAST ones) of WINDOW."""
+    coming = window.occurrences.filter(end__gt=now).order_by("start")
+    history = window.occurrences.filter(end__lte=now).order_by("-start")[:past]
+    return list(coming), list(history)
 
 
 def open_checklist_steps(*, cluster, now: datetime, until: datetime):
@@ -216,6 +231,19 @@ def all_backup_states(*, now: datetime, cluster=None):
     ]
     pairs.sort(key=lambda p: (order[p[1].state], p[0].cluster.name, p[0].name))
     return pairs
+
+
+def recent_validations(*, backup_ids, per: int = 3) -> dict[int, list[BackupValidation]]:
+    """Backup id -> its latest PER restore tests, newest first (one query)."""
+    result: dict[int, list[BackupValidation]] = {}
+    rows = BackupValidation.objects.filter(backup_id__in=list(backup_ids)).select_related(
+        "validated_by"
+    )
+    for row in rows.order_by("backup_id", "-validated_at", "-id"):
+        kept = result.setdefault(row.backup_id, [])
+        if len(kept) < per:
+            kept.append(row)
+    return result
 
 
 def checklist_runs(*, now: datetime, cluster=None):

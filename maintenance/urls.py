@@ -1,13 +1,25 @@
 from django.urls import path
 
-from . import channel_views, views
+from . import channel_views, freeze_views, views, window_views
 
 app_name = "maintenance"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("windows/new/", views.window_create, name="window_create"),
+    path("windows/<int:pk>/", window_views.window, name="window"),
+    path("windows/<int:pk>/edit/", window_views.window_edit, name="window_edit"),
+    path("windows/<int:pk>/delete/", window_views.window_delete, name="window_delete"),
     path("occurrences/<int:pk>/", views.occurrence, name="occurrence"),
+    path("occurrences/<int:pk>/cancel/", window_views.occurrence_cancel, name="occurrence_cancel"),
+    path(
+        "occurrences/<int:pk>/restore/",
+        window_views.occurrence_restore,
+        name="occurrence_restore",
+    ),
+    path("freezes/", freeze_views.freezes, name="freezes"),
+    path("freezes/add/", freeze_views.freeze_add, name="freeze_add"),
+    path("freezes/<int:pk>/delete/", freeze_views.freeze_delete, name="freeze_delete"),
     path("occurrences/<int:pk>/confirm/", views.occurrence_confirm, name="occurrence_confirm"),
     path("backups/", views.backups, name="backups"),
     path("backups/<int:pk>/validate/", views.backup_validate, name="backup_validate"),

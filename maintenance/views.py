@@ -1,7 +1,6 @@
 """Maintenance pages and the calendar feed."""
 
-from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,18 +21,17 @@ from . import (
     checklists,
     freezes,
     ical,
-    occurrences,
     planner,
     recurrence,
     selectors,
+    window_form,
 )
-from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep, Window
+from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep
 from .services import backups as backup_services
 from .services import checklists as checklist_services
 from .services import windows as window_services
 
 FEED_AHEAD = timedelta(weeks=8)
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _chosen_cluster(value: str) -> Cluster | None:
@@ -76,7 +74,8 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
     weeks = calendar_grid.grid(
         occurrences, start=start, end=end, zone=zone, today=today, month=month
     )
-    calendar_grid.add_notes(weeks, skipped_notes(first_day=start, last_day=end - timedelta(days=1)))
+    notes = freezes.skipped_notes(first_day=start, last_day=end - timedelta(days=1))
+    calendar_grid.add_notes(weeks, notes)
     return render(
         request,
         "maintenance/overview.html",
@@ -88,89 +87,29 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
             "following": following,
             "today": today,
             "clusters": Cluster.objects.order_by("name").only("id", "name"),
-            "weekdays": WEEKDAYS,
+            "weekdays": window_form.WEEKDAYS,
             "kinds": recurrence.KINDS,
-            "ordinals": (
-                (1, "first"),
-                (2, "second"),
-                (3, "third"),
-                (4, "fourth"),
-                (5, "fifth"),
-                (-1, "last"),
-            ),
+            "ordinals": window_form.ORDINALS,
             "zone_name": str(zone),
-            "form": form
-            or {
-                "kind": "weekly",
-                "weekdays": ["sun"],
-                "interval": "2",
-                "ordinal": "2",
-                "weekday": "tue",
-                "month_day": "1",
-                "start_time": "03:00",
-                "duration_minutes": "60",
-                "tz": str(zone),
-                "name": "",
-                "cluster": "",
-            },  # fmt: skip
+            "form": form or window_form.defaults(str(zone)),
+            "windows": selectors.windows_listed(),
+            "now": now,
             "form_errors": list(errors),
         },
         status=status,
     )
 
 
-def skipped_notes(*, first_day: date, last_day: date, cluster=None) -> dict[date, list[str]]:
-    """Local day -> why maintenance is skipped that day: freezes and skip dates, and months in
-    which a monthly window's day does not exist (shown on that month's last day)."""
-    notes: dict[date, list[str]] = defaultdict(list)
-    for item in freezes.freezes_between(first_day=first_day, last_day=last_day, cluster=cluster):
-        day = max(item.first_day, first_day)
-        while day <= min(item.last_day, last_day):
-            notes[day].append(f"Freeze: {item.name} ({item.scope}), no maintenance")
-            day += timedelta(days=1)
-    windows = Window.objects.filter(rrule__startswith="FREQ=MONTHLY").select_related("cluster")
-    if cluster is not None:
-        windows = windows.filter(cluster=cluster)
-    for window in windows:
-        for day, why in recurrence.skipped_months(
-            window.rrule,
-            active_from=window.active_from,
-            active_until=window.active_until,
-            first_day=first_day,
-            last_day=last_day,
-        ):
-            notes[day].append(f"{window.cluster.name} · {window.name}: {why}")
-    return dict(notes)
-
-
 @operator_required
 @require_POST
 def window_create(request):
     """Create a weekly window; its occurrences appear in the calendar."""
-    sent = {
-        "cluster": request.POST.get("cluster", ""),
-        "kind": request.POST.get("kind", "weekly"),
-        "weekdays": [d for d in request.POST.getlist("weekdays") if d in WEEKDAYS],
-        "start_time": request.POST.get("start_time", ""),
-        "duration_minutes": request.POST.get("duration_minutes", ""),
-        "tz": request.POST.get("tz", ""),
-        "name": request.POST.get("name", ""),
-        **{
-            key: request.POST.get(key, "").strip()
-            for key in ("ordinal", "weekday", "month_day", "interval", "once", "rrule")
-        },
-    }
+    sent = window_form.sent_from(request.POST)
     cluster = _chosen_cluster(sent["cluster"])
     if cluster is None:
         return _overview(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
-        start_time = time.fromisoformat(sent["start_time"])
-        duration = int(sent["duration_minutes"])
-    except ValueError:
-        message = "Give the start as HH:MM and the duration in minutes."
-        return _overview(request, form=sent, errors=[message], status=400)
-    try:
-        schedule = _schedule(sent)
+        start_time, duration = window_form.times(sent)
         window = window_services.window_create(
             cluster=cluster,
             start_time=start_time,
@@ -178,7 +117,7 @@ def window_create(request):
             tz=sent["tz"].strip(),
             name=sent["name"].strip(),
             now=timezone.now(),
-            **schedule,
+            **window_form.schedule(sent),
         )
     except ValidationError as exc:
         return _overview(request, form=sent, errors=exc.messages, status=400)
@@ -187,38 +126,6 @@ def window_create(request):
     if warning:
         messages.warning(request, warning)
     return redirect("maintenance:overview")
-
-
-def _schedule(sent: dict) -> dict:
-    """The window_create arguments for the form's kind (weekly, monthly by weekday, monthly by
-    day, every N weeks, once, custom RRULE); ValidationError for a bad entry."""
-    kind = sent["kind"]
-    try:
-        if kind == "weekly":
-            return {"weekdays": ",".join(sent["weekdays"])}
-        if kind == "every_n_weeks":
-            days = occurrences.parse_weekdays(",".join(sent["weekdays"]))
-            interval = int(sent["interval"] or "0")
-            if not 2 <= interval <= 52:
-                raise ValidationError("Every N weeks: N is 2 to 52.")
-            return {"rrule": recurrence.weekly(days, interval)}
-        if kind == "monthly_weekday":
-            ordinal = int(sent["ordinal"] or "0")
-            if ordinal not in (1, 2, 3, 4, 5, -1):
-                raise ValidationError("Choose first, second, third, fourth, fifth or last.")
-            day = occurrences.parse_weekdays(sent["weekday"])[0]
-            return {"rrule": recurrence.monthly_weekday(ordinal, day)}
-        if kind == "monthly_day":
-            return {"rrule": recurrence.monthly_day(int(sent["month_day"] or "0"))}
-        if kind == "once":
-            return {"once": date.fromisoformat(sent["once"])}
-        if kind == "custom":
-            return {"rrule": sent["rrule"] or " "}
-    except occurrences.ScheduleError as exc:
-        raise ValidationError(str(exc)) from None
-    except ValueError:
-        raise ValidationError(f"Check the fields of '{recurrence.KINDS.get(kind)}'.") from None
-    raise ValidationError("Choose the kind of window.")
 
 
 @viewer_required
@@ -277,10 +184,13 @@ def backups(request):
 def _backups(request, *, failed: dict | None = None, status: int = 200):
     """The backups page; FAILED (backup pk, evidence and outcome as sent, errors) after a bad
     POST, shown again in that backup's row."""
+    rows = selectors.all_backup_states(now=timezone.now())
+    tests = selectors.recent_validations(backup_ids=[backup.pk for backup, _ in rows])
+    rows = [(backup, state, tests.get(backup.pk, [])) for backup, state in rows]
     return render(
         request,
         "maintenance/backups.html",
-        {"rows": selectors.all_backup_states(now=timezone.now()), "failed": failed or {}},
+        {"rows": rows, "failed": failed or {}},
         status=status,
     )
 
@@ -445,12 +355,12 @@ def calendar_feed(request, token: str):
     body = ical.build(
         cluster_name=cluster.name,
         occurrences=selectors.upcoming_occurrences(
-            cluster=cluster, now=now, until=now + FEED_AHEAD
+            cluster=cluster, now=now, until=now + FEED_AHEAD, include_cancelled=True
         ),
         steps=selectors.open_checklist_steps(cluster=cluster, now=now, until=now + FEED_AHEAD),
         now=now,
         base_url=settings.WATCHKEEPER_BASE_URL,
-        skipped=skipped_notes(
+        skipped=freezes.skipped_notes(
             first_day=timezone.localdate(now),
             last_day=timezone.localdate(now + FEED_AHEAD),
             cluster=cluster,

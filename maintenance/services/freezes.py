@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit import services as audit
 from clusters.models import Cluster
 from maintenance.freezes import frozen_days
 from maintenance.models import Freeze, Occurrence, Reminder, Window
@@ -16,6 +17,7 @@ from maintenance.services.windows import occurrences_materialise
 
 MAX_SPAN = timedelta(days=366)
 REASON = "freeze: {name}"
+AUDIT_FIELDS = ("name", "scope", "first_day", "last_day")
 
 
 def _inside(freeze: Freeze, now: datetime):
@@ -67,6 +69,8 @@ def freeze_add(
     cancelled = Occurrence.objects.filter(pk__in=ids).update(
         status=Occurrence.Status.CANCELLED, cancelled_reason=REASON.format(name=name)[:255]
     )
+    after = {**audit.fields(freeze, AUDIT_FIELDS), "cancelled": cancelled}
+    audit.record(action="freeze.create", obj=freeze, after=after)
     return freeze, cancelled
 
 
@@ -83,6 +87,8 @@ def freeze_delete(*, freeze: Freeze, now: datetime) -> int:
         )
         .select_related("window")
     )
+    before = audit.fields(freeze, AUDIT_FIELDS)
+    audit.record(action="freeze.delete", obj=freeze, before=before)
     freeze.delete()
     back = []
     for occurrence in cancelled:

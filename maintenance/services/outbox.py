@@ -270,14 +270,23 @@ def reminder_send_now(*, reminder_id: int, now: datetime) -> str:
 
 def reminder_retry(*, reminder_id: int, user, now: datetime) -> Reminder | None:
     """Put a permanently failed reminder back to pending, due NOW, attempts reset; the failure
-    it had is kept in its history. None when it is not failed (any more)."""
+    it had is kept in its history. None when it is not failed (any more), or when it announces
+    an occurrence that is gone (moved by a window edit), cancelled or started: a time that
+    no longer holds is never announced."""
     with transaction.atomic():
         reminder = (
-            Reminder.objects.select_for_update()
+            Reminder.objects.select_for_update(of=("self",))
+            .select_related("occurrence")
             .filter(pk=reminder_id, status=Reminder.Status.FAILED)
             .first()
         )
         if reminder is None:
+            return None
+        if reminder.kind == Reminder.Kind.WINDOW_UPCOMING and (
+            reminder.occurrence is None
+            or reminder.occurrence.status == reminder.occurrence.Status.CANCELLED
+            or reminder.occurrence.start <= now
+        ):
             return None
         reminder.history = [
             *reminder.history,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -55,9 +55,11 @@ def reminder_enqueue(
     now: datetime,
     occurrence: Occurrence | None = None,
     also_to: tuple[str, ...] = (),
+    per_occurrence: bool = True,
 ) -> int:
     """One row per recipient (and ALSO_TO address) and one per channel of CLUSTER,
-    deduplicated by (kind, subject, occurrence, recipient or channel)."""
+    deduplicated by (kind, subject, occurrence, recipient or channel); with PER_OCCURRENCE
+    false the occurrence's id is left out of the key (the subject names what is unique)."""
     return _reminders_enqueue(
         cluster=cluster,
         notifications=[Notification(kind, subject_key, title, body)],
@@ -65,6 +67,7 @@ def reminder_enqueue(
         now=now,
         occurrence=occurrence,
         also_to=also_to,
+        per_occurrence=per_occurrence,
     )
 
 
@@ -76,6 +79,7 @@ def _reminders_enqueue(
     now: datetime,
     occurrence: Occurrence | None = None,
     also_to: tuple[str, ...] = (),
+    per_occurrence: bool = True,
 ) -> int:
     """Rows for every notification, address and channel in four statements, however many
     there are."""
@@ -93,7 +97,8 @@ def _reminders_enqueue(
     rows = []
     for item in notifications:
         for address, channel, to in destinations:
-            key = f"{item.kind}|{item.subject_key}|{occurrence.pk if occurrence else '-'}|{to}"
+            scope = occurrence.pk if occurrence and per_occurrence else "-"
+            key = f"{item.kind}|{item.subject_key}|{scope}|{to}"
             rows.append(
                 Reminder(
                     cluster=cluster,
@@ -208,18 +213,35 @@ def _plan_text(cluster: Cluster) -> str:
     return planner.plan(snapshot).text() if snapshot is not None else ""
 
 
+def upcoming_key(occurrence: Occurrence, hours: int) -> str:
+    """The subject of an upcoming-window reminder: the window and the exact start, not the
+    occurrence's id, so an instant is never announced twice at the same lead, even after
+    an edit moved the occurrence away and back (a new row)."""
+    start = occurrence.start.astimezone(UTC)
+    return f"window:{occurrence.window_id}:{start:%Y-%m-%dT%H:%MZ}:upcoming:{hours}h"
+
+
 def occurrence_reminders_enqueue(*, now: datetime) -> int:
     """Reminders of windows starting within 72 hours (72, 24 and 1 hour before; a window
     scheduled late gets its first one with the time really left) and of windows that ended
     with nodes not seen rebooting."""
     created = 0
-    soon = Occurrence.objects.filter(
-        status=Occurrence.Status.SCHEDULED, start__gt=now, start__lte=now + UPCOMING_LEADS[0]
-    ).select_related("window__cluster")
+    soon = list(
+        Occurrence.objects.filter(
+            status=Occurrence.Status.SCHEDULED, start__gt=now, start__lte=now + UPCOMING_LEADS[0]
+        ).select_related("window__cluster")
+    )
+    legacy = set(
+        Reminder.objects.filter(
+            kind=Reminder.Kind.WINDOW_UPCOMING, occurrence__in=[o.pk for o in soon]
+        ).values_list("subject_key", flat=True)
+    )
     for occurrence in soon:
         leads = [lead for lead in UPCOMING_LEADS if occurrence.start - lead <= now]
         lead = min(leads)
         hours = int(lead.total_seconds() // 3600)
+        if f"occurrence:{occurrence.pk}:upcoming:{hours}h" in legacy:
+            continue  # reminded under the key used before reminders were keyed by instant
         window = occurrence.window
         left = round((occurrence.start - now).total_seconds() / 60)
         title, body = email_text(
@@ -236,12 +258,13 @@ def occurrence_reminders_enqueue(*, now: datetime) -> int:
         created += reminder_enqueue(
             cluster=window.cluster,
             kind=Reminder.Kind.WINDOW_UPCOMING,
-            subject_key=f"occurrence:{occurrence.pk}:upcoming:{hours}h",
+            subject_key=upcoming_key(occurrence, hours),
             title=title,
             body=body,
             due_at=occurrence.start - lead,
             now=now,
             occurrence=occurrence,
+            per_occurrence=False,
         )
     unverified = Occurrence.objects.filter(
         status__in=[Occurrence.Status.PARTIAL, Occurrence.Status.MISSED],

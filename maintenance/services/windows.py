@@ -1,5 +1,6 @@
-"""Writes of maintenance windows and their occurrences: create, edit, materialise, cancel,
-reboot verification, and the cluster's calendar token. Every function takes `now` from its
+"""Writes of maintenance windows and their occurrences: create, edit, delete, materialise,
+reboot verification, and the cluster's calendar token (cancelling and restoring one
+occurrence: maintenance/services/occurrences.py). Every function takes `now` from its
 caller."""
 
 from __future__ import annotations
@@ -130,11 +131,19 @@ def window_create(
 
 @transaction.atomic
 def window_update(*, window: Window, now: datetime, **changes) -> Window:
-    """Change a window; only its future occurrences are re-materialised, past ones stay."""
+    """Change a window, with the checks of window_create (nothing changes when one fails).
+
+    Only its future occurrences (not started at NOW) are re-materialised, past ones stay. A
+    future occurrence whose day and exact start and end are unchanged keeps its row (id,
+    status, reminders); one that moved (or no longer occurs) is replaced, its pending
+    reminders deleted. A cancelled day stays cancelled. WEEKDAYS, RRULE or ONCE change the
+    rule (once: active-from = active-until = that day; leaving a one-off makes the window
+    run from today with no end unless ACTIVE_FROM/ACTIVE_UNTIL are given)."""
     allowed = {
         "name",
         "weekdays",
         "rrule",
+        "once",
         "start_time",
         "duration_minutes",
         "tz",
@@ -146,7 +155,11 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
         raise ValidationError(f"Unknown window fields: {', '.join(sorted(unknown))}.")
     window = Window.objects.select_for_update().get(pk=window.pk)
     before = audit.fields(window, AUDIT_FIELDS)
-    weekdays = changes.pop("weekdays", "")
+    weekdays = changes.pop("weekdays", "") or ""
+    rrule = changes.pop("rrule", "") or ""
+    once = changes.pop("once", None)
+    new_rule = bool(weekdays or rrule or once)
+    was_once = window.kind == "once"
     name = changes.get("name")
     if (
         name is not None
@@ -162,38 +175,86 @@ def window_update(*, window: Window, now: datetime, **changes) -> Window:
         window.start_time = window.start_time.replace(second=0, microsecond=0)
     window.rrule = _check_window(
         weekdays=weekdays,
-        rrule="" if weekdays else window.rrule,
+        rrule=rrule if new_rule else window.rrule,
+        once=once,
         start_time=window.start_time,
         duration_minutes=window.duration_minutes,
         tz=window.tz,
     )
+    if once:
+        window.active_from = window.active_until = once
+    elif new_rule and was_once:
+        window.active_from = changes.get("active_from") or occ.local_today(now, window.tz)
+        window.active_until = changes.get("active_until")
+    if "name" in changes:
+        window.name = (window.name or "").strip()[:100]
+        if not window.name:
+            raise ValidationError("A window needs a name.")
     if window.active_until and window.active_until < window.active_from:
         raise ValidationError("active-until is before active-from.")
     window.full_clean()
     _check_occurs(window, now)
     window.save()
-    future = window.occurrences.filter(start__gt=now)
-    cancelled_days = dict(
-        future.filter(status=Occurrence.Status.CANCELLED).values_list(
-            "local_date", "cancelled_reason"
-        )
-    )
-    # as far ahead as occurrences were stored (a listing may have gone past the horizon), so
-    # that a cancelled day there stays cancelled
-    last_stored = max(future.values_list("local_date", flat=True), default=None)
-    horizon_day = occ.local_today(now + HORIZON, window.tz)
-    Reminder.objects.filter(occurrence__in=future, status=Reminder.Status.PENDING).delete()
-    future.delete()
-    occurrences_materialise(
-        window=window,
-        now=now,
-        last_day=max(last_stored or horizon_day, horizon_day),
-        cancelled_days=cancelled_days,
-    )
+    _rematerialise_future(window=window, now=now)
     audit.record(
         action="window.update", obj=window, before=before, after=audit.fields(window, AUDIT_FIELDS)
     )
     return window
+
+
+def _rematerialise_future(*, window: Window, now: datetime) -> None:
+    """Keep the future occurrences whose day, start and end did not change; replace the
+    others (cancelled days stay cancelled), as far ahead as occurrences were stored."""
+    future = {o.local_date: o for o in window.occurrences.filter(start__gt=now)}
+    horizon_day = occ.local_today(now + HORIZON, window.tz)
+    last_day = max(max(future, default=horizon_day), horizon_day)
+    first_day = occ.local_today(now, window.tz) - timedelta(days=1)
+    # compared without freezes: an unchanged occurrence a freeze cancelled stays as it is
+    wanted = {slot.local_date: slot for slot in window.slots(first_day, last_day)}
+    gone, cancelled_days = [], {}
+    for day, row in future.items():
+        slot = wanted.get(day)
+        if slot is not None and (slot.start, slot.end) == (row.start, row.end):
+            if row.local_start != slot.local_start.isoformat():
+                row.local_start = slot.local_start.isoformat()
+                row.save(update_fields=["local_start"])
+            continue
+        gone.append(row.pk)
+        if row.status == Occurrence.Status.CANCELLED:
+            cancelled_days[day] = row.cancelled_reason
+    Reminder.objects.filter(occurrence_id__in=gone, status=Reminder.Status.PENDING).delete()
+    Occurrence.objects.filter(pk__in=gone).delete()
+    occurrences_materialise(
+        window=window, now=now, last_day=last_day, cancelled_days=cancelled_days
+    )
+
+
+@transaction.atomic
+def window_delete(*, window: Window, now: datetime) -> bool:
+    """Delete a window: its future occurrences (and their pending reminders) go. A window
+    with history (occurrences that started) is kept for it, ended yesterday and renamed
+    "NAME (deleted DATE)" so the name is free again; returns True when the row was removed."""
+    window = Window.objects.select_for_update().get(pk=window.pk)
+    before = audit.fields(window, AUDIT_FIELDS)
+    future = window.occurrences.filter(start__gt=now)
+    Reminder.objects.filter(occurrence__in=future, status=Reminder.Status.PENDING).delete()
+    future.delete()
+    if not window.occurrences.exists():
+        audit.record(action="window.delete", obj=window, before=before)
+        window.delete()
+        return True
+    today = occ.local_today(now, window.tz)
+    window.active_until = today - timedelta(days=1)
+    window.active_from = min(window.active_from, window.active_until)
+    base = f" (deleted {today})"
+    window.name = f"{window.name[: 100 - len(base)]}{base}"
+    if Window.objects.filter(cluster_id=window.cluster_id, name=window.name).exists():
+        window.name = f"{window.name[: 100 - len(base) - 12]} #{window.pk}{base}"
+    window.save()
+    audit.record(
+        action="window.delete", obj=window, before=before, after=audit.fields(window, AUDIT_FIELDS)
+    )
+    return False
 
 
 def occurrences_materialise(
@@ -240,34 +301,6 @@ def occurrences_materialise(
         )
     Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
-
-
-def occurrence_cancel(*, occurrence: Occurrence, now: datetime, reason: str = "") -> Occurrence:
-    """Cancel a future occurrence (its pending reminders go too). The row is locked and read
-    again, so an occurrence that started (or was replaced by window_update) meanwhile is
-    refused, not cancelled."""
-    with transaction.atomic():
-        locked = Occurrence.objects.select_for_update().filter(pk=occurrence.pk).first()
-        if locked is None:
-            raise Conflict("The occurrence no longer exists (its window was changed).", code="gone")
-        if locked.start <= now:
-            raise Conflict(
-                "Only an occurrence that has not started can be cancelled.", code="started"
-            )
-        before = audit.fields(locked, ("status", "cancelled_reason"))
-        locked.status = Occurrence.Status.CANCELLED
-        locked.cancelled_reason = (reason or "").strip()[:255]
-        locked.save(update_fields=["status", "cancelled_reason"])
-        locked.reminders.filter(status=Reminder.Status.PENDING).delete()
-        audit.record(
-            action="occurrence.cancel",
-            obj=f"{locked.window.cluster.name} occurrence {locked.pk}",
-            object_type="occurrence",
-            before=before,
-            after=audit.fields(locked, ("status", "cancelled_reason", "local_start")),
-        )
-    occurrence.status, occurrence.cancelled_reason = locked.status, locked.cancelled_reason
-    return locked
 
 
 # --- verification -------------------------------------------------------------

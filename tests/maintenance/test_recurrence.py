@@ -131,6 +131,69 @@ def test_it_skips_day_31_in_short_months_and_says_so():
     ]
 
 
+@pytest.mark.parametrize(
+    ("zone", "winter", "summer", "after"),
+    [
+        # 03:00 local on the 31st, before, during and after each zone's summer time
+        ("Europe/Berlin", utc(2026, 8, 31, 1, 0), utc(2026, 10, 31, 2, 0), utc(2027, 3, 31, 1, 0)),
+        ("America/Santiago", utc(2026, 8, 31, 7, 0), utc(2026, 10, 31, 6, 0),
+         utc(2027, 5, 31, 7, 0)),
+        ("Australia/Lord_Howe", utc(2026, 8, 30, 16, 30), utc(2026, 10, 30, 16, 0),
+         utc(2027, 5, 30, 16, 30)),
+    ],
+)  # fmt: skip
+def test_day_31_across_dst_is_exact_and_short_months_are_skipped_and_said(
+    zone, winter, summer, after
+):
+    window = dict(start_time=time(3, 0), duration_minutes=75, tz_name=zone,
+                  active_from=date(2026, 8, 1), active_until=None)  # fmt: skip
+    slots = recurrence.slots(
+        rule="FREQ=MONTHLY;BYMONTHDAY=31", first_day=date(2026, 8, 1),
+        last_day=date(2027, 5, 31), **window,
+    )  # fmt: skip
+    assert [s.local_date for s in slots] == [
+        date(2026, 8, 31), date(2026, 10, 31), date(2026, 12, 31), date(2027, 1, 31),
+        date(2027, 3, 31), date(2027, 5, 31),
+    ]  # fmt: skip
+    starts = {s.start for s in slots}
+    assert {winter, summer, after} <= starts
+    assert all(s.end - s.start == timedelta(minutes=75) for s in slots)
+    assert all(s.local_start.strftime("%H:%M") == "03:00" for s in slots)
+    notes = recurrence.skipped_months(
+        "FREQ=MONTHLY;BYMONTHDAY=31", active_from=date(2026, 8, 1), active_until=None,
+        first_day=date(2026, 8, 1), last_day=date(2027, 5, 31),
+    )  # fmt: skip
+    assert [why for _, why in notes] == [
+        "September has no 31st: skipped", "November has no 31st: skipped",
+        "February has no 31st: skipped", "April has no 31st: skipped",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("zone", "days", "starts"),
+    [
+        # every 3 weeks on Sunday 02:30 from 2027-03-07 (Berlin: the 28th is the gap day)
+        ("Europe/Berlin", [date(2027, 3, 7), date(2027, 3, 28), date(2027, 4, 18)],
+         [utc(2027, 3, 7, 1, 30), utc(2027, 3, 28, 1, 30), utc(2027, 4, 18, 0, 30)]),
+        # Santiago: 2027-04-04 is not a repeat day; its offset still applies from then on
+        ("America/Santiago", [date(2027, 3, 7), date(2027, 3, 28), date(2027, 4, 18)],
+         [utc(2027, 3, 7, 5, 30), utc(2027, 3, 28, 5, 30), utc(2027, 4, 18, 6, 30)]),
+        # Lord Howe: back from +11 to +10:30 on 2027-04-04
+        ("Australia/Lord_Howe", [date(2027, 3, 7), date(2027, 3, 28), date(2027, 4, 18)],
+         [utc(2027, 3, 6, 15, 30), utc(2027, 3, 27, 15, 30), utc(2027, 4, 17, 16, 0)]),
+    ],
+)  # fmt: skip
+def test_every_three_weeks_keeps_the_local_time_across_dst(zone, days, starts):
+    slots = recurrence.slots(
+        rule="FREQ=WEEKLY;INTERVAL=3;BYDAY=SU", start_time=time(2, 30), duration_minutes=60,
+        tz_name=zone, active_from=date(2027, 3, 1), active_until=None,
+        first_day=date(2027, 3, 1), last_day=date(2027, 4, 30),
+    )  # fmt: skip
+    assert [s.local_date for s in slots] == days
+    assert [s.start for s in slots] == starts
+    assert all(s.end - s.start == timedelta(minutes=60) for s in slots)
+
+
 def test_it_leaves_out_skip_days():
     slots = recurrence.slots(
         rule="FREQ=WEEKLY;BYDAY=SU",

@@ -17,6 +17,7 @@ from django.db import connection
 
 from maintenance import selectors
 from maintenance.models import Reminder
+from maintenance.services import occurrences as occurrence_services
 from maintenance.services import outbox, reminders
 from maintenance.services import tick as scheduler
 from maintenance.services import windows as window_services
@@ -263,7 +264,7 @@ def test_it_reminds_an_upcoming_window_72_24_and_1_hour_before_once_each(
         tz="Europe/Berlin", now=T, name="sunday",
     )  # fmt: skip
     first, second = window.occurrences.order_by("start")[:2]
-    window_services.occurrence_cancel(occurrence=second, now=T, reason="freeze")
+    occurrence_services.occurrence_cancel(occurrence=second, now=T, reason="freeze")
     start = first.start
     for at in (72 * 60 + 1, 72 * 60, 71 * 60, 24 * 60, 23 * 60, 60, 30, 1):
         scheduler.tick(now=start - timedelta(minutes=at))

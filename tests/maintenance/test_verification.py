@@ -14,6 +14,7 @@ from maintenance.models import NodeVerification, Occurrence, Reminder
 from maintenance.services import backups as backup_services
 from maintenance.services import checklists as checklist_services
 from maintenance.services import drain as drain_services
+from maintenance.services import occurrences as occurrence_services
 from maintenance.services import tick as scheduler
 from maintenance.services import windows as window_services
 
@@ -243,8 +244,8 @@ def test_the_calendar_feed_is_valid_icalendar_behind_a_rotatable_token(client, c
 @pytest.mark.django_db
 def test_it_cancels_only_future_occurrences(occurrence):
     with pytest.raises(ValidationError):
-        window_services.occurrence_cancel(occurrence=occurrence, now=occurrence.start)
-    window_services.occurrence_cancel(occurrence=occurrence, now=BEFORE, reason="freeze")
+        occurrence_services.occurrence_cancel(occurrence=occurrence, now=occurrence.start)
+    occurrence_services.occurrence_cancel(occurrence=occurrence, now=BEFORE, reason="freeze")
     occurrence.refresh_from_db()
     assert occurrence.status == Occurrence.Status.CANCELLED
     scheduler.tick(now=occurrence.end + timedelta(hours=1))

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from maintenance.models import Occurrence, Reminder, Window
+from maintenance.services import occurrences as occurrence_services
 from maintenance.services import tick as scheduler
 from maintenance.services import windows as window_services
 
@@ -67,7 +68,7 @@ def test_it_rematerialises_only_future_occurrences_on_edit(cluster):
 def test_it_keeps_a_cancelled_future_day_cancelled_across_edits(cluster):
     window = make_window(cluster)
     target = window.occurrences.get(local_date=date(2027, 3, 14))
-    window_services.occurrence_cancel(occurrence=target, now=NOW, reason="release freeze")
+    occurrence_services.occurrence_cancel(occurrence=target, now=NOW, reason="release freeze")
     window_services.window_update(window=window, now=NOW, start_time=time(3, 0))
     again = window.occurrences.get(local_date=date(2027, 3, 14))
     assert again.status == Occurrence.Status.CANCELLED
@@ -81,7 +82,7 @@ def test_it_keeps_a_cancelled_day_beyond_the_horizon_cancelled_across_edits(clus
     far = date(2027, 8, 1)  # a Sunday 22 weeks ahead, stored by a listing past the horizon
     window_services.occurrences_materialise(window=window, now=NOW, last_day=far)
     target = window.occurrences.get(local_date=far)
-    window_services.occurrence_cancel(occurrence=target, now=NOW, reason="summer freeze")
+    occurrence_services.occurrence_cancel(occurrence=target, now=NOW, reason="summer freeze")
     window_services.window_update(window=window, now=NOW, duration_minutes=45)
     window_services.occurrences_materialise(window=window, now=NOW, last_day=far)
     again = window.occurrences.get(local_date=far)

@@ -5,7 +5,7 @@ may use it. Anyone below the route's role gets 403 on GET and POST and the datab
 change (every row of every table compared); anonymous visitors are sent to the login page.
 """
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from django.apps import apps
@@ -18,6 +18,7 @@ from maintenance.models import Occurrence
 from maintenance.services import backups as backup_services
 from maintenance.services import channels as channel_services
 from maintenance.services import checklists as checklist_services
+from maintenance.services import freezes as freeze_services
 from maintenance.services import windows as window_services
 from readiness import services as readiness
 from tests.conftest import make_user
@@ -52,6 +53,14 @@ ROUTES = {
     "maintenance:window_create": (OPERATOR, lambda w: []),
     "maintenance:occurrence": (VIEWER, lambda w: [w["occurrence"].pk]),
     "maintenance:occurrence_confirm": (OPERATOR, lambda w: [w["occurrence"].pk]),
+    "maintenance:occurrence_cancel": (OPERATOR, lambda w: [w["occurrence"].pk]),
+    "maintenance:occurrence_restore": (OPERATOR, lambda w: [w["occurrence"].pk]),
+    "maintenance:window": (VIEWER, lambda w: [w["window"].pk]),
+    "maintenance:window_edit": (OPERATOR, lambda w: [w["window"].pk]),
+    "maintenance:window_delete": (OPERATOR, lambda w: [w["window"].pk]),
+    "maintenance:freezes": (VIEWER, lambda w: []),
+    "maintenance:freeze_add": (OPERATOR, lambda w: []),
+    "maintenance:freeze_delete": (OPERATOR, lambda w: [w["freeze"].pk]),
     "maintenance:backups": (VIEWER, lambda w: []),
     "maintenance:backup_validate": (OPERATOR, lambda w: [w["backup"].pk]),
     "maintenance:checklists": (VIEWER, lambda w: []),
@@ -132,12 +141,16 @@ def world(django_user_model):
     cluster = Cluster.objects.create(name="lab", url="unix:///run/docker.sock")
     now = timezone.now()
     owner = make_user(django_user_model, "owen", OPERATOR)
-    window_services.window_create(
+    window = window_services.window_create(
         cluster=cluster, weekdays="sun", start_time=time(2, 30), duration_minutes=60,
         tz="Europe/Berlin", name="weekly", now=now,
     )  # fmt: skip
     return {
         "cluster": cluster,
+        "window": window,
+        "freeze": freeze_services.freeze_add(
+            name="year end", first_day=date(2099, 12, 20), last_day=date(2099, 12, 31), now=now
+        )[0],
         "occurrence": Occurrence.objects.first(),
         "backup": backup_services.backup_create(
             cluster=cluster, name="orders", interval_days=60, now=now

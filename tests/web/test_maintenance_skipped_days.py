@@ -49,8 +49,12 @@ def test_the_ical_feed_marks_skipped_days():
     skipped = [e for e in events if str(e["uid"]).startswith("skipped-")]
     assert [e.decoded("dtstart") for e in skipped] == [date(2027, 4, 11)]
     assert "Freeze: skip (prod)" in str(skipped[0]["description"])
-    starts = {e.decoded("dtstart").date() for e in events if "occurrence-" in str(e["uid"])}
-    assert date(2027, 4, 11) not in starts and date(2027, 4, 18) in starts
+    occurrences = {e.decoded("dtstart").date(): e for e in events if "occurrence-" in str(e["uid"])}
+    # the occurrence the freeze cancelled stays in the feed, cancelled, with the reason
+    frozen = occurrences[date(2027, 4, 11)]
+    assert str(frozen["status"]) == "CANCELLED"
+    assert "Reason: freeze: skip" in str(frozen["description"])
+    assert str(occurrences[date(2027, 4, 18)]["status"]) == "CONFIRMED"
 
 
 @pytest.mark.django_db

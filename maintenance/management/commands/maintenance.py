@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit.commands import AuditedCommand
 from clusters.models import Cluster
 from maintenance import checklists, evidence, restore_evidence, selectors
-from maintenance.models import Backup, Freeze
+from maintenance.models import Backup, Freeze, Window
 from maintenance.services import backups as backup_services
 from maintenance.services import checklists as checklist_services
 from maintenance.services import freezes as freeze_services
@@ -95,6 +95,23 @@ class Command(AuditedCommand):
         add.add_argument("--tz", required=True, help="IANA zone, for example Europe/Berlin")
         add.add_argument("--name", default="")
 
+        edit = window_actions.add_parser(
+            "edit", help="change a window: only its future occurrences are re-materialised"
+        )
+        edit.add_argument("id", type=int)
+        kind = edit.add_mutually_exclusive_group()
+        kind.add_argument("--weekday", help="weekly shorthand: sun or sun,wed")
+        kind.add_argument("--rrule", help="any RFC 5545 RRULE")
+        kind.add_argument("--once", help="make it a one-off window on YYYY-MM-DD")
+        edit.add_argument("--start", help="local start HH:MM")
+        edit.add_argument("--duration", type=int, help="minutes, 5 to 480")
+        edit.add_argument("--tz", help="IANA zone")
+        edit.add_argument("--name")
+        delete = window_actions.add_parser(
+            "delete", help="delete a window (its past occurrences stay as history)"
+        )
+        delete.add_argument("id", type=int)
+
         listing = groups.add_parser("occurrences", help="list occurrences in a date range")
         listing.add_argument("cluster")
         listing.add_argument("--from", dest="first", required=True, help="YYYY-MM-DD")
@@ -155,7 +172,7 @@ class Command(AuditedCommand):
     def handle(self, *args, **options):
         group = options["group"]
         if group == "window":
-            return self.window_add(options)
+            return getattr(self, f"window_{options['action']}")(options)
         if group == "occurrences":
             return self.occurrences(options)
         if group == "backup":
@@ -192,8 +209,49 @@ class Command(AuditedCommand):
         if window.duration_warning:
             self.stderr.write(f"warning: {window.duration_warning}")
         self.stdout.write(str(window.pk))
+        self._print_window(window)
+
+    def _window(self, pk: int):
+        window = Window.objects.select_related("cluster").filter(pk=pk).first()
+        if window is None:
+            raise usage_error(f"No window with id {pk}.")
+        return window
+
+    def window_edit(self, options):
+        window = self._window(options["id"])
+        changes = {}
+        if options["weekday"]:
+            changes["weekdays"] = options["weekday"]
+        if options["rrule"]:
+            changes["rrule"] = options["rrule"]
+        if options["once"]:
+            changes["once"] = parse_date(options["once"], "--once")
+        if options["start"]:
+            changes["start_time"] = parse_hhmm(options["start"])
+        for option, field in (("duration", "duration_minutes"), ("tz", "tz"), ("name", "name")):
+            if options[option] is not None:
+                changes[field] = options[option]
+        if not changes:
+            raise usage_error("Nothing to change: give --weekday/--rrule/--once, --start, "
+                              "--duration, --tz or --name.")  # fmt: skip
+        try:
+            window = window_services.window_update(window=window, now=timezone.now(), **changes)
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        if window.duration_warning:
+            self.stderr.write(f"warning: {window.duration_warning}")
+        self._print_window(window)
+
+    def window_delete(self, options):
+        window = self._window(options["id"])
+        name = window.name
+        removed = window_services.window_delete(window=window, now=timezone.now())
+        how = "deleted" if removed else "deleted; its past occurrences stay as history"
+        self.stdout.write(f"Window {options['id']} {name!r} {how}.")
+
+    def _print_window(self, window):
         self.stdout.write(
-            f"Window {window.pk} {window.name!r} on {cluster.name}: {window.schedule} "
+            f"Window {window.pk} {window.name!r} on {window.cluster.name}: {window.schedule} "
             f"({window.rrule}) "
             f"{window.start_time:%H:%M} {window.tz}, {window.duration_minutes} min, "
             f"from {window.active_from}."
