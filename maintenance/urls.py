@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import feed_views, views
 
 app_name = "maintenance"
 
@@ -17,5 +17,6 @@ urlpatterns = [
     path("steps/<int:pk>/tick/", views.step_tick, name="step_tick"),
     path("reminders/", views.reminders, name="reminders"),
     path("outbox/", views.outbox, name="outbox"),
-    path("calendar/<str:token>.ics", views.calendar_feed, name="calendar"),
+    path("calendar/<str:token>.ics", feed_views.calendar_feed, name="calendar"),
+    path("calendar/user/<str:token>.ics", feed_views.user_calendar_feed, name="user_calendar"),
 ]

@@ -1,16 +1,13 @@
-"""Maintenance pages and the calendar feed."""
+"""Maintenance pages (the calendar feeds are in feed_views)."""
 
-from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import operator_required, viewer_required
@@ -20,19 +17,17 @@ from clusters.models import Cluster
 from . import (
     calendar_grid,
     checklists,
-    freezes,
-    ical,
+    feeds,
     occurrences,
     planner,
     recurrence,
     selectors,
 )
-from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep, Window
+from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep
 from .services import backups as backup_services
 from .services import checklists as checklist_services
 from .services import windows as window_services
 
-FEED_AHEAD = timedelta(weeks=8)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -76,7 +71,9 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
     weeks = calendar_grid.grid(
         occurrences, start=start, end=end, zone=zone, today=today, month=month
     )
-    calendar_grid.add_notes(weeks, skipped_notes(first_day=start, last_day=end - timedelta(days=1)))
+    calendar_grid.add_notes(
+        weeks, feeds.skipped_notes(first_day=start, last_day=end - timedelta(days=1))
+    )
     return render(
         request,
         "maintenance/overview.html",
@@ -117,30 +114,6 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
         },
         status=status,
     )
-
-
-def skipped_notes(*, first_day: date, last_day: date, cluster=None) -> dict[date, list[str]]:
-    """Local day -> why maintenance is skipped that day: freezes and skip dates, and months in
-    which a monthly window's day does not exist (shown on that month's last day)."""
-    notes: dict[date, list[str]] = defaultdict(list)
-    for item in freezes.freezes_between(first_day=first_day, last_day=last_day, cluster=cluster):
-        day = max(item.first_day, first_day)
-        while day <= min(item.last_day, last_day):
-            notes[day].append(f"Freeze: {item.name} ({item.scope}), no maintenance")
-            day += timedelta(days=1)
-    windows = Window.objects.filter(rrule__startswith="FREQ=MONTHLY").select_related("cluster")
-    if cluster is not None:
-        windows = windows.filter(cluster=cluster)
-    for window in windows:
-        for day, why in recurrence.skipped_months(
-            window.rrule,
-            active_from=window.active_from,
-            active_until=window.active_until,
-            first_day=first_day,
-            last_day=last_day,
-        ):
-            notes[day].append(f"{window.cluster.name} · {window.name}: {why}")
-    return dict(notes)
 
 
 @operator_required
@@ -432,32 +405,3 @@ def outbox(request):
         "maintenance/outbox.html",
         {"files": messages_, "smtp": smtp, "directory": directory},
     )
-
-
-@login_not_required
-@require_GET
-def calendar_feed(request, token: str):
-    """The cluster's iCalendar feed; the secret token in the URL is the only credential."""
-    cluster = Cluster.objects.filter(calendar_token=token).first() if len(token) >= 16 else None
-    if cluster is None:
-        raise Http404("No such calendar.")
-    now = timezone.now()
-    body = ical.build(
-        cluster_name=cluster.name,
-        occurrences=selectors.upcoming_occurrences(
-            cluster=cluster, now=now, until=now + FEED_AHEAD
-        ),
-        steps=selectors.open_checklist_steps(cluster=cluster, now=now, until=now + FEED_AHEAD),
-        now=now,
-        base_url=settings.WATCHKEEPER_BASE_URL,
-        skipped=skipped_notes(
-            first_day=timezone.localdate(now),
-            last_day=timezone.localdate(now + FEED_AHEAD),
-            cluster=cluster,
-        ),
-    )
-    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{cluster.name}-maintenance.ics"'
-    response["Cache-Control"] = "private, max-age=300"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
