@@ -328,3 +328,37 @@ def checklist_reminders_enqueue(*, now: datetime) -> int:
             now=now,
         )
     return created
+
+
+def digest_enqueue(
+    *, user_id: int, address: str, week: str, title: str, body: str, due_at: datetime, now: datetime
+) -> int:
+    """One weekly digest email to ADDRESS (user USER_ID) for ISO WEEK ("2027-W13"): exactly
+    once, the deduplication key being (user, week). Returns 1 when it was queued now (a
+    concurrent tick may have won the insert), 0 when it was there already."""
+    key = digest_key(user_id=user_id, week=week)
+    row = Reminder(
+        kind=Reminder.Kind.WEEKLY_DIGEST,
+        subject_key=f"user:{user_id}:{week}",
+        recipient=address,
+        title=title[:255],
+        body=body,
+        due_at=due_at,
+        next_attempt_at=due_at,
+        dedup_key=key,
+        message_id=message_id_for(key),
+        created_at=now,
+    )
+    if Reminder.objects.filter(dedup_key=key).exists():
+        return 0
+    Reminder.objects.bulk_create([row], ignore_conflicts=True)  # a concurrent tick: one row
+    return 1
+
+
+def digest_key(*, user_id: int, week: str) -> str:
+    return f"weekly_digest|user:{user_id}|{week}"
+
+
+def digest_weeks_sent(*, keys: list[str]) -> set[str]:
+    """Which of the digest KEYS have a row already."""
+    return set(Reminder.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True))
