@@ -98,7 +98,7 @@ def profile_calendar_token_rotate(*, user) -> str:
                 Profile.objects.filter(pk=profile.pk).update(calendar_token=token)
         except IntegrityError:
             continue
-        audit.record(action="calendar.rotate", obj=user.get_username(), object_type="user")
+        audit.record(action="calendar_token.rotate", obj=user.get_username(), object_type="user")
         return token
     raise RuntimeError("could not generate a unique calendar token")
 
