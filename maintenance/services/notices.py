@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from maintenance import occurrences as occ
 from maintenance import selectors
 from maintenance.models import Occurrence, Reminder
-from maintenance.services.reminders import _plan_text, email_text, reminder_enqueue
+from maintenance.services.reminders import email_text, plan_text, reminder_enqueue
 from maintenance.services.windows import REFRESH_AFTER_END
 
 # The end notice waits for the cluster's first good poll after the end (reboots finished just
@@ -58,7 +58,7 @@ def start_notices_enqueue(*, now: datetime) -> int:
                     hostname or node_id
                     for node_id, hostname in (occurrence.expected_nodes or {}).items()
                 ),
-                "plan": _plan_text(window.cluster),
+                "plan": plan_text(window.cluster),
             },
         )
         created += reminder_enqueue(

@@ -202,7 +202,7 @@ def notice(kind: str, subject_key: str, context: dict) -> Notification:
     return Notification(kind, subject_key, title, body)
 
 
-def _plan_text(cluster: Cluster) -> str:
+def plan_text(cluster: Cluster) -> str:
     """The rolling reboot plan of CLUSTER's latest snapshot, "" when there is none."""
     snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
     return planner.plan(snapshot).text() if snapshot is not None else ""
@@ -230,7 +230,7 @@ def occurrence_reminders_enqueue(*, now: datetime) -> int:
                 "occurrence": occurrence,
                 "left_minutes": max(left, 1),
                 "left_hours": round(left / 60),
-                "plan": _plan_text(window.cluster),
+                "plan": plan_text(window.cluster),
             },
         )
         created += reminder_enqueue(
