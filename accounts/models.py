@@ -1,16 +1,32 @@
 """Per-user preferences."""
 
+import datetime
+import secrets
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 
+def new_calendar_token() -> str:
+    """An unguessable token for a user's calendar feed URL."""
+    return secrets.token_urlsafe(24)
+
+
 class Profile(models.Model):
-    """A user's preferences: the time zone pages are shown in."""
+    """A user's preferences: the time zone pages (and the weekly digest) go by, the weekly
+    digest (on or off, local weekday and time), and the secret of their calendar feed."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
     time_zone = models.CharField(max_length=64, default="UTC")
+    digest_enabled = models.BooleanField(default=True)
+    digest_weekday = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(6)], help_text="0 = Monday ... 6 = Sunday"
+    )
+    digest_time = models.TimeField(default=datetime.time(8, 0))
+    calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"

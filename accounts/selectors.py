@@ -1,7 +1,27 @@
-"""Reads of the accounts app: API tokens."""
+"""Reads of the accounts app: API tokens, profiles."""
+
+from django.contrib.auth import get_user_model
 
 from . import tokens
-from .models import ApiToken
+from .models import ApiToken, Profile
+
+
+def user_by_calendar_token(*, token: str):
+    """The user whose calendar feed token is TOKEN, or None."""
+    profile = Profile.objects.select_related("user").filter(calendar_token=token).first()
+    return profile.user if profile is not None else None
+
+
+def digest_recipients():
+    """Active users with an email address, with their profiles (None before they saved one),
+    for the weekly digest; whether they get one is up to their preferences and visibility."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(email="")
+        .select_related("profile")
+        .order_by("pk")
+    )
 
 
 def tokens_of(*, user):

@@ -2,18 +2,18 @@
 
 import secrets
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from audit import services as audit
 
 from . import tokens
-from .models import ApiToken, Profile
+from .models import ApiToken, Profile, new_calendar_token
 from .roles import ADMIN, ROLES, role_of
 
 
@@ -63,6 +63,44 @@ def profile_set_time_zone(*, user, time_zone: str) -> Profile:
         raise ValidationError(f"{time_zone!r} is not an IANA time zone (e.g. Europe/Berlin).")
     profile, _ = Profile.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
     return profile
+
+
+def profile_ensure(*, user) -> Profile:
+    """USER's profile, created with the defaults when there is none yet."""
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+def profile_set_digest(*, user, enabled: bool, weekday: int, at: time) -> Profile:
+    """Store the weekly digest preferences: on or off, the local weekday (0 = Monday) and time."""
+    if weekday not in range(7):
+        raise ValidationError("Choose a weekday from Monday to Sunday.")
+    if not isinstance(at, time):
+        raise ValidationError("Give the digest's time as HH:MM.")
+    profile, _ = Profile.objects.update_or_create(
+        user=user,
+        defaults={
+            "digest_enabled": enabled,
+            "digest_weekday": weekday,
+            "digest_time": at.replace(second=0, microsecond=0),
+        },
+    )
+    return profile
+
+
+def profile_calendar_token_rotate(*, user) -> str:
+    """A new secret for USER's calendar feed URL; the old URL stops working (404)."""
+    profile = profile_ensure(user=user)
+    for _ in range(3):
+        token = new_calendar_token()
+        try:
+            with transaction.atomic():
+                Profile.objects.filter(pk=profile.pk).update(calendar_token=token)
+        except IntegrityError:
+            continue
+        audit.record(action="calendar_token.rotate", obj=user.get_username(), object_type="user")
+        return token
+    raise RuntimeError("could not generate a unique calendar token")
 
 
 # --- API tokens -------------------------------------------------------------------------------

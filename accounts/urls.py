@@ -54,6 +54,8 @@ urlpatterns = [
         name="reset_complete",
     ),
     path("preferences/", views.preferences, name="preferences"),
+    path("digest/", views.digest, name="digest"),
+    path("calendar/rotate/", views.calendar_rotate, name="calendar_rotate"),
     path("tokens/new/", views.token_create, name="token_create"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("users/", views.users, name="users"),

@@ -1,5 +1,6 @@
 """Sign-in with throttling, preferences, and user management for admins."""
 
+import datetime
 import zoneinfo
 from functools import wraps
 
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -19,6 +21,8 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, services, throttle, tokens
 from .roles import ROLES, admin_required, role_of
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def client_address(request) -> str:
@@ -102,11 +106,9 @@ def preferences(request):
 
 
 def _preferences_page(request, *, current: str | None = None, status: int = 200, **extra):
+    profile = services.profile_ensure(user=request.user)
     if current is None:
-        profile = (
-            getattr(request.user, "profile", None) if hasattr(request.user, "profile") else None
-        )
-        current = profile.time_zone if profile else "UTC"
+        current = profile.time_zone
     my_role = role_of(request.user)
     return render(
         request,
@@ -122,10 +124,42 @@ def _preferences_page(request, *, current: str | None = None, status: int = 200,
             "token_days": tokens.DEFAULT_DAYS,
             "token_max_days": tokens.MAX_DAYS,
             "now": timezone.now(),
+            "profile": profile,
+            "weekdays": WEEKDAYS,
+            "calendar_url": settings.WATCHKEEPER_BASE_URL
+            + reverse("maintenance:user_calendar", args=[profile.calendar_token]),
             **extra,
         },
         status=status,
     )
+
+
+@require_POST
+def digest(request):
+    """Turn the weekly digest on or off and choose its local weekday and time."""
+    try:
+        weekday = int(request.POST.get("weekday", "0"))
+        at = datetime.time.fromisoformat(request.POST.get("time", ""))
+    except ValueError:
+        messages.error(request, "Choose a weekday and give the time as HH:MM.")
+        return redirect("accounts:preferences")
+    try:
+        services.profile_set_digest(
+            user=request.user, enabled=request.POST.get("enabled") == "1", weekday=weekday, at=at
+        )
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "Weekly digest preferences saved.")
+    return redirect("accounts:preferences")
+
+
+@require_POST
+def calendar_rotate(request):
+    """A new secret URL for one's calendar feed; the old one stops working."""
+    services.profile_calendar_token_rotate(user=request.user)
+    messages.success(request, "New calendar feed URL: the old one no longer works.")
+    return redirect("accounts:preferences")
 
 
 @require_POST

@@ -23,7 +23,7 @@ class ClusterAdmin(admin.ModelAdmin):
     list_display = ("name", "environment", "url", "poll_interval", "enabled", "last_poll_at",
                     "settings_page")  # fmt: skip
     fields = ("name", "environment", "url", "poll_interval", "enabled", "drain_assist",
-              "dns_server", "ingress_addresses")  # fmt: skip
+              "window_notices", "dns_server", "ingress_addresses")  # fmt: skip
     inlines = [RecipientInline]
 
     @admin.display(description="settings")

@@ -80,6 +80,11 @@ class ClusterForm(forms.Form):
     drain_assist = forms.BooleanField(
         label="Drain assist (drain and re-activate nodes during reboots)", required=False
     )
+    window_notices = forms.BooleanField(
+        label="Start and end notices (tell recipients and channels when a window starts and "
+        "ends, with the reboots seen)",
+        required=False,
+    )
     dns_server = forms.CharField(
         label="DNS server",
         max_length=255,
@@ -171,6 +176,7 @@ class ClusterForm(forms.Form):
             "poll_interval": data["poll_interval"],
             "enabled": data["enabled"],
             "drain_assist": data["drain_assist"],
+            "window_notices": data["window_notices"],
             "dns_server": data["dns_server"],
             "ingress_addresses": data["ingress_addresses"],
             "notify": data["recipients"],

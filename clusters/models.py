@@ -55,6 +55,9 @@ class Cluster(models.Model):
     )
     enabled = models.BooleanField(default=True)
     drain_assist = models.BooleanField(default=False)
+    window_notices = models.BooleanField(
+        default=False, help_text="tell recipients and channels when a window starts and ends"
+    )
     dns_server = models.CharField(max_length=255, blank=True, default="")
     ingress_addresses = models.CharField(max_length=1024, blank=True, default="")
     calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)

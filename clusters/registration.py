@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 RESERVED_NAMES = ("new",)  # /clusters/new/ is the add page
 SETTINGS_FIELDS = (
     "name", "environment", "url", "credentials_encrypted", "poll_interval", "enabled",
-    "drain_assist", "dns_server", "ingress_addresses", "updated_at",
+    "drain_assist", "window_notices", "dns_server", "ingress_addresses", "updated_at",
 )  # fmt: skip
 AUDIT_FIELDS = SETTINGS_FIELDS[:-1]  # credentials_encrypted is redacted (audit "secrets")
 
@@ -177,6 +177,7 @@ def cluster_add(
     poll_interval: int | None = None,
     enabled: bool = True,
     drain_assist: bool = False,
+    window_notices: bool = False,
     dns_server: str = "",
     ingress_addresses: str = "",
     on_saved: Callable[[Cluster], None] | None = None,
@@ -205,6 +206,7 @@ def cluster_add(
         environment=environment,
         enabled=enabled,
         drain_assist=drain_assist,
+        window_notices=window_notices,
         dns_server=dns_server.strip(),
         ingress_addresses=ingress_addresses.strip(),
     )
@@ -248,6 +250,7 @@ def cluster_update(
     ssh_key: str = "",
     ssh_known_hosts: str = "",
     ssh_accept_new_host_key: bool = False,
+    window_notices: bool | None = None,
     on_saved: Callable[[Cluster], None] | None = None,
     names: dict[str, str] = FORM_NAMES,
 ) -> Cluster:
@@ -277,6 +280,8 @@ def cluster_update(
         drain_assist,
     )
     updated.dns_server, updated.ingress_addresses = dns_server.strip(), ingress_addresses.strip()
+    if window_notices is not None:  # None: as stored
+        updated.window_notices = window_notices
     credentials = endpoint.credentials() or {}
     if credentials != stored:  # unchanged material keeps its ciphertext
         updated.set_credentials(json.dumps(credentials) if credentials else "")

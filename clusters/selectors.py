@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from clusters.models import NodeTransition, PollSnapshot
+from accounts.roles import VIEWER, has_role
+from clusters.models import Cluster, NodeTransition, PollSnapshot
 from clusters.snapshot import DOWN_STATES
 from watchkeeper import crypto
 
@@ -19,6 +20,15 @@ class Reboot:
     hostname: str
     down_at: datetime
     ready_at: datetime
+
+
+def visible_clusters(*, user):
+    """The clusters USER may see, as a queryset: every cluster for a user with a role (viewer
+    and up), none otherwise. The one definition of "clusters this user may see" for the
+    per-user calendar feed and the weekly digest: scope it here (per team) and both follow."""
+    if not has_role(user, VIEWER):
+        return Cluster.objects.none()
+    return Cluster.objects.all()
 
 
 def latest_snapshot(*, cluster):

@@ -34,6 +34,7 @@ def _initial(cluster: Cluster) -> dict:
         "poll_interval": cluster.poll_interval,
         "enabled": cluster.enabled,
         "drain_assist": cluster.drain_assist,
+        "window_notices": cluster.window_notices,
         "dns_server": cluster.dns_server,
         "ingress_addresses": cluster.ingress_addresses,
         "recipients": "\n".join(r.email for r in recipients if r.user_id is None),

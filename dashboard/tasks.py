@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from clusters import polling
 from clusters.models import Cluster
-from dashboard import pipeline
+from dashboard import digest, pipeline
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +35,9 @@ def poll_cluster(cluster_id: int) -> int | None:
 def expire_waivers() -> int:
     """Record expired waivers and notify their owners."""
     return pipeline.waivers_expire(now=timezone.now())
+
+
+@shared_task(ignore_result=True)
+def weekly_digests() -> int:
+    """Queue the weekly digests that are due (the maintenance tick sends them)."""
+    return digest.digests_enqueue(now=timezone.now())

@@ -1,7 +1,10 @@
-"""The per-cluster iCalendar (RFC 5545) feed: upcoming occurrences and open checklist steps."""
+"""The iCalendar (RFC 5545) feeds: upcoming occurrences, open checklist steps and skipped days of
+one cluster (its feed) or of several (a user's feed)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -10,6 +13,17 @@ from . import occurrences as occ
 
 PRODID = "-//Watchkeeper//Maintenance//EN"
 STEP_LENGTH = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One cluster's part of a feed: its occurrences, open checklist steps and skipped days
+    (local day -> reasons)."""
+
+    cluster_name: str
+    occurrences: Iterable = ()
+    steps: Iterable = ()
+    skipped: dict = field(default_factory=dict)
 
 
 def build(
@@ -21,16 +35,34 @@ def build(
     base_url: str = "",
     skipped: dict | None = None,
 ) -> bytes:
-    """The feed as bytes: events carry TZID local times, with a VTIMEZONE per zone used; a
-    cancelled occurrence is STATUS:CANCELLED with its reason in the description.
-    SKIPPED (local day -> reasons) become all-day, transparent 'No maintenance' events."""
+    """The cluster's feed as bytes (see calendar)."""
+    return calendar(
+        name=f"Watchkeeper maintenance: {cluster_name}",
+        sections=[Section(cluster_name, occurrences, steps, skipped or {})],
+        now=now,
+        base_url=base_url,
+    )
+
+
+def calendar(*, name: str, sections: Iterable[Section], now: datetime, base_url: str = "") -> bytes:
+    """A feed of one or more clusters' SECTIONS as bytes: events carry TZID local times, with a
+    VTIMEZONE per zone used; a cancelled occurrence is STATUS:CANCELLED with its reason in the
+    description. Skipped days become all-day, transparent 'No maintenance' events."""
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", f"Watchkeeper maintenance: {cluster_name}")
+    cal.add("x-wr-calname", name)
     stamp = now.astimezone(UTC)
-    for occurrence in occurrences:
+    for section in sections:
+        _add_section(cal, section, stamp=stamp, base_url=base_url)
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def _add_section(cal, section: Section, *, stamp: datetime, base_url: str) -> None:
+    cluster_name = section.cluster_name
+    for occurrence in section.occurrences:
         window = occurrence.window
         tz = occ.zone(window.tz)
         event = icalendar.Event()
@@ -53,7 +85,7 @@ def build(
         if base_url:
             event.add("url", f"{base_url}/maintenance/")
         cal.add_component(event)
-    for step in steps:
+    for step in section.steps:
         run = step.run
         tz = occ.zone(run.tz)
         event = icalendar.Event()
@@ -64,7 +96,7 @@ def build(
         event.add("summary", f"{run.title} {step.offset_label}: {step.title}")
         event.add("description", f"Checklist {run.title} for {cluster_name}.")
         cal.add_component(event)
-    for day, reasons in sorted((skipped or {}).items()):
+    for day, reasons in sorted(section.skipped.items()):
         event = icalendar.Event()
         event.add("uid", f"skipped-{day:%Y%m%d}-{cluster_name}@watchkeeper")
         event.add("dtstamp", stamp)
@@ -74,5 +106,3 @@ def build(
         event.add("description", "\n".join(reasons))
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)
-    cal.add_missing_timezones()
-    return cal.to_ical()

@@ -365,6 +365,9 @@ class Reminder(models.Model):
         GRADE_DROP = "grade_drop"
         NODE_DOWN = "node_down"
         CHANNEL_TEST = "channel_test"
+        WINDOW_STARTED = "window_started"
+        WINDOW_ENDED = "window_ended"
+        WEEKLY_DIGEST = "weekly_digest"
 
     class Status(models.TextChoices):
         PENDING = "pending"

@@ -297,6 +297,30 @@ def reminders_log(*, limit: int = 200, status: str = ""):
     return rows.order_by("-due_at", "-id")[:limit]
 
 
+def digest_upkeep(*, cluster_ids, now: datetime, until: datetime) -> dict:
+    """For the weekly digest, of the clusters CLUSTER_IDS: occurrences starting in [NOW, UNTIL)
+    (cancelled ones too, with their reason), backup tests overdue or never validated, and
+    checklist steps past due and not done."""
+    windows = list(
+        Occurrence.objects.filter(
+            window__cluster_id__in=cluster_ids, start__gte=now, start__lt=until
+        )
+        .select_related("window__cluster")
+        .order_by("start", "window__name")
+    )
+    backups = [
+        (backup, state)
+        for backup, state in all_backup_states(now=now)
+        if backup.cluster_id in set(cluster_ids) and state.state in ("overdue", "never_validated")
+    ]
+    steps = list(
+        RunStep.objects.filter(run__cluster_id__in=cluster_ids, done=False, due_at__lt=now)
+        .select_related("run__cluster")
+        .order_by("due_at")
+    )
+    return {"windows": windows, "backups": backups, "steps": steps}
+
+
 def channels_with_deliveries(*, last: int = 5) -> list[Channel]:
     """Every channel with `.deliveries`: its LAST latest rows (test messages included), newest
     first, in two queries however many channels there are."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import channel_views, freeze_views, views, window_views
+from . import channel_views, feed_views, freeze_views, views, window_views
 
 app_name = "maintenance"
 
@@ -34,5 +34,6 @@ urlpatterns = [
     path("channels/<int:pk>/test/", channel_views.channel_test, name="channel_test"),
     path("channels/<int:pk>/toggle/", channel_views.channel_toggle, name="channel_toggle"),
     path("channels/<int:pk>/delete/", channel_views.channel_delete, name="channel_delete"),
-    path("calendar/<str:token>.ics", views.calendar_feed, name="calendar"),
+    path("calendar/<str:token>.ics", feed_views.calendar_feed, name="calendar"),
+    path("calendar/user/<str:token>.ics", feed_views.user_calendar_feed, name="user_calendar"),
 ]

@@ -1,15 +1,13 @@
-"""Maintenance pages and the calendar feed."""
+"""Maintenance pages (the calendar feeds are in feed_views)."""
 
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import operator_required, viewer_required
@@ -20,7 +18,6 @@ from . import (
     calendar_grid,
     checklists,
     freezes,
-    ical,
     planner,
     recurrence,
     selectors,
@@ -30,8 +27,6 @@ from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep
 from .services import backups as backup_services
 from .services import checklists as checklist_services
 from .services import windows as window_services
-
-FEED_AHEAD = timedelta(weeks=8)
 
 
 def _chosen_cluster(value: str) -> Cluster | None:
@@ -342,32 +337,3 @@ def outbox(request):
         "maintenance/outbox.html",
         {"files": messages_, "smtp": smtp, "directory": directory},
     )
-
-
-@login_not_required
-@require_GET
-def calendar_feed(request, token: str):
-    """The cluster's iCalendar feed; the secret token in the URL is the only credential."""
-    cluster = Cluster.objects.filter(calendar_token=token).first() if len(token) >= 16 else None
-    if cluster is None:
-        raise Http404("No such calendar.")
-    now = timezone.now()
-    body = ical.build(
-        cluster_name=cluster.name,
-        occurrences=selectors.upcoming_occurrences(
-            cluster=cluster, now=now, until=now + FEED_AHEAD, include_cancelled=True
-        ),
-        steps=selectors.open_checklist_steps(cluster=cluster, now=now, until=now + FEED_AHEAD),
-        now=now,
-        base_url=settings.WATCHKEEPER_BASE_URL,
-        skipped=freezes.skipped_notes(
-            first_day=timezone.localdate(now),
-            last_day=timezone.localdate(now + FEED_AHEAD),
-            cluster=cluster,
-        ),
-    )
-    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{cluster.name}-maintenance.ics"'
-    response["Cache-Control"] = "private, max-age=300"
-    response["Referrer-Policy"] = "no-referrer"
-    return response

@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce, JSONObject, Least, TruncDate
 
 from clusters.models import Cluster
 from clusters.snapshot import Snapshot
+from readiness.checks import CRITICAL
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
 from readiness.facts import OperationsFacts
@@ -206,6 +207,78 @@ def latest_evaluation_ids(*, cluster_ids) -> dict[int, int]:
         .values_list("pk", "latest_id")
     )
     return {cluster_id: latest_id for cluster_id, latest_id in rows if latest_id is not None}
+
+
+# --- The weekly digest ---
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    object_type: str
+    object_name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class WeekChange:
+    """A cluster's readiness now and a week ago (None: not scored then) with the critical
+    findings that appeared and those that were resolved in between."""
+
+    score: int
+    grade: str
+    previous_score: int | None
+    previous_grade: str | None
+    new_critical: list[Finding]
+    resolved_critical: list[Finding]
+
+    @property
+    def delta(self) -> int | None:
+        return None if self.previous_score is None else self.score - self.previous_score
+
+
+def _evaluation_ids_as_of(*, cluster_ids, at: datetime) -> dict[int, int]:
+    """The id of each cluster's latest evaluation at or before AT, by cluster id (one query)."""
+    latest = Evaluation.objects.filter(cluster=OuterRef("pk"), evaluated_at__lte=at).order_by(
+        "-evaluated_at", "-id"
+    )
+    rows = (
+        Cluster.objects.filter(pk__in=cluster_ids)
+        .annotate(latest_id=Subquery(latest.values("id")[:1]))
+        .values_list("pk", "latest_id")
+    )
+    return {cluster_id: latest_id for cluster_id, latest_id in rows if latest_id is not None}
+
+
+def week_changes(*, cluster_ids, now: datetime, since: datetime) -> dict[int, WeekChange]:
+    """cluster id -> its WeekChange between SINCE and NOW (clusters never scored left out), in
+    four queries however many clusters."""
+    current = _evaluation_ids_as_of(cluster_ids=cluster_ids, at=now)
+    before = _evaluation_ids_as_of(cluster_ids=list(current), at=since)
+    evaluations = Evaluation.objects.in_bulk([*current.values(), *before.values()])
+    critical: dict[int, dict[tuple, Finding]] = {}
+    rows = CheckResult.objects.filter(
+        evaluation_id__in=[*current.values(), *before.values()], status="fail", severity=CRITICAL
+    ).values_list("evaluation_id", "rule", "object_type", "object_name", "message")
+    for evaluation_id, rule, object_type, object_name, message in rows.order_by("id"):
+        finding = Finding(rule, object_type, object_name, message)
+        critical.setdefault(evaluation_id, {})[(rule, object_type, object_name)] = finding
+    result = {}
+    for cluster_id, evaluation_id in current.items():
+        now_failing = critical.get(evaluation_id, {})
+        then = evaluations.get(before.get(cluster_id))
+        then_failing = critical.get(then.pk, {}) if then is not None else {}
+        result[cluster_id] = WeekChange(
+            score=evaluations[evaluation_id].score,
+            grade=evaluations[evaluation_id].grade,
+            previous_score=then.score if then is not None else None,
+            previous_grade=then.grade if then is not None else None,
+            new_critical=[f for key, f in sorted(now_failing.items()) if key not in then_failing],
+            resolved_critical=[
+                f for key, f in sorted(then_failing.items()) if key not in now_failing
+            ],
+        )
+    return result
 
 
 # --- The waivers page ---

@@ -195,6 +195,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-polls": {"task": "dashboard.tasks.enqueue_due_polls", "schedule": 10.0},
     "maintenance-tick": {"task": "maintenance.tasks.tick", "schedule": 60.0},
+    "weekly-digests": {"task": "dashboard.tasks.weekly_digests", "schedule": 60.0},
     "expire-waivers": {"task": "dashboard.tasks.expire_waivers", "schedule": 300.0},
     "prune-poll-history": {"task": "clusters.tasks.prune_history", "schedule": 3600.0},
     "prune-evaluations": {"task": "readiness.tasks.prune_history", "schedule": 3600.0},

@@ -207,7 +207,7 @@ def notice(kind: str, subject_key: str, context: dict) -> Notification:
     return Notification(kind, subject_key, title, body)
 
 
-def _plan_text(cluster: Cluster) -> str:
+def plan_text(cluster: Cluster) -> str:
     """The rolling reboot plan of CLUSTER's latest snapshot, "" when there is none."""
     snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
     return planner.plan(snapshot).text() if snapshot is not None else ""
@@ -252,7 +252,7 @@ def occurrence_reminders_enqueue(*, now: datetime) -> int:
                 "occurrence": occurrence,
                 "left_minutes": max(left, 1),
                 "left_hours": round(left / 60),
-                "plan": _plan_text(window.cluster),
+                "plan": plan_text(window.cluster),
             },
         )
         created += reminder_enqueue(
@@ -351,3 +351,37 @@ def checklist_reminders_enqueue(*, now: datetime) -> int:
             now=now,
         )
     return created
+
+
+def digest_enqueue(
+    *, user_id: int, address: str, week: str, title: str, body: str, due_at: datetime, now: datetime
+) -> int:
+    """One weekly digest email to ADDRESS (user USER_ID) for ISO WEEK ("2027-W13"): exactly
+    once, the deduplication key being (user, week). Returns 1 when it was queued now (a
+    concurrent tick may have won the insert), 0 when it was there already."""
+    key = digest_key(user_id=user_id, week=week)
+    row = Reminder(
+        kind=Reminder.Kind.WEEKLY_DIGEST,
+        subject_key=f"user:{user_id}:{week}",
+        recipient=address,
+        title=title[:255],
+        body=body,
+        due_at=due_at,
+        next_attempt_at=due_at,
+        dedup_key=key,
+        message_id=message_id_for(key),
+        created_at=now,
+    )
+    if Reminder.objects.filter(dedup_key=key).exists():
+        return 0
+    Reminder.objects.bulk_create([row], ignore_conflicts=True)  # a concurrent tick: one row
+    return 1
+
+
+def digest_key(*, user_id: int, week: str) -> str:
+    return f"weekly_digest|user:{user_id}|{week}"
+
+
+def digest_weeks_sent(*, keys: list[str]) -> set[str]:
+    """Which of the digest KEYS have a row already."""
+    return set(Reminder.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True))

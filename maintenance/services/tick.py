@@ -11,6 +11,7 @@ from django.db.models import Q
 from maintenance.models import Occurrence, Window
 from maintenance.services.checklists import checklist_probes_run
 from maintenance.services.drain import drain_assist_step
+from maintenance.services.notices import end_notices_enqueue, start_notices_enqueue
 from maintenance.services.outbox import SendResult, reminders_send_due
 from maintenance.services.reminders import (
     backup_reminders_enqueue,
@@ -45,7 +46,8 @@ class TickResult:
 
 
 def tick(*, now: datetime, after_claim=None) -> TickResult:
-    """One pass of the scheduler: materialise, verify, drain assist, remind, send."""
+    """One pass of the scheduler: materialise, verify, drain assist, remind (start and end
+    notices after the occurrences were refreshed), send."""
     result = TickResult()
     for window in Window.objects.select_related("cluster"):
         result.materialised += occurrences_materialise(window=window, now=now)
@@ -80,6 +82,8 @@ def tick(*, now: datetime, after_claim=None) -> TickResult:
         occurrence_reminders_enqueue(now=now)
         + backup_reminders_enqueue(now=now)
         + checklist_reminders_enqueue(now=now)
+        + start_notices_enqueue(now=now)
+        + end_notices_enqueue(now=now)
     )
     result.send = reminders_send_due(now=now, after_claim=after_claim)
     return result

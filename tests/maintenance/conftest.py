@@ -25,3 +25,18 @@ def locmem(settings):
 
     mail.outbox = []
     return mail.outbox
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on loopback that the mail settings point at."""
+    from .smtpserver import SMTPServer
+
+    with SMTPServer() as server:
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": server.port, "timeout": 10},
+            }
+        }
+        yield server

@@ -12,6 +12,7 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from accounts.models import Profile
 from accounts.roles import ADMIN, OPERATOR, RANK, VIEWER
 from clusters.models import Cluster
 from maintenance.models import Occurrence
@@ -75,6 +76,7 @@ ROUTES = {
     "maintenance:channel_toggle": (ADMIN, lambda w: [w["channel"].pk]),
     "maintenance:channel_delete": (ADMIN, lambda w: [w["channel"].pk]),
     "maintenance:calendar": (PUBLIC, lambda w: [w["cluster"].calendar_token]),
+    "maintenance:user_calendar": (PUBLIC, lambda w: [w["viewer_profile"].calendar_token]),
     "accounts:login": (PUBLIC, lambda w: []),
     "accounts:logout": (SIGNED_IN, lambda w: []),
     "accounts:password_change": (SIGNED_IN, lambda w: []),
@@ -89,6 +91,8 @@ ROUTES = {
     "accounts:user_role": (ADMIN, lambda w: [w["viewer"].pk]),
     "sso:start": (PUBLIC, lambda w: []),  # 404 while single sign-on is not configured
     "sso:callback": (PUBLIC, lambda w: []),
+    "accounts:digest": (SIGNED_IN, lambda w: []),
+    "accounts:calendar_rotate": (SIGNED_IN, lambda w: []),
     "accounts:token_create": (SIGNED_IN, lambda w: []),
     "accounts:token_revoke": (SIGNED_IN, lambda w: [1]),
     "api:openapi-json": (SIGNED_IN, lambda w: []),
@@ -171,7 +175,8 @@ def world(django_user_model):
             created_by=owner,
             now=now,
         ),  # fmt: skip
-        "viewer": make_user(django_user_model, "vic", VIEWER),
+        "viewer": (viewer := make_user(django_user_model, "vic", VIEWER)),
+        "viewer_profile": Profile.objects.create(user=viewer),
         "channel": channel_services.channel_create(
             name="ops", kind="webhook", url="http://127.0.0.1:9/hook", now=now
         ),
