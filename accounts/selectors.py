@@ -1,7 +1,10 @@
-"""Reads of the accounts app: API tokens."""
+"""Reads of the accounts app: API tokens, teams."""
+
+from django.db.models import Prefetch
 
 from . import tokens
-from .models import ApiToken
+from .models import ApiToken, Membership, Team
+from .roles import ADMIN, is_global_admin
 
 
 def tokens_of(*, user):
@@ -22,3 +25,17 @@ def token_list(*, user=None):
     if user is not None:
         rows = rows.filter(user=user)
     return rows
+
+
+def teams_administered(*, user):
+    """The teams USER may put clusters in: every team for a global admin, else the teams
+    where USER holds the admin role."""
+    if is_global_admin(user):
+        return Team.objects.order_by("name")
+    return Team.objects.filter(memberships__user=user, memberships__role=ADMIN).order_by("name")
+
+
+def teams_with_members():
+    """Every team with its memberships and their users (the teams page)."""
+    members = Membership.objects.select_related("user").order_by("user__username")
+    return Team.objects.order_by("name").prefetch_related(Prefetch("memberships", queryset=members))

@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from . import selectors, services, throttle, tokens
-from .roles import ROLES, admin_required, role_of
+from .roles import ROLES, global_admin_required, role_of
 
 
 def client_address(request) -> str:
@@ -163,7 +163,7 @@ def token_revoke(request, token_id: int):
     return redirect("accounts:preferences")
 
 
-@admin_required
+@global_admin_required
 def users(request):
     """Every account with its role; admins create accounts and change roles."""
     people = (
@@ -183,7 +183,7 @@ def users(request):
     return render(request, "accounts/users.html", {"rows": rows, "roles": ROLES})
 
 
-@admin_required
+@global_admin_required
 @require_POST
 def user_create(request):
     """Create an account with a role; the generated password is shown once."""
@@ -203,7 +203,7 @@ def user_create(request):
     return redirect("accounts:users")
 
 
-@admin_required
+@global_admin_required
 @require_POST
 def user_role(request, user_id: int):
     """Change one account's role."""

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from ninja import NinjaAPI, Query
 
-from accounts.roles import VIEWER
+from accounts.roles import VIEWER, is_global_admin
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 from dashboard import selectors as dashboard_selectors
@@ -24,7 +24,7 @@ from readiness import selectors as readiness_selectors
 from watchkeeper.timefmt import iso_utc
 
 from . import errors, schemas
-from .auth import SessionAuth, TokenAuth, require
+from .auth import SessionAuth, TokenAuth, cluster_for, require, visible_clusters
 from .errors import ApiError
 
 api = NinjaAPI(
@@ -50,11 +50,9 @@ OCCURRENCE_RANGE_MAX_DAYS = 400  # as `manage.py maintenance occurrences`
 PAGE_DEFAULT, PAGE_MAX = 100, 500
 
 
-def _cluster(name: str) -> Cluster:
-    cluster = Cluster.objects.filter(name=name).first()
-    if cluster is None:
-        raise ApiError(404, "not_found", f"No cluster named {name!r}.")
-    return cluster
+def _cluster(request, name: str, role: str = VIEWER) -> Cluster:
+    """The cluster NAME if the caller may see it (else 404): api.auth.cluster_for."""
+    return cluster_for(request, name, role=role)
 
 
 # --- clusters and readiness -------------------------------------------------------------------
@@ -64,7 +62,7 @@ def _cluster(name: str) -> Cluster:
 def clusters(request):
     """Every cluster, exactly as `manage.py cluster list --format json` prints it."""
     require(request, VIEWER)
-    return dashboard_selectors.cluster_summaries()
+    return dashboard_selectors.cluster_summaries(clusters=visible_clusters(request))
 
 
 @api.get(
@@ -76,7 +74,7 @@ def cluster_report(request, name: str, only_failed: bool = False):
     """The readiness report of the cluster's latest snapshot, exactly as
     `manage.py readiness report NAME --format json` prints it."""
     require(request, VIEWER)
-    cluster = _cluster(name)
+    cluster = _cluster(request, name)
     report = dashboard_selectors.cluster_report(cluster=cluster, now=timezone.now())
     if report is None:
         raise ApiError(404, "no_snapshot", f"{name} has no good poll yet; nothing to report.")
@@ -91,7 +89,7 @@ def cluster_report(request, name: str, only_failed: bool = False):
 def cluster_evaluations(request, name: str, since: datetime | None = None):
     """Score history: each stored evaluation since SINCE (default 30 days ago), oldest first."""
     require(request, VIEWER)
-    cluster = _cluster(name)
+    cluster = _cluster(request, name)
     if since is None:
         since = timezone.now() - timedelta(days=HISTORY_DAYS_DEFAULT)
     elif timezone.is_naive(since):
@@ -132,7 +130,7 @@ def findings(
     """Failing (show=open), waived or all checks of each cluster's latest evaluation, with the
     Findings page's filters; pages by `next_cursor` (stable order: check id)."""
     require(request, VIEWER)
-    everyone = list(Cluster.objects.order_by("name").only("id", "name", "environment"))
+    everyone = list(visible_clusters(request).order_by("name").only("id", "name", "environment"))
     query = {
         "cluster": cluster, "environment": environment, "severity": severity,
         "category": category, "rule": rule, "q": q, "show": show,
@@ -182,7 +180,7 @@ def nodes(request, name: str):
     require(request, VIEWER)
     return [
         {**_fields(node, schemas.NodeOut), "id": node.swarm_id}
-        for node in cluster_selectors.current_nodes(cluster=_cluster(name))
+        for node in cluster_selectors.current_nodes(cluster=_cluster(request, name))
     ]
 
 
@@ -196,7 +194,7 @@ def services(request, name: str):
     require(request, VIEWER)
     return [
         {**_fields(service, schemas.ServiceOut), "id": service.swarm_id}
-        for service in cluster_selectors.current_services(cluster=_cluster(name))
+        for service in cluster_selectors.current_services(cluster=_cluster(request, name))
     ]
 
 
@@ -218,7 +216,7 @@ def windows(request, name: str):
     return [
         {**_fields(window, schemas.WindowOut), "id": window.pk,
          "start_time": window.start_time.strftime("%H:%M")}
-        for window in _cluster(name).maintenance_windows.order_by("name")
+        for window in _cluster(request, name).maintenance_windows.order_by("name")
     ]  # fmt: skip
 
 
@@ -236,7 +234,7 @@ def occurrences(
     """Occurrences whose local date lies in [from, to], as
     `manage.py maintenance occurrences CLUSTER --from --to --format json` lists them."""
     require(request, VIEWER)
-    cluster = _cluster(name)
+    cluster = _cluster(request, name)
     if last < first:
         raise ApiError(422, "validation_error", "to: is before from.")
     if (last - first).days > OCCURRENCE_RANGE_MAX_DAYS:
@@ -272,7 +270,9 @@ def occurrences(
 def backups(request, name: str):
     """The cluster's registered backups with their restore-test state, most urgent first."""
     require(request, VIEWER)
-    pairs = maintenance_selectors.all_backup_states(now=timezone.now(), cluster=_cluster(name))
+    pairs = maintenance_selectors.all_backup_states(
+        now=timezone.now(), cluster=_cluster(request, name)
+    )
     return [
         {
             "id": backup.pk,
@@ -304,7 +304,7 @@ def _run(run) -> dict:
 def checklists(request, name: str):
     """The cluster's checklist runs, newest target first, with step counts."""
     require(request, VIEWER)
-    runs = maintenance_selectors.checklist_runs(now=timezone.now(), cluster=_cluster(name))
+    runs = maintenance_selectors.checklist_runs(now=timezone.now(), cluster=_cluster(request, name))
     return [_run(run) for run in runs]
 
 
@@ -316,7 +316,11 @@ def checklists(request, name: str):
 def checklist(request, run_id: int):
     """One checklist run with its steps."""
     require(request, VIEWER)
-    run = maintenance_selectors.checklist_runs(now=timezone.now()).filter(pk=run_id).first()
+    run = (
+        maintenance_selectors.checklist_runs(now=timezone.now(), clusters=visible_clusters(request))
+        .filter(pk=run_id)
+        .first()
+    )
     if run is None:
         raise ApiError(404, "not_found", f"No checklist run {run_id}.")
     steps = [
@@ -349,5 +353,13 @@ def reminders(
         {**_fields(reminder, schemas.ReminderOut), "id": reminder.pk,
          "cluster": reminder.cluster.name if reminder.cluster else None,
          "channel": reminder.channel.name if reminder.channel_id else None}
-        for reminder in maintenance_selectors.reminders_log(limit=limit, status=status)
+        for reminder in maintenance_selectors.reminders_log(
+            limit=limit, status=status, clusters=_reminder_scope(request)
+        )
     ]  # fmt: skip
+
+
+def _reminder_scope(request):
+    """Every reminder for a global admin (those without a cluster too), else those of the
+    clusters the caller may see."""
+    return None if is_global_admin(request.auth.user) else visible_clusters(request)

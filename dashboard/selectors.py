@@ -30,12 +30,20 @@ def cluster_report(*, cluster: Cluster, now) -> Report | None:
     )
 
 
-def cluster_summaries() -> list[dict[str, Any]]:
-    """One JSON-able entry per cluster for `cluster list` (no credentials, ever)."""
-    clusters = Cluster.objects.annotate(
-        node_count=Count("nodes", filter=Q(nodes__removed_at__isnull=True), distinct=True),
-        service_count=Count("services", filter=Q(services__removed_at__isnull=True), distinct=True),
-    ).order_by("name")
+def cluster_summaries(*, clusters=None) -> list[dict[str, Any]]:
+    """One JSON-able entry per cluster (of the CLUSTERS queryset: those a user may see; every
+    cluster when None) for `cluster list` and the API (no credentials, ever)."""
+    clusters = Cluster.objects.all() if clusters is None else clusters
+    clusters = (
+        clusters.select_related("team")
+        .annotate(
+            node_count=Count("nodes", filter=Q(nodes__removed_at__isnull=True), distinct=True),
+            service_count=Count(
+                "services", filter=Q(services__removed_at__isnull=True), distinct=True
+            ),
+        )
+        .order_by("name")
+    )
 
     clusters = list(clusters)
     evaluations = evaluations_for_clusters(clusters=clusters)
@@ -46,6 +54,7 @@ def cluster_summaries() -> list[dict[str, Any]]:
         out.append(
             {
                 "name": cluster.name,
+                "team": cluster.team.name,
                 "environment": cluster.environment,
                 "url": display_url(cluster.url),
                 "nodes": cluster.node_count,

@@ -7,13 +7,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.roles import operator_required, viewer_required
+from accounts.roles import (
+    OPERATOR,
+    VIEWER,
+    global_admin_required,
+    is_global_admin,
+    operator_required,
+    viewer_required,
+)
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 
@@ -36,9 +43,16 @@ FEED_AHEAD = timedelta(weeks=8)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _chosen_cluster(value: str) -> Cluster | None:
-    """The cluster a form's select named by primary key, or None."""
-    return Cluster.objects.filter(pk=value).first() if value.isdigit() else None
+def _chosen_cluster(request, value: str) -> Cluster | None:
+    """The cluster a form's select named by primary key, among those the user operates; None
+    when there is none (another team's cluster is as unknown as a missing one)."""
+    mine = cluster_selectors.visible_clusters(request.user, OPERATOR)
+    return mine.filter(pk=value).first() if value.isdigit() else None
+
+
+def _visible(request):
+    """The clusters the user may see (clusters.selectors.visible_clusters)."""
+    return cluster_selectors.visible_clusters(request.user)
 
 
 def _day(value: str, default: date) -> date:
@@ -72,11 +86,16 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
         following = (first + timedelta(days=32)).replace(day=1)
         month = anchor.month
     since, until = calendar_grid.utc_range(start, end, zone)
-    occurrences = selectors.occurrences_in_range(since=since, until=until)
+    occurrences = selectors.occurrences_in_range(
+        since=since, until=until, clusters=_visible(request)
+    )
     weeks = calendar_grid.grid(
         occurrences, start=start, end=end, zone=zone, today=today, month=month
     )
-    calendar_grid.add_notes(weeks, skipped_notes(first_day=start, last_day=end - timedelta(days=1)))
+    notes = skipped_notes(
+        first_day=start, last_day=end - timedelta(days=1), clusters=_visible(request)
+    )
+    calendar_grid.add_notes(weeks, notes)
     return render(
         request,
         "maintenance/overview.html",
@@ -87,7 +106,9 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
             "previous": previous,
             "following": following,
             "today": today,
-            "clusters": Cluster.objects.order_by("name").only("id", "name"),
+            "clusters": cluster_selectors.visible_clusters(request.user, OPERATOR)
+            .order_by("name")
+            .only("id", "name"),
             "weekdays": WEEKDAYS,
             "kinds": recurrence.KINDS,
             "ordinals": (
@@ -119,11 +140,16 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
     )
 
 
-def skipped_notes(*, first_day: date, last_day: date, cluster=None) -> dict[date, list[str]]:
+def skipped_notes(
+    *, first_day: date, last_day: date, cluster=None, clusters=None
+) -> dict[date, list[str]]:
     """Local day -> why maintenance is skipped that day: freezes and skip dates, and months in
-    which a monthly window's day does not exist (shown on that month's last day)."""
+    which a monthly window's day does not exist (shown on that month's last day). CLUSTER or
+    CLUSTERS (the ones the viewer may see) narrow them."""
     notes: dict[date, list[str]] = defaultdict(list)
-    for item in freezes.freezes_between(first_day=first_day, last_day=last_day, cluster=cluster):
+    for item in freezes.freezes_between(
+        first_day=first_day, last_day=last_day, cluster=cluster, clusters=clusters
+    ):
         day = max(item.first_day, first_day)
         while day <= min(item.last_day, last_day):
             notes[day].append(f"Freeze: {item.name} ({item.scope}), no maintenance")
@@ -131,6 +157,8 @@ def skipped_notes(*, first_day: date, last_day: date, cluster=None) -> dict[date
     windows = Window.objects.filter(rrule__startswith="FREQ=MONTHLY").select_related("cluster")
     if cluster is not None:
         windows = windows.filter(cluster=cluster)
+    if clusters is not None:
+        windows = windows.filter(cluster__in=clusters)
     for window in windows:
         for day, why in recurrence.skipped_months(
             window.rrule,
@@ -160,7 +188,7 @@ def window_create(request):
             for key in ("ordinal", "weekday", "month_day", "interval", "once", "rrule")
         },
     }
-    cluster = _chosen_cluster(sent["cluster"])
+    cluster = _chosen_cluster(request, sent["cluster"])
     if cluster is None:
         return _overview(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
@@ -224,7 +252,12 @@ def _schedule(sent: dict) -> dict:
 @viewer_required
 def occurrence(request, pk: int):
     """One occurrence: the rolling reboot plan, per-node verification, manual confirmation."""
-    occ = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
+    occ = cluster_selectors.object_for(
+        request.user,
+        Occurrence.objects.select_related("window__cluster"),
+        cluster_field="window__cluster",
+        pk=pk,
+    )
     cluster = occ.window.cluster
     snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
     plan = planner.plan(snapshot) if snapshot is not None else None
@@ -244,15 +277,23 @@ def occurrence(request, pk: int):
             "verifications": verifications,
             "pending": pending,
             "started": occ.start <= timezone.now(),
+            "can_operate": cluster_selectors.may(request.user, cluster, OPERATOR),
         },
     )
 
 
-@operator_required
-@require_POST
+@viewer_required
 def occurrence_confirm(request, pk: int):
     """An operator confirms one node's reboot with a note."""
-    occ = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
+    occ = cluster_selectors.object_for(
+        request.user,
+        Occurrence.objects.select_related("window__cluster"),
+        role=OPERATOR,
+        cluster_field="window__cluster",
+        pk=pk,
+    )
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     try:
         window_services.occurrence_confirm_reboot(
             occurrence=occ,
@@ -280,16 +321,27 @@ def _backups(request, *, failed: dict | None = None, status: int = 200):
     return render(
         request,
         "maintenance/backups.html",
-        {"rows": selectors.all_backup_states(now=timezone.now()), "failed": failed or {}},
+        {
+            "rows": selectors.all_backup_states(now=timezone.now(), clusters=_visible(request)),
+            "operable": set(
+                cluster_selectors.visible_clusters(request.user, OPERATOR).values_list(
+                    "pk", flat=True
+                )
+            ),
+            "failed": failed or {},
+        },
         status=status,
     )
 
 
-@operator_required
-@require_POST
+@viewer_required
 def backup_validate(request, pk: int):
     """Record a restore test of one backup."""
-    backup = get_object_or_404(Backup.objects.select_related("cluster"), pk=pk)
+    backup = cluster_selectors.object_for(
+        request.user, Backup.objects.select_related("cluster"), role=OPERATOR, pk=pk
+    )
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     try:
         backup_services.backup_validate(
             backup=backup,
@@ -322,9 +374,11 @@ def _checklist_list(request, *, form: dict | None = None, errors=(), status: int
         request,
         "maintenance/checklists.html",
         {
-            "runs": selectors.checklist_runs(now=timezone.now()),
+            "runs": selectors.checklist_runs(now=timezone.now(), clusters=_visible(request)),
             "templates": checklists.TEMPLATES.values(),
-            "clusters": Cluster.objects.order_by("name").only("id", "name"),
+            "clusters": cluster_selectors.visible_clusters(request.user, OPERATOR)
+            .order_by("name")
+            .only("id", "name"),
             "form": form or {"tz": str(timezone.get_current_timezone())},
             "form_errors": list(errors),
         },
@@ -340,7 +394,7 @@ def checklist_start(request):
         name: request.POST.get(name, "")
         for name in ("template", "cluster", "target", "tz", "dns_hostname")
     }
-    cluster = _chosen_cluster(sent["cluster"])
+    cluster = _chosen_cluster(request, sent["cluster"])
     if cluster is None:
         return _checklist_list(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
@@ -366,12 +420,15 @@ def checklist_start(request):
 @viewer_required
 def checklist(request, pk: int):
     """One checklist run: its steps with due and overdue flags, ticked by htmx."""
-    run = get_object_or_404(ChecklistRun.objects.select_related("cluster"), pk=pk)
+    run = cluster_selectors.object_for(
+        request.user, ChecklistRun.objects.select_related("cluster"), pk=pk
+    )
     return render(
         request,
         "maintenance/checklist.html",
         {
             "run": run,
+            "can_operate": cluster_selectors.may(request.user, run.cluster, OPERATOR),
             "steps": selectors.checklist_run_steps(run=run),
             "now": timezone.now(),
             "run_zone": run.tz,
@@ -379,12 +436,19 @@ def checklist(request, pk: int):
     )
 
 
-@operator_required
-@require_POST
+@viewer_required
 @vary_on_headers("HX-Request")
 def step_tick(request, pk: int):
     """Tick or untick one step; htmx gets the step's row back."""
-    step = get_object_or_404(RunStep.objects.select_related("run__cluster"), pk=pk)
+    step = cluster_selectors.object_for(
+        request.user,
+        RunStep.objects.select_related("run__cluster"),
+        role=OPERATOR,
+        cluster_field="run__cluster",
+        pk=pk,
+    )
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     step = checklist_services.run_step_mark(
         step=step,
         done=request.POST.get("done") == "1",
@@ -396,7 +460,7 @@ def step_tick(request, pk: int):
         return render(
             request,
             "maintenance/checklist.html#step",
-            {"step": step, "now": timezone.now(), "run_zone": step.run.tz},
+            {"step": step, "now": timezone.now(), "run_zone": step.run.tz, "can_operate": True},
         )
     return redirect("maintenance:checklist", pk=step.run_id)
 
@@ -411,16 +475,20 @@ def reminders(request):
         request,
         "maintenance/reminders.html",
         {
-            "rows": selectors.reminders_log(status=status),
+            "rows": selectors.reminders_log(
+                status=status,
+                clusters=None if is_global_admin(request.user) else _visible(request),
+            ),
             "status": status,
             "statuses": Reminder.Status.values,
         },
     )
 
 
-@viewer_required
+@global_admin_required
 def outbox(request):
-    """Messages written by the embedded email default (no SMTP server configured)."""
+    """Messages written by the embedded email default (no SMTP server configured); global
+    admins only (the messages are about every team's clusters)."""
     directory = settings.EMAIL_OUTBOX_DIR
     files = sorted(directory.glob("*.log"), reverse=True)[:50] if directory.is_dir() else []
     messages_ = [
@@ -439,7 +507,9 @@ def outbox(request):
 def calendar_feed(request, token: str):
     """The cluster's iCalendar feed; the secret token in the URL is the only credential."""
     cluster = Cluster.objects.filter(calendar_token=token).first() if len(token) >= 16 else None
-    if cluster is None:
+    if cluster is None or (
+        request.user.is_authenticated and not cluster_selectors.may(request.user, cluster, VIEWER)
+    ):  # the token is the credential; a signed-in user outside the team still gets nothing
         raise Http404("No such calendar.")
     now = timezone.now()
     body = ical.build(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.template.loader import render_to_string
 
+from accounts.roles import VIEWER
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 from maintenance import backups as backup_rules
@@ -32,6 +33,10 @@ def message_id_for(dedup_key: str) -> str:
 def recipients_of(cluster: Cluster) -> list[str]:
     addresses = []
     for recipient in cluster.recipients.select_related("user"):
+        if recipient.user is not None and not cluster_selectors.may(
+            recipient.user, cluster, VIEWER
+        ):
+            continue  # a user no longer in the cluster's team is told nothing about it
         address = (recipient.address or "").strip()
         if address and address.lower() not in {a.lower() for a in addresses}:
             addresses.append(address)
