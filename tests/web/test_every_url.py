@@ -69,6 +69,9 @@ ROUTES = {
     "accounts:users": (ADMIN, lambda w: []),
     "accounts:user_create": (ADMIN, lambda w: []),
     "accounts:user_role": (ADMIN, lambda w: [w["viewer"].pk]),
+    "accounts:teams": (ADMIN, lambda w: []),  # global admins
+    "accounts:team_create": (ADMIN, lambda w: []),
+    "accounts:team_member": (ADMIN, lambda w: [w["cluster"].team_id]),
     "sso:start": (PUBLIC, lambda w: []),  # 404 while single sign-on is not configured
     "sso:callback": (PUBLIC, lambda w: []),
     "accounts:token_create": (SIGNED_IN, lambda w: []),
