@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import feed_views, views
 
 app_name = "maintenance"
 
@@ -15,7 +15,7 @@ urlpatterns = [
     path("checklists/new/", views.checklist_start, name="checklist_start"),
     path("checklists/<int:pk>/", views.checklist, name="checklist"),
     path("steps/<int:pk>/tick/", views.step_tick, name="step_tick"),
-    path("reminders/", views.reminders, name="reminders"),
-    path("outbox/", views.outbox, name="outbox"),
-    path("calendar/<str:token>.ics", views.calendar_feed, name="calendar"),
+    path("reminders/", feed_views.reminders, name="reminders"),
+    path("outbox/", feed_views.outbox, name="outbox"),
+    path("calendar/<str:token>.ics", feed_views.calendar_feed, name="calendar"),
 ]
