@@ -43,6 +43,28 @@ def user_set_role(*, user, role: str | None, team: Team | None = None) -> None:
     forget_roles(user)
 
 
+@transaction.atomic
+def user_set_global_admin(*, user, admin: bool) -> None:
+    """Give or take the global admin role alone (team memberships unchanged)."""
+    if bool(user.is_superuser) == admin:
+        return
+    audit.record(
+        action="user.role",
+        obj=user.get_username(),
+        object_type="user",
+        before={"global_admin": not admin},
+        after={"global_admin": admin},
+    )
+    admin_group = Group.objects.get_or_create(name=ADMIN)[0]
+    if admin:
+        user.groups.add(admin_group)
+    else:
+        user.groups.remove(admin_group)
+    user.is_staff = user.is_superuser = admin
+    user.save(update_fields=["is_staff", "is_superuser"])
+    forget_roles(user)
+
+
 def _name(team: Team | None) -> str:
     return team.name if team is not None else DEFAULT_TEAM
 

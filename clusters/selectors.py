@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 
 from accounts.roles import RANK, VIEWER, is_global_admin, role_in_team, team_roles
@@ -34,6 +36,17 @@ def role_on(user, cluster) -> str | None:
 def may(user, cluster, role: str) -> bool:
     """True when USER holds ROLE or more on CLUSTER."""
     return RANK[role_on(user, cluster)] >= RANK[role]
+
+
+def users_who_see(*, cluster, users) -> set[int]:
+    """The ids of USERS who may see CLUSTER (members of its team, global admins): one query,
+    for deriving notification recipients."""
+    return set(
+        get_user_model()
+        .objects.filter(pk__in=[user.pk for user in users], is_active=True)
+        .filter(Q(is_superuser=True) | Q(memberships__team_id=cluster.team_id))
+        .values_list("pk", flat=True)
+    )
 
 
 def cluster_for(user, *, role: str = VIEWER, queryset=None, **lookup):

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.template.loader import render_to_string
 
-from accounts.roles import VIEWER
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 from maintenance import backups as backup_rules
@@ -32,10 +31,11 @@ def message_id_for(dedup_key: str) -> str:
 
 def recipients_of(cluster: Cluster) -> list[str]:
     addresses = []
-    for recipient in cluster.recipients.select_related("user"):
-        if recipient.user is not None and not cluster_selectors.may(
-            recipient.user, cluster, VIEWER
-        ):
+    rows = list(cluster.recipients.select_related("user"))
+    users = [recipient.user for recipient in rows if recipient.user is not None]
+    allowed = cluster_selectors.users_who_see(cluster=cluster, users=users) if users else set()
+    for recipient in rows:
+        if recipient.user is not None and recipient.user.pk not in allowed:
             continue  # a user no longer in the cluster's team is told nothing about it
         address = (recipient.address or "").strip()
         if address and address.lower() not in {a.lower() for a in addresses}:
