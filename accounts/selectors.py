@@ -28,9 +28,10 @@ def token_list(*, user=None):
 
 
 def teams_administered(*, user):
-    """The teams USER may put clusters in: every team for a global admin, else the teams
-    where USER holds the admin role."""
+    """The teams USER may put clusters in: every team for a global admin (the default team
+    is made if it was deleted or never made), else the teams where USER holds the admin role."""
     if is_global_admin(user):
+        Team.default()
         return Team.objects.order_by("name")
     return Team.objects.filter(memberships__user=user, memberships__role=ADMIN).order_by("name")
 
