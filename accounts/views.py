@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
@@ -18,6 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from . import selectors, services, throttle, tokens
+from .models import Membership
 from .roles import ROLES, global_admin_required, role_of
 
 
@@ -169,14 +169,15 @@ def users(request):
     people = (
         get_user_model()
         .objects.order_by("username")
-        .prefetch_related(Prefetch("groups", queryset=Group.objects.only("name")))
+        .prefetch_related(
+            Prefetch("memberships", queryset=Membership.objects.select_related("team"))
+        )
     )
     rows = [
         {
             "user": person,
-            "role": "admin"
-            if person.is_superuser
-            else next((g.name for g in person.groups.all() if g.name in ROLES), None),
+            "role": "admin" if person.is_superuser else None,
+            "teams": [f"{m.team.name}: {m.role}" for m in person.memberships.all()],
         }
         for person in people
     ]
