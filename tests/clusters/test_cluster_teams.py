@@ -114,3 +114,30 @@ def test_team_roles_show_on_the_fleet_controls(client, blue_red):
     red_page = client.get(reverse("clusters:detail", args=["redwood"])).text
     assert 'id="cluster-settings"' in blue_page  # admin in blue
     assert 'id="cluster-settings"' not in red_page  # operator in red
+
+
+def test_a_waiver_owner_who_left_the_team_is_not_told_of_its_expiry(blue_red, django_user_model):
+    from datetime import timedelta
+
+    from dashboard import pipeline
+    from readiness import services as readiness
+
+    blue, _, _ = blue_red
+    cluster = registration.cluster_add(name="prod", url="unix:///run/prod.sock", team=blue)
+    owners = []
+    for name in ("stays", "leaves"):
+        owner = make_user(django_user_model, name, None)
+        owner.email = f"{name}@example.com"
+        owner.save()
+        teams.membership_set(team=blue, user=owner, role="operator")
+        owners.append(owner)
+    now = timezone.now()
+    for owner in owners:
+        readiness.waiver_create(
+            cluster=cluster, rule="images.tag-pinned", selector=owner.username, reason="r",
+            owner=owner, expires_at=now + timedelta(days=1), created_by=owner, now=now,
+        )  # fmt: skip
+    teams.membership_set(team=blue, user=owners[1], role=None)
+    assert pipeline.waivers_expire(now=now + timedelta(days=2)) == 2
+    sent_to = set(Reminder.objects.values_list("recipient", flat=True))
+    assert sent_to == {"stays@example.com"}
