@@ -233,6 +233,8 @@ def test_nothing_of_team_b_on_any_list_page_or_api_list(client, teams, role):
             unknown = _body(client.get(f"{reverse(name)}?{key}=zebrx"))
             assert asked.count(MARK) == unknown.count("zebrx"), (name, key, role)
     assert "ant" in client.get(reverse("clusters:fleet")).text
+    findings = " ".join(client.get(reverse("readiness:findings") + "?show=all").text.split())
+    assert "latest evaluation of 1 cluster." in findings  # counts, too, are of team A only
 
 
 def test_an_operator_of_a_cannot_waive_or_plan_in_b_but_can_in_a(client, teams):
@@ -286,6 +288,8 @@ def test_a_global_admin_sees_both_teams(client, teams, admin_user):
     client.force_login(admin_user)
     fleet = client.get(reverse("clusters:fleet")).text
     assert "ant" in fleet and MARK in fleet
+    findings = " ".join(client.get(reverse("readiness:findings") + "?show=all").text.split())
+    assert "latest evaluation of 2 clusters." in findings
     assert client.get(reverse("clusters:detail", args=[MARK])).status_code == 200
 
 
