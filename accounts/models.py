@@ -4,7 +4,7 @@ import datetime
 import secrets
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
 
@@ -60,3 +60,60 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.scope}) of {self.user}"
+
+
+DEFAULT_TEAM = "default"
+
+
+class Team(models.Model):
+    """A group of people that owns clusters; roles on a cluster are held per team."""
+
+    name = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "Use letters, digits, dot, dash and underscore."
+            )
+        ],
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def default(cls) -> "Team":
+        """The team clusters and users go to when none is named (made on first use)."""
+        return cls.objects.get_or_create(name=DEFAULT_TEAM)[0]
+
+
+class Membership(models.Model):
+    """USER holds ROLE (viewer, operator or admin) in TEAM: one role per user and team."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer"
+        OPERATOR = "operator"
+        ADMIN = "admin"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices)
+
+    class Meta:
+        ordering = ["team__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team"], name="membership_once_per_team"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["viewer", "operator", "admin"]),
+                name="membership_role_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} in {self.team}"

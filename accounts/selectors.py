@@ -1,9 +1,11 @@
-"""Reads of the accounts app: API tokens, profiles."""
+"""Reads of the accounts app: API tokens, profiles, teams."""
 
 from django.contrib.auth import get_user_model
+from django.db.models import Prefetch
 
 from . import tokens
-from .models import ApiToken, Profile
+from .models import ApiToken, Membership, Profile, Team
+from .roles import ADMIN, is_global_admin
 
 
 def user_by_calendar_token(*, token: str):
@@ -42,3 +44,18 @@ def token_list(*, user=None):
     if user is not None:
         rows = rows.filter(user=user)
     return rows
+
+
+def teams_administered(*, user):
+    """The teams USER may put clusters in: every team for a global admin (the default team
+    is made if it was deleted or never made), else the teams where USER holds the admin role."""
+    if is_global_admin(user):
+        Team.default()
+        return Team.objects.order_by("name")
+    return Team.objects.filter(memberships__user=user, memberships__role=ADMIN).order_by("name")
+
+
+def teams_with_members():
+    """Every team with its memberships and their users (the teams page)."""
+    members = Membership.objects.select_related("user").order_by("user__username")
+    return Team.objects.order_by("name").prefetch_related(Prefetch("memberships", queryset=members))

@@ -12,14 +12,16 @@ from django.db.models import Q
 
 from audit import services as audit
 
-from . import tokens
-from .models import ApiToken, Profile, new_calendar_token
-from .roles import ADMIN, ROLES, role_of
+from . import teams, tokens
+from .models import DEFAULT_TEAM, ApiToken, Profile, Team, new_calendar_token
+from .roles import ADMIN, ROLES, forget_roles, role_of
 
 
 @transaction.atomic
-def user_set_role(*, user, role: str | None) -> None:
-    """Give USER exactly one role (or none); admins are staff and superusers."""
+def user_set_role(*, user, role: str | None, team: Team | None = None) -> None:
+    """Set USER's role: admin is the global admin role (staff and superuser, every team);
+    viewer or operator is that role in TEAM (the default team when None), and takes the
+    global admin role away; None takes every role away (global and in every team)."""
     if role is not None and role not in ROLES:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
     audit.record(
@@ -27,22 +29,55 @@ def user_set_role(*, user, role: str | None) -> None:
         obj=user.get_username(),
         object_type="user",
         before={"role": role_of(user)},
-        after={"role": role},
+        after={"role": role} if role in (None, ADMIN) else {"role": role, "team": _name(team)},
     )
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     if role is not None:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
     user.is_staff = user.is_superuser = role == ADMIN
     user.save(update_fields=["is_staff", "is_superuser"])
-    user.__dict__.pop("_watchkeeper_role", None)
+    if role is None:
+        teams.memberships_replace(user=user, roles={})
+    elif role != ADMIN:
+        teams.membership_set(team=team or Team.default(), user=user, role=role)
+    forget_roles(user)
 
 
 @transaction.atomic
-def user_create(*, username: str, email: str = "", role: str, password: str | None = None):
-    """Create a user with a role; returns (user, password) with a generated password if none."""
+def user_set_global_admin(*, user, admin: bool) -> None:
+    """Give or take the global admin role alone (team memberships unchanged)."""
+    if bool(user.is_superuser) == admin:
+        return
+    audit.record(
+        action="user.role",
+        obj=user.get_username(),
+        object_type="user",
+        before={"global_admin": not admin},
+        after={"global_admin": admin},
+    )
+    admin_group = Group.objects.get_or_create(name=ADMIN)[0]
+    if admin:
+        user.groups.add(admin_group)
+    else:
+        user.groups.remove(admin_group)
+    user.is_staff = user.is_superuser = admin
+    user.save(update_fields=["is_staff", "is_superuser"])
+    forget_roles(user)
+
+
+def _name(team: Team | None) -> str:
+    return team.name if team is not None else DEFAULT_TEAM
+
+
+@transaction.atomic
+def user_create(
+    *, username: str, email: str = "", role: str, password: str | None = None, team=None
+):
+    """Create a user with a role (in TEAM, see user_set_role); returns (user, password) with
+    a generated password if none."""
     password = password or secrets.token_urlsafe(15)
     user = get_user_model().objects.create_user(username=username, email=email, password=password)
-    user_set_role(user=user, role=role)
+    user_set_role(user=user, role=role, team=team)
     return user, password
 
 

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path, reverse_lazy
 
-from . import views
+from . import team_views, views
 
 app_name = "accounts"
 
@@ -61,4 +61,7 @@ urlpatterns = [
     path("users/", views.users, name="users"),
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:user_id>/role/", views.user_role, name="user_role"),
+    path("teams/", team_views.team_list, name="teams"),
+    path("teams/new/", team_views.team_create, name="team_create"),
+    path("teams/<int:team_id>/member/", team_views.team_member, name="team_member"),
 ]

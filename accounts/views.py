@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
@@ -20,7 +19,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from . import selectors, services, throttle, tokens
-from .roles import ROLES, admin_required, role_of
+from .models import Membership
+from .roles import ROLES, global_admin_required, role_of
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -197,27 +197,28 @@ def token_revoke(request, token_id: int):
     return redirect("accounts:preferences")
 
 
-@admin_required
+@global_admin_required
 def users(request):
     """Every account with its role; admins create accounts and change roles."""
     people = (
         get_user_model()
         .objects.order_by("username")
-        .prefetch_related(Prefetch("groups", queryset=Group.objects.only("name")))
+        .prefetch_related(
+            Prefetch("memberships", queryset=Membership.objects.select_related("team"))
+        )
     )
     rows = [
         {
             "user": person,
-            "role": "admin"
-            if person.is_superuser
-            else next((g.name for g in person.groups.all() if g.name in ROLES), None),
+            "role": "admin" if person.is_superuser else None,
+            "teams": [f"{m.team.name}: {m.role}" for m in person.memberships.all()],
         }
         for person in people
     ]
     return render(request, "accounts/users.html", {"rows": rows, "roles": ROLES})
 
 
-@admin_required
+@global_admin_required
 @require_POST
 def user_create(request):
     """Create an account with a role; the generated password is shown once."""
@@ -237,7 +238,7 @@ def user_create(request):
     return redirect("accounts:users")
 
 
-@admin_required
+@global_admin_required
 @require_POST
 def user_role(request, user_id: int):
     """Change one account's role."""

@@ -1,29 +1,39 @@
 """Which clusters (and rows of clusters) a caller reaches. Every API lookup of a cluster, or of
-a row that belongs to one, goes through here, so that narrowing what a caller sees (per team,
-say) is a change to `clusters_for` alone."""
+a row that belongs to one, goes through here: the caller's teams decide (api.auth.cluster_for,
+clusters.selectors.visible_clusters), with the role the operation asked for in `require`
+(request.watchkeeper_role). A cluster of another team is 404, as an unknown one."""
 
 from django.db.models import QuerySet
 
+from accounts.roles import RANK, VIEWER
 from clusters.models import Cluster
 
+from . import auth
 from .errors import ApiError
 
 
+def _role(request) -> str:
+    return getattr(request, "watchkeeper_role", VIEWER)
+
+
 def clusters_for(request) -> QuerySet[Cluster]:
-    """The clusters the caller may see: every cluster."""
-    return Cluster.objects.all()
+    """The clusters the caller may see (with the operation's role or more; a token's scope
+    caps it)."""
+    role = _role(request)
+    principal = request.auth
+    if principal.token is not None and RANK[principal.role] < RANK[role]:
+        return Cluster.objects.none()
+    return auth.visible_clusters(request, role)
 
 
 def cluster_get(request, name: str) -> Cluster:
-    """The caller's cluster NAME; 404 when there is none."""
-    cluster = clusters_for(request).filter(name=name).first()
-    if cluster is None:
-        raise ApiError(404, "not_found", f"No cluster named {name!r}.")
-    return cluster
+    """The caller's cluster NAME; 404 when there is none or it is another team's, 403 when the
+    caller holds less than the operation's role on it."""
+    return auth.cluster_for(request, name, role=_role(request))
 
 
 def row_get(request, queryset: QuerySet, pk: int, *, what: str, cluster_path: str = "cluster"):
-    """The row PK of QUERYSET whose cluster (at CLUSTER_PATH) the caller sees; 404 otherwise."""
+    """The row PK of QUERYSET whose cluster (at CLUSTER_PATH) the caller reaches; 404 otherwise."""
     row = (
         queryset.filter(pk=pk, **{f"{cluster_path}__in": clusters_for(request)}).first()
         if pk >= 0

@@ -15,8 +15,9 @@ from ninja.security import APIKeyCookie, HttpBearer
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts import tokens
-from accounts.roles import RANK, role_of
+from accounts.roles import RANK, VIEWER, role_of
 from audit import services as audit
+from clusters import selectors as cluster_selectors
 
 from .errors import ApiError
 
@@ -127,4 +128,34 @@ def needs(role: str) -> list:
 
 def require(request, role: str) -> Principal:
     """The caller, if it acts with ROLE or higher; 403 otherwise."""
-    return _allowed(request.auth, role)
+    principal = _allowed(request.auth, role)
+    # the role this operation needs: api.access looks the cluster (or row) up with it
+    request.watchkeeper_role = max(
+        role, getattr(request, "watchkeeper_role", VIEWER), key=RANK.__getitem__
+    )
+    return principal
+
+
+def cluster_for(request, name: str, *, role: str = VIEWER):
+    """The cluster named NAME for an API call that needs ROLE on it: 404 when it does not
+    exist or the caller is not in its team (as for an unknown name), 403 when the caller (or
+    the token's scope) holds less than ROLE on it. Every cluster lookup of the API is this."""
+    principal: Principal = request.auth
+    cluster = cluster_selectors.visible_clusters(principal.user).filter(name=name).first()
+    if cluster is None:
+        raise ApiError(404, "not_found", f"No cluster named {name!r}.")
+    held = cluster_selectors.role_on(principal.user, cluster)
+    if principal.token is not None:
+        held = tokens.effective_role(scope=principal.token.scope, user_role=held)
+    if RANK[held] < RANK[role]:
+        via = "this token's scope" if principal.token is not None else "your role"
+        raise ApiError(
+            403, "role_required", f"This needs the {role} role on {name}; {via} gives {held}."
+        )
+    return cluster
+
+
+def visible_clusters(request, role: str = VIEWER):
+    """The clusters the caller may see (with ROLE or more): clusters.selectors.visible_clusters
+    of its user."""
+    return cluster_selectors.visible_clusters(request.auth.user, role)

@@ -21,7 +21,10 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from accounts import selectors as account_selectors
+from accounts.roles import is_global_admin
 from clusters.models import Cluster, Node, PollRun
+from clusters.selectors import visible_clusters
 from maintenance import selectors as maintenance_selectors
 from maintenance.models import Reminder
 from readiness import findings as readiness_findings
@@ -34,9 +37,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CELERY_QUEUES = ("celery",)
 
 
-def _clusters():
-    """Every cluster with its latest poll's duration and its failed polls since the last good
-    one (one query)."""
+def _clusters(base=None):
+    """Every cluster (of the BASE queryset when given) with its latest poll's duration and its
+    failed polls since the last good one (one query)."""
     latest_run = PollRun.objects.filter(cluster=OuterRef("pk")).order_by("-started_at", "-id")
     failures = (
         PollRun.objects.filter(cluster=OuterRef("pk"), ok=False)
@@ -47,23 +50,28 @@ def _clusters():
         .values("n")
     )
     return list(
-        Cluster.objects.annotate(
+        (Cluster.objects.all() if base is None else base)
+        .annotate(
             last_duration_ms=Subquery(latest_run.values("duration_ms")[:1]),
             failures=Coalesce(Subquery(failures, output_field=IntegerField()), Value(0)),
-        ).order_by("name")
+        )
+        .order_by("name")
     )
 
 
 class WatchkeeperCollector:
     """Reads the database when Prometheus scrapes; NOW is fixed for one scrape."""
 
-    def __init__(self, *, now: datetime | None = None, queue_length=None):
+    def __init__(self, *, now: datetime | None = None, queue_length=None, clusters=None):
+        """CLUSTERS (a queryset): the scoped view of an API token's user, which has only the
+        per-cluster metrics of these clusters (no reminder or queue counts)."""
         self.now = now
         self.queue_length = queue_length or celery_queue_length
+        self.scope = clusters
 
     def collect(self):
         now = self.now or timezone.now()
-        clusters = _clusters()
+        clusters = _clusters(self.scope)
         ids = [c.pk for c in clusters]
         names = {c.pk: c.name for c in clusters}
         evaluations = readiness_selectors.evaluations_for_clusters(clusters=clusters)
@@ -189,6 +197,8 @@ class WatchkeeperCollector:
             steps.add_metric([cluster.name], counts.get("overdue_steps", 0))
         yield backups
         yield steps
+        if self.scope is not None:
+            return
 
         reminders = GaugeMetricFamily(
             "watchkeeper_reminders",
@@ -236,10 +246,10 @@ def celery_queue_length() -> dict[str, int] | None:
         return None
 
 
-def render(*, now: datetime | None = None, queue_length=None) -> bytes:
-    """The Prometheus text exposition of the collector."""
+def render(*, now: datetime | None = None, queue_length=None, clusters=None) -> bytes:
+    """The Prometheus text exposition of the collector (scoped to CLUSTERS when given)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WatchkeeperCollector(now=now, queue_length=queue_length))
+    registry.register(WatchkeeperCollector(now=now, queue_length=queue_length, clusters=clusters))
     return generate_latest(registry)
 
 
@@ -265,10 +275,26 @@ def _token_ok(request) -> bool:
     return hmac.compare_digest(header[7:].strip().encode(), expected.encode())
 
 
+def _api_token_user(request):
+    """The user of a usable API token (wk_...) in the Authorization header, else None."""
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    found = account_selectors.token_by_secret(secret=header[7:].strip())
+    if found is None or not found.user.is_active or not found.is_usable(timezone.now()):
+        return None
+    return found.user
+
+
 def view(request):
-    """GET /metrics: Prometheus text format, for a bearer token or an allowed address."""
+    """GET /metrics: Prometheus text format, for the metrics token or an allowed address
+    (every cluster), or an API token (the scoped view: the clusters its user may see)."""
     if request.method not in ("GET", "HEAD"):
         return HttpResponse("GET only\n", status=405, headers={"Allow": "GET, HEAD"})
+    user = _api_token_user(request)
+    if user is not None:
+        scope = None if is_global_admin(user) else visible_clusters(user)
+        return HttpResponse(render(clusters=scope), content_type=CONTENT_TYPE_LATEST)
     allowed = _token_ok(request) or _allowed_address(request.META.get("REMOTE_ADDR", ""))
     if not allowed:
         if not settings.WATCHKEEPER_METRICS_TOKEN:  # no token could help: 403

@@ -24,6 +24,7 @@ class LastPoll(Schema):
 
 class ClusterOut(Schema):
     name: str
+    team: str
     environment: str
     url: str
     nodes: int

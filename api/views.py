@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from ninja import Query
 
-from accounts.roles import VIEWER
+from accounts.roles import VIEWER, is_global_admin
 from clusters import selectors as cluster_selectors
 from dashboard import selectors as dashboard_selectors
 from maintenance import selectors as maintenance_selectors
@@ -346,5 +346,13 @@ def reminders(
         {**_fields(reminder, schemas.ReminderOut), "id": reminder.pk,
          "cluster": reminder.cluster.name if reminder.cluster else None,
          "channel": reminder.channel.name if reminder.channel_id else None}
-        for reminder in maintenance_selectors.reminders_log(limit=limit, status=status)
+        for reminder in maintenance_selectors.reminders_log(
+            limit=limit, status=status, clusters=_reminder_scope(request)
+        )
     ]  # fmt: skip
+
+
+def _reminder_scope(request):
+    """Every reminder for a global admin (those without a cluster too), else those of the
+    clusters the caller may see."""
+    return None if is_global_admin(request.auth.user) else access.clusters_for(request)

@@ -7,8 +7,11 @@ import json
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.text import capfirst
 from django.views.decorators.debug import sensitive_variables
+
+from accounts.models import DEFAULT_TEAM, Team
 
 from .endpoint import ClusterInputError
 from .models import Cluster
@@ -58,6 +61,12 @@ class ClusterForm(forms.Form):
     """Add or edit a cluster. STORED names the credentials kept (no values) for the edit."""
 
     name = forms.CharField(max_length=64, help_text="Letters, digits, dot, dash, underscore.")
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        empty_label=None,
+        required=False,
+        help_text="Its members see the cluster with their role in the team.",
+    )
     environment = forms.ChoiceField(choices=Cluster.Environment.choices)
     url = forms.CharField(
         label="URL",
@@ -115,11 +124,29 @@ class ClusterForm(forms.Form):
         "Empty: leave as it is.",
     )
 
-    def __init__(self, *args, stored: dict[str, bool] | None = None, policy: dict, **kwargs):
+    def __init__(
+        self,
+        *args,
+        stored: dict[str, bool] | None = None,
+        policy: dict,
+        teams,
+        current_team=None,
+        **kwargs,
+    ):
+        """TEAMS: the teams the cluster may be put in (those the user administers);
+        CURRENT_TEAM: the edited cluster's team."""
         super().__init__(*args, **kwargs)
         self.current_policy = policy
+        self.editing = stored is not None
+        self.current_team = current_team
+        self.fields["team"].queryset = teams
         self.fields["recipient_users"].queryset = (
-            get_user_model().objects.filter(is_active=True).exclude(email="").order_by("username")
+            get_user_model()
+            .objects.filter(is_active=True)
+            .filter(Q(is_superuser=True) | Q(memberships__team__in=teams))
+            .exclude(email="")
+            .distinct()
+            .order_by("username")
         )
         if not self.is_bound:
             self.initial.setdefault("policy", json.dumps(policy, indent=2))
@@ -134,6 +161,40 @@ class ClusterForm(forms.Form):
             self.fields[
                 "url"
             ].help_text += " The stored credentials cannot be decrypted: upload them again."
+
+    def clean_team(self):
+        """The chosen team; none chosen: unchanged for an edit, for a new cluster the only
+        team offered or else the default team if offered."""
+        team = self.cleaned_data.get("team")
+        if team is not None or self.editing:
+            return team
+        offered = list(self.fields["team"].queryset[:2])
+        if len(offered) == 1:
+            return offered[0]
+        default = self.fields["team"].queryset.filter(name=DEFAULT_TEAM).first()
+        if default is None:
+            raise ValidationError("Choose the team that owns the cluster.")
+        return default
+
+    def clean(self):
+        """Recipient users must be able to see the cluster: members of its team or global
+        admins (a notification tells what is on the cluster)."""
+        data = super().clean()
+        team = data.get("team") or self.current_team
+        users = data.get("recipient_users") or []
+        outside = [
+            user.get_username()
+            for user in users
+            if team is not None
+            and not user.is_superuser
+            and not user.memberships.filter(team=team).exists()
+        ]
+        if outside:
+            self.add_error(
+                "recipient_users",
+                f"Not in team {team.name} (they could not see the cluster): {', '.join(outside)}.",
+            )
+        return data
 
     def clean_recipients(self) -> list[str]:
         text = self.cleaned_data.get("recipients", "")
@@ -172,6 +233,7 @@ class ClusterForm(forms.Form):
         data = self.cleaned_data
         return self.endpoint_kwargs() | {
             "name": data["name"],
+            "team": data["team"],
             "environment": data["environment"],
             "poll_interval": data["poll_interval"],
             "enabled": data["enabled"],

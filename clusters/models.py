@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from accounts.models import Team
 from clusters import snapshot as snapshot_types
 from watchkeeper import crypto
 
@@ -42,6 +43,12 @@ class Cluster(models.Model):
                 r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "Use letters, digits, dot, dash and underscore."
             )
         ],
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        on_delete=models.PROTECT,
+        related_name="clusters",
+        help_text="The team that owns the cluster: its members' roles apply to it.",
     )
     environment = models.CharField(
         max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
@@ -79,6 +86,12 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        """A cluster saved without a team goes to the default team."""
+        if self.team_id is None:
+            self.team = Team.default()
+        super().save(*args, **kwargs)
 
     def set_credentials(self, material: str) -> None:
         """Store TLS material or other credentials (JSON text) encrypted."""

@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 
+from accounts.models import Team
 from audit import services as audit
 from clusters import client, connection
 from clusters.endpoint import (
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 RESERVED_NAMES = ("new",)  # /clusters/new/ is the add page
 SETTINGS_FIELDS = (
-    "name", "environment", "url", "credentials_encrypted", "poll_interval", "enabled",
+    "name", "team", "environment", "url", "credentials_encrypted", "poll_interval", "enabled",
     "drain_assist", "window_notices", "dns_server", "ingress_addresses", "updated_at",
 )  # fmt: skip
 AUDIT_FIELDS = SETTINGS_FIELDS[:-1]  # credentials_encrypted is redacted (audit "secrets")
@@ -167,6 +168,7 @@ def cluster_add(
     *,
     name: str,
     url: str,
+    team: Team | None = None,
     environment: str = Cluster.Environment.PRODUCTION,
     tls: dict[str, str] | None = None,
     notify: Iterable[str] = (),
@@ -186,7 +188,8 @@ def cluster_add(
     """Register a cluster; TLS is {"ca", "cert", "key"} PEM text, SSH a private key and
     known_hosts text (or the host key fetched now, with ssh_accept_new_host_key). ON_SAVED
     runs in the same transaction once the cluster is saved (dashboard.registration saves the
-    readiness policy there); an error it raises stores nothing. Stores nothing on bad input."""
+    readiness policy there); an error it raises stores nothing. TEAM owns the cluster (the
+    default team when None). Stores nothing on bad input."""
     endpoint = endpoint_checked(
         url=url,
         tls=tls,
@@ -202,6 +205,7 @@ def cluster_add(
     )  # fmt: skip
     cluster = Cluster(
         name=name,
+        team=team or Team.default(),
         url=url,
         environment=environment,
         enabled=enabled,
@@ -246,6 +250,7 @@ def cluster_update(
     ingress_addresses: str,
     notify: Iterable[str],
     notify_users: Iterable,
+    team: Team | None = None,
     tls: dict[str, str] | None = None,
     ssh_key: str = "",
     ssh_known_hosts: str = "",
@@ -256,8 +261,8 @@ def cluster_update(
 ) -> Cluster:
     """Change CLUSTER's settings; TLS and SSH files not given keep the stored ones, the
     recipients become exactly NOTIFY and NOTIFY_USERS, ON_SAVED runs in the transaction
-    (see cluster_add). Returns the updated cluster (CLUSTER itself is left as it was); stores
-    nothing on bad input."""
+    (see cluster_add), TEAM (None: unchanged) owns it. Returns the updated cluster (CLUSTER
+    itself is left as it was); stores nothing on bad input."""
     stored = _stored_credentials(cluster)
     endpoint = endpoint_checked(
         url=url,
@@ -274,6 +279,8 @@ def cluster_update(
     )  # fmt: skip
     updated = Cluster.objects.get(pk=cluster.pk)
     updated.name, updated.url, updated.environment = name, url, environment
+    if team is not None:
+        updated.team = team
     updated.poll_interval, updated.enabled, updated.drain_assist = (
         poll_interval,
         enabled,

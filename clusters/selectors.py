@@ -6,10 +6,76 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from accounts.roles import VIEWER, has_role
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from accounts.roles import RANK, VIEWER, is_global_admin, role_in_team, team_roles
 from clusters.models import Cluster, NodeTransition, PollSnapshot
 from clusters.snapshot import DOWN_STATES
 from watchkeeper import crypto
+
+# --- Who may see which cluster: the one place every page, feed, API call and listing asks --
+
+
+def visible_clusters(user, role: str = VIEWER):
+    """The clusters USER holds ROLE or more on: every cluster for a global admin, else those
+    of the teams USER is a member of with that role. A queryset (filter it further)."""
+    if is_global_admin(user):
+        return Cluster.objects.all()
+    teams = [team for team, held in team_roles(user).items() if RANK[held] >= RANK[role]]
+    return Cluster.objects.filter(team_id__in=teams)
+
+
+def role_on(user, cluster) -> str | None:
+    """USER's role on CLUSTER (admin for a global admin); None when USER may not see it."""
+    return role_in_team(user, cluster.team_id)
+
+
+def may(user, cluster, role: str) -> bool:
+    """True when USER holds ROLE or more on CLUSTER."""
+    return RANK[role_on(user, cluster)] >= RANK[role]
+
+
+def users_who_see(*, cluster, users) -> set[int]:
+    """The ids of USERS who may see CLUSTER (members of its team, global admins): one query,
+    for deriving notification recipients."""
+    return set(
+        get_user_model()
+        .objects.filter(pk__in=[user.pk for user in users], is_active=True)
+        .filter(Q(is_superuser=True) | Q(memberships__team_id=cluster.team_id))
+        .values_list("pk", flat=True)
+    )
+
+
+def cluster_for(user, *, role: str = VIEWER, queryset=None, **lookup):
+    """The cluster matching LOOKUP that USER may see, for a view: 404 when there is none or
+    USER is not in its team (its existence is not revealed), 403 when USER sees it but holds
+    less than ROLE on it."""
+    cluster = (queryset if queryset is not None else visible_clusters(user)).filter(**lookup)
+    found = cluster.first() if lookup else None
+    if found is None or role_on(user, found) is None:
+        raise Http404("No such cluster.")
+    if not may(user, found, role):
+        raise PermissionDenied(f"This needs the {role} role on cluster {found.name}.")
+    return found
+
+
+def object_for(user, queryset, *, role: str = VIEWER, cluster_field: str = "cluster", **lookup):
+    """One object of a cluster (a waiver, an occurrence, a backup...) matching LOOKUP, for a
+    view: 404 unless USER sees its cluster, 403 when USER holds less than ROLE on it."""
+    if not is_global_admin(user):
+        queryset = queryset.filter(**{f"{cluster_field}__team_id__in": list(team_roles(user))})
+    found = queryset.filter(**lookup).first()
+    if found is None:
+        raise Http404("Not found.")
+    cluster = found
+    for part in cluster_field.split("__"):
+        cluster = getattr(cluster, part)
+    if not may(user, cluster, role):
+        raise PermissionDenied(f"This needs the {role} role on cluster {cluster.name}.")
+    return found
 
 
 @dataclass(frozen=True)
@@ -20,15 +86,6 @@ class Reboot:
     hostname: str
     down_at: datetime
     ready_at: datetime
-
-
-def visible_clusters(*, user):
-    """The clusters USER may see, as a queryset: every cluster for a user with a role (viewer
-    and up), none otherwise. The one definition of "clusters this user may see" for the
-    per-user calendar feed and the weekly digest: scope it here (per team) and both follow."""
-    if not has_role(user, VIEWER):
-        return Cluster.objects.none()
-    return Cluster.objects.all()
 
 
 def latest_snapshot(*, cluster):

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
-from accounts.roles import admin_required
+from accounts.roles import global_admin_required
 from audit import export
 from audit.models import AuditEvent
 
@@ -17,7 +17,7 @@ def _filters(request):
         return export.AuditFilter(), str(exc)
 
 
-@admin_required
+@global_admin_required
 def audit_log(request):
     filters, error = _filters(request)
     page = Paginator(export.events(filters), export.PAGE_SIZE).get_page(request.GET.get("page"))
@@ -41,7 +41,7 @@ def audit_log(request):
     )
 
 
-@admin_required
+@global_admin_required
 def audit_export(request, fmt: str):
     """The page's selection (all of it, oldest first) as CSV or JSON, streamed."""
     filters, error = _filters(request)

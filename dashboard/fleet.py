@@ -145,10 +145,12 @@ def _next_window(occurrence, viewer_zone) -> NextWindow:
     return row
 
 
-def fleet_rows(*, now: datetime, filters: FleetFilter) -> list[FleetRow]:
-    """Every cluster (filtered) with grade, score history, poll state and maintenance state."""
+def fleet_rows(*, now: datetime, filters: FleetFilter, clusters=None) -> list[FleetRow]:
+    """CLUSTERS (a queryset, the ones the viewer may see: clusters.selectors.visible_clusters;
+    every cluster when None), filtered, with grade, score history, poll state and
+    maintenance state."""
 
-    clusters = Cluster.objects.all()
+    clusters = Cluster.objects.all() if clusters is None else clusters
     if filters.environment:
         clusters = clusters.filter(environment=filters.environment)
     clusters_qs = clusters

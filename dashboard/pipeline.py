@@ -20,6 +20,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db import Error as DatabaseFault
 from django.utils import timezone
 
+from accounts.roles import VIEWER
 from clusters import client, persistence, polling
 from clusters import selectors as cluster_selectors
 from clusters.connection import PollFailed, display_url
@@ -255,6 +256,8 @@ def waivers_expire(*, now: datetime) -> int:
                 f"by {waiver.owner.get_username()} expired on {waiver.expires_at:%Y-%m-%d %H:%M} "
                 f"UTC; its checks count again. Reason given: {waiver.reason}",
                 now=now,
-                also_to=(waiver.owner.email,),
+                also_to=(waiver.owner.email,)
+                if cluster_selectors.may(waiver.owner, waiver.cluster, VIEWER)
+                else (),  # an owner who left the cluster's team is told nothing about it
             )
     return len(expired)

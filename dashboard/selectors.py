@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 
 from clusters import selectors as cluster_selectors
 from clusters.connection import display_url
@@ -30,11 +30,12 @@ def cluster_report(*, cluster: Cluster, now) -> Report | None:
     )
 
 
-def cluster_summaries(*, clusters: QuerySet[Cluster] | None = None) -> list[dict[str, Any]]:
-    """One JSON-able entry per cluster (of CLUSTERS; default every one) for `cluster list` and
-    the API (no credentials, ever)."""
+def cluster_summaries(*, clusters=None) -> list[dict[str, Any]]:
+    """One JSON-able entry per cluster (of the CLUSTERS queryset: those a user may see; every
+    cluster when None) for `cluster list` and the API (no credentials, ever)."""
+    clusters = Cluster.objects.all() if clusters is None else clusters
     clusters = (
-        (Cluster.objects.all() if clusters is None else clusters)
+        clusters.select_related("team")
         .annotate(
             node_count=Count("nodes", filter=Q(nodes__removed_at__isnull=True), distinct=True),
             service_count=Count(
@@ -53,6 +54,7 @@ def cluster_summaries(*, clusters: QuerySet[Cluster] | None = None) -> list[dict
         out.append(
             {
                 "name": cluster.name,
+                "team": cluster.team.name,
                 "environment": cluster.environment,
                 "url": display_url(cluster.url),
                 "nodes": cluster.node_count,

@@ -5,19 +5,21 @@ Credentials are uploaded, never shown: the page says only whether each one is st
 
 from django.conf import settings
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import capfirst
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.roles import admin_required
+from accounts import selectors as team_selectors
+from accounts.roles import ADMIN, admin_required, viewer_required
 from clusters import registration, selectors
 from clusters.connection import PollFailed
 from clusters.endpoint import FORM_NAMES, ClusterInputError
 from clusters.forms import ClusterForm
 from clusters.models import Cluster
+from clusters.selectors import cluster_for
 from dashboard import registration as dashboard_registration
 from maintenance.services import windows as maintenance_services
 from readiness.selectors import cluster_policy
@@ -29,6 +31,7 @@ def _initial(cluster: Cluster) -> dict:
     recipients = list(cluster.recipients.all())
     return {
         "name": cluster.name,
+        "team": cluster.team_id,
         "environment": cluster.environment,
         "url": cluster.url,
         "poll_interval": cluster.poll_interval,
@@ -42,12 +45,22 @@ def _initial(cluster: Cluster) -> dict:
     }
 
 
-def _form(cluster: Cluster | None, request=None) -> ClusterForm:
-    """The form bound to REQUEST's POST, or showing CLUSTER as stored (the defaults if None)."""
+def _form(cluster: Cluster | None, request, *, bound: bool | None = None) -> ClusterForm:
+    """The form bound to REQUEST's POST, or showing CLUSTER as stored (the defaults if None).
+    The team choices are the teams the user administers (every team for a global admin)."""
     policy = cluster_policy(cluster=cluster).to_dict()
     stored = selectors.stored_credentials(cluster=cluster) if cluster else None
-    if request is not None:
-        return ClusterForm(request.POST, request.FILES, stored=stored, policy=policy)
+    teams = team_selectors.teams_administered(user=request.user)
+    team = cluster.team if cluster is not None else None
+    if request.method == "POST" if bound is None else bound:
+        return ClusterForm(
+            request.POST,
+            request.FILES,
+            stored=stored,
+            policy=policy,
+            teams=teams,
+            current_team=team,
+        )
     if cluster is None:
         initial = {
             "environment": Cluster.Environment.PRODUCTION,
@@ -56,7 +69,9 @@ def _form(cluster: Cluster | None, request=None) -> ClusterForm:
         }
     else:
         initial = _initial(cluster)
-    return ClusterForm(initial=initial, stored=stored, policy=policy)
+    return ClusterForm(
+        initial=initial, stored=stored, policy=policy, teams=teams, current_team=team
+    )
 
 
 def _page(request, form, cluster: Cluster | None, *, status: int = 200, **extra):
@@ -119,44 +134,46 @@ def _save(request, cluster: Cluster | None):
 @sensitive_post_parameters()
 @vary_on_headers("HX-Request")
 def cluster_new(request):
-    """Register a cluster (or only test its connection)."""
+    """Register a cluster (or only test its connection) in a team the user administers."""
     if request.method == "POST":
         return _save(request, None)
-    return _page(request, _form(None), None)
+    return _page(request, _form(None, request), None)
 
 
-@admin_required
+@viewer_required
 @sensitive_post_parameters()
 @vary_on_headers("HX-Request")
 def cluster_settings(request, name: str):
     """Edit a cluster's settings; credentials not uploaded again are kept."""
-    cluster = get_object_or_404(Cluster, name=name)
+    cluster = cluster_for(request.user, name=name, role=ADMIN)
     if request.method == "POST":
         return _save(request, cluster)
-    return _page(request, _form(cluster), cluster)
+    return _page(request, _form(cluster, request), cluster)
 
 
-@admin_required
-@require_POST
+@viewer_required
 def calendar_token_rotate(request, name: str):
     """New calendar feed URL; the old one stops working."""
-    cluster = get_object_or_404(Cluster, name=name)
+    cluster = cluster_for(request.user, name=name, role=ADMIN)
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     maintenance_services.calendar_token_rotate(cluster=cluster)
     messages.success(request, "New calendar feed URL; the old one no longer works.")
     return redirect("clusters:settings", cluster.name)
 
 
-@admin_required
-@require_POST
+@viewer_required
 def cluster_delete(request, name: str):
     """Delete the cluster once its name is typed to confirm."""
-    cluster = get_object_or_404(Cluster, name=name)
+    cluster = cluster_for(request.user, name=name, role=ADMIN)
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     try:
         registration.cluster_delete(cluster=cluster, confirm=request.POST.get("confirm", ""))
     except ClusterInputError as exc:
         return _page(
             request,
-            _form(cluster),
+            _form(cluster, request, bound=False),
             cluster,
             status=400,
             delete_error=capfirst(str(exc)),

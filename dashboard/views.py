@@ -2,14 +2,14 @@
 
 import contextlib
 
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.roles import operator_required, viewer_required
+from accounts.roles import ADMIN, OPERATOR, viewer_required
 from clusters.models import Cluster
+from clusters.selectors import cluster_for, may, visible_clusters
 from readiness.report import render_text
 
 from . import pages, polls, selectors
@@ -20,7 +20,9 @@ from . import pages, polls, selectors
 def fleet(request):
     """Every cluster watched, with its grade, score trend, poll state and maintenance state."""
     filters = pages.FleetFilter.from_query(request.GET)
-    rows = pages.fleet_rows(now=timezone.now(), filters=filters)
+    rows = pages.fleet_rows(
+        now=timezone.now(), filters=filters, clusters=visible_clusters(request.user)
+    )
     template = "clusters/fleet.html#fleet-table" if request.htmx else "clusters/fleet.html"
     return render(
         request,
@@ -35,36 +37,43 @@ def fleet(request):
     )
 
 
+def cluster_roles(user, cluster: Cluster) -> dict:
+    """The template's can_operate / can_admin for one cluster (the user's role on it)."""
+    return {"can_operate": may(user, cluster, OPERATOR), "can_admin": may(user, cluster, ADMIN)}
+
+
 @viewer_required
 def detail(request, name: str):
     """One cluster: the decision screen, findings, history, nodes, services, polls (?q= filters
     objects and rules; ?sort=&dir= orders a table; ?nodes=all, ?services=all list every node
     or service instead of the first ones, problems first)."""
-    cluster = get_object_or_404(Cluster, name=name)
+    cluster = cluster_for(request.user, name=name)
     page = pages.cluster_page(
         cluster=cluster,
         now=timezone.now(),
         poll_running=polls.poll_running(cluster=cluster, now=timezone.now()),
         query=pages.PageQuery.from_query(request.GET),
     )
-    return render(request, "clusters/detail.html", {"cluster": cluster, "page": page})
+    context = {"cluster": cluster, "page": page, **cluster_roles(request.user, cluster)}
+    return render(request, "clusters/detail.html", context)
 
 
-@operator_required
-@require_POST
+@viewer_required
 def poll_now(request, name: str):
     """Ask the worker to poll this cluster now; the status fragment follows its progress."""
-    cluster = get_object_or_404(Cluster, name=name)
+    cluster = cluster_for(request.user, name=name, role=OPERATOR)
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     # refused: one is running or waiting (the fragment follows it), or the cluster is off
     with contextlib.suppress(polls.PollRefused):
         polls.poll_request(cluster=cluster, now=timezone.now())
     return _poll_status_response(request, cluster)
 
 
-@operator_required
+@viewer_required
 def poll_status(request, name: str):
     """The poll-status fragment; htmx polling stops (286) once the poll has finished."""
-    cluster = get_object_or_404(Cluster, name=name)
+    cluster = cluster_for(request.user, name=name, role=OPERATOR)
     return _poll_status_response(request, cluster)
 
 
@@ -74,7 +83,7 @@ def _poll_status_response(request, cluster: Cluster) -> HttpResponse:
     response = render(
         request,
         "clusters/detail.html#poll-status",
-        {"cluster": cluster, "page": page, "poll_finished": not running},
+        {"cluster": cluster, "page": page, "poll_finished": not running, "can_operate": True},
     )
     if not running and request.method == "GET":
         response.status_code = 286
@@ -85,7 +94,7 @@ def _poll_status_response(request, cluster: Cluster) -> HttpResponse:
 @viewer_required
 def report(request, name: str):
     """A cluster's readiness report as a printable page (the print stylesheet drops the nav)."""
-    cluster = get_object_or_404(Cluster, name=name)
+    cluster = cluster_for(request.user, name=name)
     result = selectors.cluster_report(cluster=cluster, now=timezone.now())
     text = render_text(result) if result is not None else ""
     return render(request, "clusters/report.html", {"cluster": cluster, "report_text": text})

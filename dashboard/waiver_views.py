@@ -5,27 +5,30 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.roles import operator_required
-from clusters.models import Cluster
+from accounts.roles import OPERATOR, operator_required, viewer_required
+from clusters.selectors import cluster_for, object_for
 from dashboard import pipeline
 from readiness import services
 from readiness.models import Waiver
 from readiness.views import REVOKE_NOTE_MAX, waivers_context
 
 
-@operator_required
-@require_POST
+@viewer_required
 @vary_on_headers("HX-Request")
 def waiver_revoke(request, pk: int):
     """Revoke a waiver and re-score its cluster at once; htmx gets the list back."""
-    waiver = get_object_or_404(Waiver.objects.select_related("cluster"), pk=pk)
+    waiver = object_for(
+        request.user, Waiver.objects.select_related("cluster"), role=OPERATOR, pk=pk
+    )
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     note = request.POST.get("note", "").strip()
     if len(note) > REVOKE_NOTE_MAX:
         error = f"The note can be at most {REVOKE_NOTE_MAX} characters."
@@ -59,7 +62,7 @@ def waiver_revoke(request, pk: int):
 def waiver_new(request):
     """The waive dialog (GET) and the waiver it creates (POST); the score is recomputed at once."""
     source = request.POST if request.method == "POST" else request.GET
-    cluster = get_object_or_404(Cluster, name=source.get("cluster", ""))
+    cluster = cluster_for(request.user, name=source.get("cluster", ""), role=OPERATOR)
     rule = source.get("rule", "")
     selector = source.get("object", "")
     now = timezone.now()

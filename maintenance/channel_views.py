@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts.roles import admin_required
+from accounts.roles import global_admin_required
 from clusters.models import Cluster
 
 from . import selectors
@@ -33,13 +33,13 @@ def _page(request, *, form: dict | None = None, errors=(), status: int = 200):
     )
 
 
-@admin_required
+@global_admin_required
 def channels(request):
     """Every channel with its scope, state and last five deliveries, and the add form."""
     return _page(request)
 
 
-@admin_required
+@global_admin_required
 @require_POST
 @sensitive_post_parameters("url", "signing_secret")
 def channel_add(request):
@@ -80,7 +80,7 @@ def channel_add(request):
     return redirect("maintenance:channels")
 
 
-@admin_required
+@global_admin_required
 @require_POST
 def channel_test(request, pk: int):
     """Send a test message now and say what happened."""
@@ -96,7 +96,7 @@ def channel_test(request, pk: int):
     return redirect("maintenance:channels")
 
 
-@admin_required
+@global_admin_required
 @require_POST
 def channel_toggle(request, pk: int):
     channel = get_object_or_404(Channel, pk=pk)
@@ -106,7 +106,7 @@ def channel_toggle(request, pk: int):
     return redirect("maintenance:channels")
 
 
-@admin_required
+@global_admin_required
 @require_POST
 def channel_delete(request, pk: int):
     channel = get_object_or_404(Channel, pk=pk)

@@ -1,17 +1,21 @@
-"""The calendar feeds: one per cluster, one per user (every cluster the user may see). The
-secret token in the URL is the only credential; an unknown (or rotated) token is a 404."""
+"""The reminders log, the embedded outbox and the calendar feeds: one per cluster, one per user
+(every cluster the user may see). A feed's secret token is its only credential; an unknown (or
+rotated) token is a 404."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts import selectors as account_selectors
+from accounts.roles import VIEWER, global_admin_required, is_global_admin, viewer_required
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 
-from . import feeds, ical
+from . import feeds, ical, selectors
+from .models import Reminder
 
 MIN_TOKEN = 16  # shorter tokens are never looked up
 
@@ -24,6 +28,45 @@ def _response(body: bytes, filename: str) -> HttpResponse:
     return response
 
 
+@viewer_required
+def reminders(request):
+    """The reminders log: what went (or goes) to whom, and failures."""
+    status = request.GET.get("status", "")
+    if status not in Reminder.Status.values:
+        status = ""
+    return render(
+        request,
+        "maintenance/reminders.html",
+        {
+            "rows": selectors.reminders_log(
+                status=status,
+                clusters=None
+                if is_global_admin(request.user)
+                else cluster_selectors.visible_clusters(request.user),
+            ),
+            "status": status,
+            "statuses": Reminder.Status.values,
+        },
+    )
+
+
+@global_admin_required
+def outbox(request):
+    """Messages written by the embedded email default (no SMTP server configured); global
+    admins only (the messages are about every team's clusters)."""
+    directory = settings.EMAIL_OUTBOX_DIR
+    files = sorted(directory.glob("*.log"), reverse=True)[:50] if directory.is_dir() else []
+    messages_ = [
+        {"name": path.name, "text": path.read_text(errors="replace")[:20000]} for path in files
+    ]
+    smtp = settings.MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend")
+    return render(
+        request,
+        "maintenance/outbox.html",
+        {"files": messages_, "smtp": smtp, "directory": directory},
+    )
+
+
 @login_not_required
 @require_GET
 def calendar_feed(request, token: str):
@@ -31,7 +74,9 @@ def calendar_feed(request, token: str):
     cluster = (
         Cluster.objects.filter(calendar_token=token).first() if len(token) >= MIN_TOKEN else None
     )
-    if cluster is None:
+    if cluster is None or (
+        request.user.is_authenticated and not cluster_selectors.may(request.user, cluster, VIEWER)
+    ):  # the token is the credential; a signed-in user outside the team still gets nothing
         raise Http404("No such calendar.")
     now = timezone.now()
     body = ical.calendar(

@@ -37,9 +37,12 @@ def frozen_days(*, cluster_id: int, first_day: date, last_day: date) -> frozense
     return frozenset(days)
 
 
-def freezes_between(*, first_day: date, last_day: date, cluster=None):
-    """Freezes overlapping [first_day, last_day]: all of them, or those applying to CLUSTER."""
+def freezes_between(*, first_day: date, last_day: date, cluster=None, clusters=None):
+    """Freezes overlapping [first_day, last_day]: all of them, or those applying to CLUSTER
+    (or to one of the CLUSTERS queryset: fleet-wide ones and those of these clusters)."""
     rows = Freeze.objects.filter(first_day__lte=last_day, last_day__gte=first_day)
+    if clusters is not None:
+        rows = rows.filter(Q(cluster__isnull=True) | Q(cluster__in=clusters))
     if cluster is not None:
         rows = rows.filter(Q(cluster__isnull=True) | Q(cluster=cluster))
     return rows.select_related("cluster").order_by("first_day", "name")

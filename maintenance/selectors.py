@@ -211,17 +211,23 @@ def fleet_maintenance(*, clusters, now: datetime) -> dict[int, dict]:
 # --- reads for the dashboard pages (added by the web issue) ---------------------------------
 
 
-def occurrences_in_range(*, since: datetime, until: datetime, cluster=None):
-    """Occurrences of every cluster (or one) starting in [since, until), for the calendar."""
+def occurrences_in_range(*, since: datetime, until: datetime, cluster=None, clusters=None):
+    """Occurrences of every cluster (or one, or those of the CLUSTERS queryset: the ones the
+    viewer may see) starting in [since, until), for the calendar."""
     rows = Occurrence.objects.filter(start__gte=since, start__lt=until)
+    if clusters is not None:
+        rows = rows.filter(window__cluster__in=clusters)
     if cluster is not None:
         rows = rows.filter(window__cluster=cluster)
     return rows.select_related("window__cluster").order_by("start", "window__name")
 
 
-def all_backup_states(*, now: datetime, cluster=None):
-    """(backup, BackupStatus) of every backup, most urgent first, in one query."""
+def all_backup_states(*, now: datetime, cluster=None, clusters=None):
+    """(backup, BackupStatus) of every backup (of CLUSTERS when given), most urgent first, in
+    one query."""
     rows = backups_with_last_passed(Backup.objects.select_related("cluster"))
+    if clusters is not None:
+        rows = rows.filter(cluster__in=clusters)
     if cluster is not None:
         rows = rows.filter(cluster=cluster)
     order = {"overdue": 0, "never_validated": 1, "due_soon": 2, "ok": 3}
@@ -246,8 +252,9 @@ def recent_validations(*, backup_ids, per: int = 3) -> dict[int, list[BackupVali
     return result
 
 
-def checklist_runs(*, now: datetime, cluster=None):
-    """Checklist runs, newest target first, with their open and overdue step counts."""
+def checklist_runs(*, now: datetime, cluster=None, clusters=None):
+    """Checklist runs (of CLUSTERS when given), newest target first, with their open and
+    overdue step counts."""
     rows = ChecklistRun.objects.select_related("cluster").annotate(
         steps_total=Count("steps"),
         steps_done=Count("steps", filter=Q(steps__done=True)),
@@ -255,6 +262,8 @@ def checklist_runs(*, now: datetime, cluster=None):
     )
     if cluster is not None:
         rows = rows.filter(cluster=cluster)
+    if clusters is not None:
+        rows = rows.filter(cluster__in=clusters)
     return rows.order_by("-target_at")
 
 
@@ -289,9 +298,12 @@ def occurrence_verifications(*, occurrence):
     return occurrence.verifications.select_related("confirmed_by").order_by("verified_at")
 
 
-def reminders_log(*, limit: int = 200, status: str = ""):
-    """The latest reminders (what went to whom, and failures), with their cluster and channel."""
+def reminders_log(*, limit: int = 200, status: str = "", clusters=None):
+    """The latest reminders (what went to whom, and failures), with their cluster and channel;
+    with CLUSTERS, only theirs (no reminder without a cluster)."""
     rows = Reminder.objects.select_related("cluster", "channel")
+    if clusters is not None:
+        rows = rows.filter(cluster__in=clusters)
     if status:
         rows = rows.filter(status=status)
     return rows.order_by("-due_at", "-id")[:limit]

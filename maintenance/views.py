@@ -2,15 +2,19 @@
 
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.roles import operator_required, viewer_required
+from accounts.roles import (
+    OPERATOR,
+    operator_required,
+    viewer_required,
+)
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 
@@ -23,15 +27,22 @@ from . import (
     selectors,
     window_form,
 )
-from .models import Backup, ChecklistRun, Occurrence, Reminder, RunStep
+from .models import Backup, ChecklistRun, Occurrence, RunStep
 from .services import backups as backup_services
 from .services import checklists as checklist_services
 from .services import windows as window_services
 
 
-def _chosen_cluster(value: str) -> Cluster | None:
-    """The cluster a form's select named by primary key, or None."""
-    return Cluster.objects.filter(pk=value).first() if value.isdigit() else None
+def _chosen_cluster(request, value: str) -> Cluster | None:
+    """The cluster a form's select named by primary key, among those the user operates; None
+    when there is none (another team's cluster is as unknown as a missing one)."""
+    mine = cluster_selectors.visible_clusters(request.user, OPERATOR)
+    return mine.filter(pk=value).first() if value.isdigit() else None
+
+
+def _visible(request):
+    """The clusters the user may see (clusters.selectors.visible_clusters)."""
+    return cluster_selectors.visible_clusters(request.user)
 
 
 def _day(value: str, default: date) -> date:
@@ -65,11 +76,15 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
         following = (first + timedelta(days=32)).replace(day=1)
         month = anchor.month
     since, until = calendar_grid.utc_range(start, end, zone)
-    occurrences = selectors.occurrences_in_range(since=since, until=until)
+    occurrences = selectors.occurrences_in_range(
+        since=since, until=until, clusters=_visible(request)
+    )
     weeks = calendar_grid.grid(
         occurrences, start=start, end=end, zone=zone, today=today, month=month
     )
-    notes = freezes.skipped_notes(first_day=start, last_day=end - timedelta(days=1))
+    notes = freezes.skipped_notes(
+        first_day=start, last_day=end - timedelta(days=1), clusters=_visible(request)
+    )
     calendar_grid.add_notes(weeks, notes)
     return render(
         request,
@@ -81,7 +96,9 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
             "previous": previous,
             "following": following,
             "today": today,
-            "clusters": Cluster.objects.order_by("name").only("id", "name"),
+            "clusters": cluster_selectors.visible_clusters(request.user, OPERATOR)
+            .order_by("name")
+            .only("id", "name"),
             "weekdays": window_form.WEEKDAYS,
             "kinds": recurrence.KINDS,
             "ordinals": window_form.ORDINALS,
@@ -100,7 +117,7 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
 def window_create(request):
     """Create a weekly window; its occurrences appear in the calendar."""
     sent = window_form.sent_from(request.POST)
-    cluster = _chosen_cluster(sent["cluster"])
+    cluster = _chosen_cluster(request, sent["cluster"])
     if cluster is None:
         return _overview(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
@@ -126,7 +143,12 @@ def window_create(request):
 @viewer_required
 def occurrence(request, pk: int):
     """One occurrence: the rolling reboot plan, per-node verification, manual confirmation."""
-    occ = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
+    occ = cluster_selectors.object_for(
+        request.user,
+        Occurrence.objects.select_related("window__cluster"),
+        cluster_field="window__cluster",
+        pk=pk,
+    )
     cluster = occ.window.cluster
     snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
     plan = planner.plan(snapshot) if snapshot is not None else None
@@ -146,15 +168,23 @@ def occurrence(request, pk: int):
             "verifications": verifications,
             "pending": pending,
             "started": occ.start <= timezone.now(),
+            "can_operate": cluster_selectors.may(request.user, cluster, OPERATOR),
         },
     )
 
 
-@operator_required
-@require_POST
+@viewer_required
 def occurrence_confirm(request, pk: int):
     """An operator confirms one node's reboot with a note."""
-    occ = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
+    occ = cluster_selectors.object_for(
+        request.user,
+        Occurrence.objects.select_related("window__cluster"),
+        role=OPERATOR,
+        cluster_field="window__cluster",
+        pk=pk,
+    )
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     try:
         window_services.occurrence_confirm_reboot(
             occurrence=occ,
@@ -179,22 +209,33 @@ def backups(request):
 def _backups(request, *, failed: dict | None = None, status: int = 200):
     """The backups page; FAILED (backup pk, evidence and outcome as sent, errors) after a bad
     POST, shown again in that backup's row."""
-    rows = selectors.all_backup_states(now=timezone.now())
+    rows = selectors.all_backup_states(now=timezone.now(), clusters=_visible(request))
     tests = selectors.recent_validations(backup_ids=[backup.pk for backup, _ in rows])
     rows = [(backup, state, tests.get(backup.pk, [])) for backup, state in rows]
     return render(
         request,
         "maintenance/backups.html",
-        {"rows": rows, "failed": failed or {}},
+        {
+            "rows": rows,
+            "operable": set(
+                cluster_selectors.visible_clusters(request.user, OPERATOR).values_list(
+                    "pk", flat=True
+                )
+            ),
+            "failed": failed or {},
+        },
         status=status,
     )
 
 
-@operator_required
-@require_POST
+@viewer_required
 def backup_validate(request, pk: int):
     """Record a restore test of one backup."""
-    backup = get_object_or_404(Backup.objects.select_related("cluster"), pk=pk)
+    backup = cluster_selectors.object_for(
+        request.user, Backup.objects.select_related("cluster"), role=OPERATOR, pk=pk
+    )
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     try:
         backup_services.backup_validate(
             backup=backup,
@@ -227,9 +268,11 @@ def _checklist_list(request, *, form: dict | None = None, errors=(), status: int
         request,
         "maintenance/checklists.html",
         {
-            "runs": selectors.checklist_runs(now=timezone.now()),
+            "runs": selectors.checklist_runs(now=timezone.now(), clusters=_visible(request)),
             "templates": checklists.TEMPLATES.values(),
-            "clusters": Cluster.objects.order_by("name").only("id", "name"),
+            "clusters": cluster_selectors.visible_clusters(request.user, OPERATOR)
+            .order_by("name")
+            .only("id", "name"),
             "form": form or {"tz": str(timezone.get_current_timezone())},
             "form_errors": list(errors),
         },
@@ -245,7 +288,7 @@ def checklist_start(request):
         name: request.POST.get(name, "")
         for name in ("template", "cluster", "target", "tz", "dns_hostname")
     }
-    cluster = _chosen_cluster(sent["cluster"])
+    cluster = _chosen_cluster(request, sent["cluster"])
     if cluster is None:
         return _checklist_list(request, form=sent, errors=["Choose a cluster."], status=400)
     try:
@@ -271,12 +314,15 @@ def checklist_start(request):
 @viewer_required
 def checklist(request, pk: int):
     """One checklist run: its steps with due and overdue flags, ticked by htmx."""
-    run = get_object_or_404(ChecklistRun.objects.select_related("cluster"), pk=pk)
+    run = cluster_selectors.object_for(
+        request.user, ChecklistRun.objects.select_related("cluster"), pk=pk
+    )
     return render(
         request,
         "maintenance/checklist.html",
         {
             "run": run,
+            "can_operate": cluster_selectors.may(request.user, run.cluster, OPERATOR),
             "steps": selectors.checklist_run_steps(run=run),
             "now": timezone.now(),
             "run_zone": run.tz,
@@ -284,12 +330,19 @@ def checklist(request, pk: int):
     )
 
 
-@operator_required
-@require_POST
+@viewer_required
 @vary_on_headers("HX-Request")
 def step_tick(request, pk: int):
     """Tick or untick one step; htmx gets the step's row back."""
-    step = get_object_or_404(RunStep.objects.select_related("run__cluster"), pk=pk)
+    step = cluster_selectors.object_for(
+        request.user,
+        RunStep.objects.select_related("run__cluster"),
+        role=OPERATOR,
+        cluster_field="run__cluster",
+        pk=pk,
+    )
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     step = checklist_services.run_step_mark(
         step=step,
         done=request.POST.get("done") == "1",
@@ -301,39 +354,6 @@ def step_tick(request, pk: int):
         return render(
             request,
             "maintenance/checklist.html#step",
-            {"step": step, "now": timezone.now(), "run_zone": step.run.tz},
+            {"step": step, "now": timezone.now(), "run_zone": step.run.tz, "can_operate": True},
         )
     return redirect("maintenance:checklist", pk=step.run_id)
-
-
-@viewer_required
-def reminders(request):
-    """The reminders log: what went (or goes) to whom, and failures."""
-    status = request.GET.get("status", "")
-    if status not in Reminder.Status.values:
-        status = ""
-    return render(
-        request,
-        "maintenance/reminders.html",
-        {
-            "rows": selectors.reminders_log(status=status),
-            "status": status,
-            "statuses": Reminder.Status.values,
-        },
-    )
-
-
-@viewer_required
-def outbox(request):
-    """Messages written by the embedded email default (no SMTP server configured)."""
-    directory = settings.EMAIL_OUTBOX_DIR
-    files = sorted(directory.glob("*.log"), reverse=True)[:50] if directory.is_dir() else []
-    messages_ = [
-        {"name": path.name, "text": path.read_text(errors="replace")[:20000]} for path in files
-    ]
-    smtp = settings.MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend")
-    return render(
-        request,
-        "maintenance/outbox.html",
-        {"files": messages_, "smtp": smtp, "directory": directory},
-    )

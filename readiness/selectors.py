@@ -307,14 +307,19 @@ class WaiverList:
     inactive_count: int
 
 
-def waivers_page(*, now: datetime, include_inactive: bool, inactive_limit: int = 100) -> WaiverList:
+def waivers_page(
+    *, now: datetime, include_inactive: bool, inactive_limit: int = 100, clusters=None
+) -> WaiverList:
     """Every active waiver (soonest expiry first) and, when asked, the most recent expired or
     revoked ones; each with cluster, people and trail. Two queries, five with the ended ones,
-    whatever the count."""
+    whatever the count. CLUSTERS (a queryset: the ones the viewer may see) narrows them."""
 
-    base = Waiver.objects.select_related(
-        "cluster", "owner", "created_by", "revoked_by"
-    ).prefetch_related(Prefetch("events", queryset=WaiverEvent.objects.select_related("actor")))
+    waivers = (
+        Waiver.objects.all() if clusters is None else Waiver.objects.filter(cluster__in=clusters)
+    )
+    base = waivers.select_related("cluster", "owner", "created_by", "revoked_by").prefetch_related(
+        Prefetch("events", queryset=WaiverEvent.objects.select_related("actor"))
+    )
     active_q = Q(revoked_at__isnull=True, expires_at__gt=now)
 
     def row(waiver: Waiver) -> WaiverRow:
@@ -332,7 +337,7 @@ def waivers_page(*, now: datetime, include_inactive: bool, inactive_limit: int =
     active = [row(w) for w in base.filter(active_q).order_by("expires_at", "id")]
     inactive, inactive_count = [], 0
     if include_inactive:
-        ended = Waiver.objects.exclude(active_q)
+        ended = waivers.exclude(active_q)
         inactive_count = ended.count()
         ended_at = Coalesce(Least(F("revoked_at"), F("expires_at")), F("expires_at"))
         inactive = [

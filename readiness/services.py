@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
-from accounts.roles import ADMIN, OPERATOR, has_role
+from accounts.roles import ADMIN, OPERATOR
 from audit import services as audit
 from clusters.models import Cluster
+from clusters.selectors import may
 from readiness import catalogue, selectors
 from readiness.checks import CRITICAL, FAIL, NOT_EVALUATED, PENDING, WAIVED
 from readiness.facts import OperationsFacts
@@ -202,8 +203,8 @@ def waiver_create(
     selector: str = "",
 ) -> Waiver:
     """Create a waiver (operators and admins); the expiry is required, at most 180 days ahead."""
-    if not has_role(created_by, OPERATOR):
-        raise PermissionDenied("Only operators and admins create waivers.")
+    if not may(created_by, cluster, OPERATOR):
+        raise PermissionDenied("Only operators and admins of the cluster's team create waivers.")
     errors = {}
     if rule not in catalogue.rule_ids():
         errors["rule"] = f"unknown rule {rule!r}"
@@ -253,8 +254,8 @@ def waiver_create(
 
 def waiver_revoke(*, waiver: Waiver, by, now: datetime, note: str = "") -> Waiver:
     """Stop a waiver from applying from now on."""
-    if not has_role(by, OPERATOR):
-        raise PermissionDenied("Only operators and admins revoke waivers.")
+    if not may(by, waiver.cluster, OPERATOR):
+        raise PermissionDenied("Only operators and admins of the cluster's team revoke waivers.")
     with transaction.atomic():
         changed = Waiver.objects.filter(pk=waiver.pk, revoked_at__isnull=True).update(
             revoked_at=now, revoked_by=by
@@ -299,8 +300,8 @@ def waivers_expire(*, now: datetime) -> list[Waiver]:
 
 def policy_update(*, cluster, data: dict, by, now: datetime) -> ClusterPolicy:
     """Validate and save the cluster's readiness policy (admins)."""
-    if not has_role(by, ADMIN):
-        raise PermissionDenied("Only admins change policies.")
+    if not may(by, cluster, ADMIN):
+        raise PermissionDenied("Only admins of the cluster's team change policies.")
     try:
         policy = policy_from_dict(data)
     except PolicyError as exc:

@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.roles import viewer_required
+from accounts.roles import OPERATOR, viewer_required
 from clusters.models import Cluster
+from clusters.selectors import visible_clusters
 from readiness import catalogue, selectors
 from readiness import findings as findings_selectors
 from readiness.checks import SEVERITIES
@@ -24,7 +25,9 @@ REVOKE_NOTE_MAX = 500
 @vary_on_headers("HX-Request")
 def findings(request):
     """Failing (or waived) checks of every cluster's latest evaluation, filtered, by rule."""
-    clusters = list(Cluster.objects.order_by("name").only("id", "name", "environment"))
+    clusters = list(
+        visible_clusters(request.user).order_by("name").only("id", "name", "environment")
+    )
     filters, notes = findings_selectors.FindingsFilter.from_query(
         request.GET, cluster_names=[c.name for c in clusters]
     )
@@ -67,7 +70,9 @@ class _Echo:
 def findings_csv(request):
     """The findings page's checks (same filters, no caps) as CSV, streamed; cells that a
     spreadsheet would run as a formula get a leading apostrophe."""
-    clusters = list(Cluster.objects.order_by("name").only("id", "name", "environment"))
+    clusters = list(
+        visible_clusters(request.user).order_by("name").only("id", "name", "environment")
+    )
     filters, _notes = findings_selectors.FindingsFilter.from_query(
         request.GET, cluster_names=[c.name for c in clusters]
     )
@@ -102,7 +107,12 @@ def _link_clusters(result: findings_selectors.Findings) -> None:
 def waivers_context(request, **extra) -> dict:
     include_inactive = (request.POST or request.GET).get("show") == "all"
     return {
-        "waivers": selectors.waivers_page(now=timezone.now(), include_inactive=include_inactive),
+        "waivers": selectors.waivers_page(
+            now=timezone.now(),
+            include_inactive=include_inactive,
+            clusters=visible_clusters(request.user),
+        ),
+        "operable": set(visible_clusters(request.user, OPERATOR).values_list("pk", flat=True)),
         "include_inactive": include_inactive,
         "soon_days": selectors.EXPIRES_SOON_DAYS,
         "note_max": REVOKE_NOTE_MAX,

@@ -14,11 +14,14 @@ ROLE_NAMES = ("viewer", "operator", "admin")  # accounts.roles.ROLES, without im
 RANK = {name: position for position, name in enumerate(ROLE_NAMES, start=1)}
 DEFAULT_SCOPES = "openid email profile"
 MAPPING_VARIABLE = "WATCHKEEPER_OIDC_GROUP_ROLES"
+GLOBAL = "global"  # GROUP=global:admin: the global admin role (every team)
+DEFAULT_TEAM = "default"  # accounts.models.DEFAULT_TEAM: GROUP=viewer means default:viewer
 
 
 @dataclass(frozen=True)
 class GroupRule:
-    """One entry of the mapping: members of GROUP get ROLE (in TEAM, once teams exist)."""
+    """One entry of the mapping: members of GROUP get ROLE in TEAM; TEAM None with ROLE admin
+    is the global admin role."""
 
     group: str
     role: str
@@ -36,11 +39,14 @@ class OIDCConfig:
     provider_name: str
 
 
-def parse_group_roles(raw: str, *, allow_teams: bool = False) -> tuple[GroupRule, ...]:
-    """Parse `group=role, group=team:role, ...` (commas or newlines between entries).
+def parse_group_roles(raw: str, *, allow_teams: bool = True) -> tuple[GroupRule, ...]:
+    """Parse `group=team:role, group=global:admin, group=role, ...` (commas or newlines
+    between entries).
 
     The group is everything before the LAST `=` (so `cn=ops,...`-style names are not
-    supported, but `a=b=operator` maps group `a=b`); the right side is `role` or `team:role`.
+    supported, but `a=b=operator` maps group `a=b`); the right side is `team:role`,
+    `global:admin` (the global admin role), or a bare role: `admin` is the global admin role,
+    `viewer` and `operator` are that role in the default team.
     """
     rules: list[GroupRule] = []
     seen: set[str] = set()
@@ -64,7 +70,16 @@ def parse_group_roles(raw: str, *, allow_teams: bool = False) -> tuple[GroupRule
                 f"{MAPPING_VARIABLE}: entry {position} ({entry!r}) has unknown role {role!r}; "
                 f"use one of {', '.join(ROLE_NAMES)}."
             )
-        if team and not allow_teams:
+        if team == GLOBAL:
+            if role != "admin":
+                raise ImproperlyConfigured(
+                    f"{MAPPING_VARIABLE}: entry {position} ({entry!r}): only admin is a global "
+                    f"role; give viewer and operator in a team (GROUP=TEAM:{role})."
+                )
+            team = ""
+        elif not team and role != "admin":
+            team = DEFAULT_TEAM
+        if team and team != DEFAULT_TEAM and not allow_teams:
             raise ImproperlyConfigured(
                 f"{MAPPING_VARIABLE}: entry {position} ({entry!r}) names team {team!r}, but "
                 "this version has global roles only; write GROUP=ROLE."
@@ -82,10 +97,25 @@ def parse_group_roles(raw: str, *, allow_teams: bool = False) -> tuple[GroupRule
 
 
 def role_for_groups(groups, rules) -> str | None:
-    """The highest global role any of GROUPS maps to; None when no group is mapped."""
+    """The highest role any of GROUPS maps to, globally or in any team; None when no group is
+    mapped."""
     names = set(groups)
-    roles = [rule.role for rule in rules if rule.team is None and rule.group in names]
+    roles = [rule.role for rule in rules if rule.group in names]
     return max(roles, key=RANK.__getitem__, default=None)
+
+
+def roles_for_groups(groups, rules) -> tuple[bool, dict[str, str]]:
+    """(global admin?, {team name: the highest role any of GROUPS maps to in that team})."""
+    names = set(groups)
+    admin, teams = False, {}
+    for rule in rules:
+        if rule.group not in names:
+            continue
+        if rule.team is None:
+            admin = True
+        elif RANK[rule.role] > RANK.get(teams.get(rule.team), 0):
+            teams[rule.team] = rule.role
+    return admin, teams
 
 
 def groups_from_claims(claims: dict, claim: str) -> list[str]:

@@ -1,16 +1,20 @@
 """Writes for single sign-on: find or create the user of a provider identity, refresh roles."""
 
 import hashlib
+import logging
 import re
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from accounts.services import user_set_role
-from watchkeeper.sso import groups_from_claims, role_for_groups
+from accounts.models import DEFAULT_TEAM, Team
+from accounts.services import user_set_global_admin
+from accounts.teams import memberships_replace
+from watchkeeper.sso import groups_from_claims, roles_for_groups
 
 from .models import Identity
 
+log = logging.getLogger(__name__)
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
 
 
@@ -74,11 +78,27 @@ def sign_in(*, issuer: str, claims: dict, groups_claim: str, rules, now):
     if changed:
         user.save(update_fields=changed)
     groups = groups_from_claims(claims, groups_claim)
-    user_set_role(user=user, role=role_for_groups(groups, rules))
+    roles_refresh(user=user, groups=groups, rules=rules)
     identity.groups = groups
     identity.last_sign_in = now
     identity.save()
     return user
+
+
+def roles_refresh(*, user, groups, rules) -> None:
+    """Make USER's roles exactly what GROUPS map to: the global admin role or not, and one
+    role per mapped team; roles in teams the claim no longer maps are removed. A mapped team
+    that does not exist is skipped (logged): an admin makes teams, sign-in does not."""
+    admin, wanted = roles_for_groups(groups, rules)
+    user_set_global_admin(user=user, admin=admin)
+    found = {team.name: team for team in Team.objects.filter(name__in=list(wanted))}
+    if DEFAULT_TEAM in wanted and DEFAULT_TEAM not in found:
+        found[DEFAULT_TEAM] = Team.default()
+    for name in sorted(set(wanted) - set(found)):
+        log.warning("single sign-on: groups of %s map to team %r, which does not exist", user, name)
+    memberships_replace(
+        user=user, roles={found[name]: role for name, role in wanted.items() if name in found}
+    )
 
 
 @transaction.atomic

@@ -31,7 +31,12 @@ def message_id_for(dedup_key: str) -> str:
 
 def recipients_of(cluster: Cluster) -> list[str]:
     addresses = []
-    for recipient in cluster.recipients.select_related("user"):
+    rows = list(cluster.recipients.select_related("user"))
+    users = [recipient.user for recipient in rows if recipient.user is not None]
+    allowed = cluster_selectors.users_who_see(cluster=cluster, users=users) if users else set()
+    for recipient in rows:
+        if recipient.user is not None and recipient.user.pk not in allowed:
+            continue  # a user no longer in the cluster's team is told nothing about it
         address = (recipient.address or "").strip()
         if address and address.lower() not in {a.lower() for a in addresses}:
             addresses.append(address)

@@ -38,11 +38,12 @@ def test_it_parses_roles_and_optional_teams():
         "ops-admins=admin, ops=operator\nstaff = viewer,,a=b=viewer", allow_teams=False
     )
     assert rules == (
-        GroupRule("ops-admins", "admin"),
-        GroupRule("ops", "operator"),
-        GroupRule("staff", "viewer"),
-        GroupRule("a=b", "viewer"),
+        GroupRule("ops-admins", "admin"),  # a bare admin: the global admin role
+        GroupRule("ops", "operator", team="default"),  # bare viewer/operator: default team
+        GroupRule("staff", "viewer", team="default"),
+        GroupRule("a=b", "viewer", team="default"),
     )
+    assert parse_group_roles("root=global:admin") == (GroupRule("root", "admin"),)
     assert parse_group_roles("blue-ops=blue:operator", allow_teams=True) == (
         GroupRule("blue-ops", "operator", team="blue"),
     )
@@ -56,13 +57,15 @@ def test_it_parses_roles_and_optional_teams():
         ("ops=", "is not GROUP=ROLE"),
         ("ops=superuser", "unknown role 'superuser'"),
         ("ops=:admin", "empty team"),
-        ("ops=blue:admin", "global roles only"),
-        ("ops=admin,ops=viewer", "mapped twice"),
+        ("ops=global:viewer", "only admin is a global role"),
+        ("ops=viewer,ops=operator", "mapped twice"),
     ],
 )
 def test_it_refuses_a_bad_mapping_with_a_clear_message(raw, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         parse_group_roles(raw)
+    with pytest.raises(ImproperlyConfigured, match="global roles only"):
+        parse_group_roles("ops=blue:admin", allow_teams=False)
 
 
 def test_the_highest_mapped_role_wins_and_unmapped_groups_give_none():

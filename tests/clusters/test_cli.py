@@ -143,7 +143,7 @@ def test_it_lists_clusters_as_json_without_credentials(cluster, poll1, pems):
     assert [e["name"] for e in entries] == ["lab", "ssh"]
     lab = entries[0]
     assert set(lab) == {
-        "name", "environment", "url", "nodes", "services", "last_poll", "score", "grade"
+        "name", "team", "environment", "url", "nodes", "services", "last_poll", "score", "grade"
     }  # fmt: skip
     assert (lab["nodes"], lab["services"], lab["last_poll"]["ok"]) == (3, 5, True)
     assert lab["last_poll"]["error"] is None

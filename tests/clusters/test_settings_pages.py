@@ -139,7 +139,7 @@ def test_admins_see_the_links(admin, tls_cluster):
 
 
 def test_it_adds_a_cluster_with_recipients_users_and_a_policy(admin, django_user_model):
-    alice = make_user(django_user_model, "alice", None)
+    alice = make_user(django_user_model, "alice", "viewer")  # recipients see the cluster
     alice.email = "alice@example.com"
     alice.save()
     page = admin.get(NEW)
@@ -361,8 +361,8 @@ def test_it_renames_and_the_settings_move_with_the_name(admin, tls_cluster):
 
 
 def test_it_sets_the_recipients_to_exactly_what_is_given(admin, tls_cluster, django_user_model):
-    bob = make_user(django_user_model, "bob", None)
-    carol = make_user(django_user_model, "carol", None)
+    bob = make_user(django_user_model, "bob", "viewer")
+    carol = make_user(django_user_model, "carol", "viewer")
     for user in (bob, carol):
         user.email = f"{user.username}@example.com"
         user.save()

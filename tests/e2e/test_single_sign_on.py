@@ -147,3 +147,37 @@ def test_a_failed_discovery_returns_to_the_login_page(page, sso_settings, oidc_p
     page.click("a.sso-sign-in")
     assert "/accounts/login/" in page.url
     assert "Sign-in with Test IdP failed" in page.locator("[role=status]").inner_text()
+
+
+def test_team_groups_land_on_a_fleet_of_the_mapped_teams_only(page, sso_settings, oidc_provider):
+    """GROUP=TEAM:ROLE through the real provider: the fleet shows the mapped team's clusters;
+    at the next sign-in with other groups, the old team is gone."""
+    import dataclasses
+
+    from accounts import teams
+    from accounts.roles import team_roles
+    from clusters import registration
+    from watchkeeper.sso import parse_group_roles
+
+    sso_settings.WATCHKEEPER_OIDC = dataclasses.replace(
+        sso_settings.WATCHKEEPER_OIDC,
+        rules=parse_group_roles("ops=blue:operator, staff=red:viewer"),
+    )
+    blue, red = teams.team_create(name="blue"), teams.team_create(name="red")
+    registration.cluster_add(name="bluebird", url="unix:///run/a.sock", team=blue)
+    registration.cluster_add(name="redwood", url="unix:///run/b.sock", team=red)
+    sign_in_with_provider(page, "oscar")  # groups: ops
+    assert page.locator("tr.fleet-row[data-cluster=bluebird]").is_visible()
+    assert page.locator("tr.fleet-row").count() == 1
+    assert "redwood" not in page.content()
+    oscar = user_named("oscar")
+    assert team_roles(oscar) == {blue.pk: "operator"}
+    screenshot(page, "sso-team-fleet")
+
+    oidc_provider.set_groups("oscar", ["staff"])
+    page.context.clear_cookies()
+    sign_in_with_provider(page, "oscar")
+    assert page.locator("tr.fleet-row[data-cluster=redwood]").is_visible()
+    assert page.locator("tr.fleet-row").count() == 1
+    assert team_roles(user_named("oscar")) == {red.pk: "viewer"}
+    assert page.context.request.get("/clusters/bluebird/").status == 404

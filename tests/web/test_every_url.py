@@ -69,7 +69,7 @@ ROUTES = {
     "maintenance:checklist": (VIEWER, lambda w: [w["run"].pk]),
     "maintenance:step_tick": (OPERATOR, lambda w: [w["run"].steps.first().pk]),
     "maintenance:reminders": (VIEWER, lambda w: []),
-    "maintenance:outbox": (VIEWER, lambda w: []),
+    "maintenance:outbox": (ADMIN, lambda w: []),  # global admins: mail of every team
     "maintenance:channels": (ADMIN, lambda w: []),
     "maintenance:channel_add": (ADMIN, lambda w: []),
     "maintenance:channel_test": (ADMIN, lambda w: [w["channel"].pk]),
@@ -89,6 +89,9 @@ ROUTES = {
     "accounts:users": (ADMIN, lambda w: []),
     "accounts:user_create": (ADMIN, lambda w: []),
     "accounts:user_role": (ADMIN, lambda w: [w["viewer"].pk]),
+    "accounts:teams": (ADMIN, lambda w: []),  # global admins
+    "accounts:team_create": (ADMIN, lambda w: []),
+    "accounts:team_member": (ADMIN, lambda w: [w["cluster"].team_id]),
     "sso:start": (PUBLIC, lambda w: []),  # 404 while single sign-on is not configured
     "sso:callback": (PUBLIC, lambda w: []),
     "accounts:digest": (SIGNED_IN, lambda w: []),

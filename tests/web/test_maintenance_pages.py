@@ -41,8 +41,9 @@ def test_every_page_renders_for_a_viewer(client, viewer, setup):
                 reverse("maintenance:occurrence", args=[occurrence.pk]),
                 reverse("maintenance:backups"), reverse("maintenance:checklists"),
                 reverse("maintenance:checklist", args=[run.pk]),
-                reverse("maintenance:reminders"), reverse("maintenance:outbox")):  # fmt: skip
+                reverse("maintenance:reminders")):  # fmt: skip
         assert client.get(url).status_code == 200, url
+    assert client.get(reverse("maintenance:outbox")).status_code == 403  # global admins only
 
 
 def test_a_viewer_changes_nothing(client, viewer, setup):
@@ -172,7 +173,9 @@ def test_an_operator_ticks_a_step_with_a_note(client, operator, viewer, setup):
     assert (step.done, step.done_by, step.note) == (True, operator, "dump restored on staging <ok>")
 
 
-def test_without_smtp_a_sent_reminder_is_shown_in_the_outbox(client, viewer, settings, tmp_path):
+def test_without_smtp_a_sent_reminder_is_shown_in_the_outbox(
+    client, admin_user, settings, tmp_path
+):
     from clusters.models import Recipient
 
     settings.EMAIL_OUTBOX_DIR = tmp_path
@@ -191,7 +194,7 @@ def test_without_smtp_a_sent_reminder_is_shown_in_the_outbox(client, viewer, set
         now=now,
     )  # fmt: skip
     assert outbox.reminders_send_due(now=now).sent == 1
-    client.force_login(viewer)
+    client.force_login(admin_user)
     page = client.get(reverse("maintenance:outbox")).text
     assert "The web service runs as root." in page
     assert "new critical finding &lt;b&gt;web&lt;/b&gt;" in page and "<b>web</b>" not in page

@@ -2,13 +2,16 @@
 
 import json
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
+from accounts.models import Team
 from audit.commands import AuditedCommand
 from clusters import registration
 from clusters.connection import display_url
 from clusters.endpoint import ClusterInputError, read_pem, read_ssh_file
 from clusters.models import Cluster
+from clusters.selectors import visible_clusters
 from dashboard import pipeline, selectors
 
 USAGE_ERROR = 2
@@ -34,6 +37,7 @@ class Command(AuditedCommand):
             help="instead of --ssh-known-hosts: trust and store the host key the server shows now",
         )
         add.add_argument("--notify", action="append", default=[], metavar="EMAIL")
+        add.add_argument("--team", default=None, help="the team that owns it (default: default)")
         notify = sub.add_parser("notify", help="add or remove a notification address")
         notify.add_argument("name")
         group = notify.add_mutually_exclusive_group(required=True)
@@ -41,6 +45,8 @@ class Command(AuditedCommand):
         group.add_argument("--remove", metavar="EMAIL")
         listing = sub.add_parser("list", help="list clusters")
         listing.add_argument("--format", choices=["text", "json"], default="text")
+        listing.add_argument("--user", default=None, help="only the clusters USER may see")
+        listing.add_argument("--team", default=None, help="only the clusters of TEAM")
         poll = sub.add_parser("poll", help="poll and score a cluster now")
         poll.add_argument("name")
         sub.add_parser("rotate-keys", help="re-encrypt credentials with the first key")
@@ -58,7 +64,17 @@ class Command(AuditedCommand):
             raise CommandError(f"no cluster named {name!r}.", returncode=USAGE_ERROR)
         return cluster
 
+    @staticmethod
+    def _team(name: str | None) -> Team | None:
+        if name is None:
+            return None
+        team = Team.objects.filter(name=name).first()
+        if team is None:
+            raise CommandError(f"no team named {name!r}.", returncode=USAGE_ERROR)
+        return team
+
     def handle_add(self, *, name, url, environment, tls_ca, tls_cert, tls_key, notify, **opts):
+        team = self._team(opts["team"])
         tls = {}
         for kind, path in (("ca", tls_ca), ("cert", tls_cert), ("key", tls_key)):
             if path:
@@ -71,6 +87,7 @@ class Command(AuditedCommand):
         cluster = registration.cluster_add(
             name=name,
             url=url,
+            team=team,
             environment=environment,
             tls=tls,
             notify=notify,
@@ -86,8 +103,16 @@ class Command(AuditedCommand):
         note = "" if changed else " (already there)"
         self.stdout.write(f"{verb} {add or remove} for {cluster.name}{note}")
 
-    def handle_list(self, *, format, **_):
-        entries = selectors.cluster_summaries()
+    def handle_list(self, *, format, user, team, **_):
+        clusters = Cluster.objects.all()
+        if user is not None:
+            person = get_user_model().objects.filter(username=user).first()
+            if person is None:
+                raise CommandError(f"no user named {user!r}.", returncode=USAGE_ERROR)
+            clusters = visible_clusters(person)
+        if team is not None:
+            clusters = clusters.filter(team=self._team(team))
+        entries = selectors.cluster_summaries(clusters=clusters)
         if format == "json":
             self.stdout.write(json.dumps(entries, indent=2))
             return
@@ -98,7 +123,7 @@ class Command(AuditedCommand):
             state = "never polled" if poll["at"] is None else ("ok" if poll["ok"] else "FAILED")
             grade = f" grade {e['grade']} ({e['score']})" if e["grade"] is not None else ""
             self.stdout.write(
-                f"{e['name']:20} {e['environment']:12} {e['url']:40} "
+                f"{e['name']:20} {e['team']:12} {e['environment']:12} {e['url']:40} "
                 f"{e['nodes']} nodes, {e['services']} services, last poll {state}{grade}"
             )
 
