@@ -27,6 +27,7 @@ from clusters.persistence import Transition
 from clusters.snapshot import DOWN_STATES, Snapshot
 from maintenance import selectors as maintenance_selectors
 from maintenance.services import reminders as maintenance_services
+from readiness import selectors as readiness_selectors
 from readiness import services as readiness_services
 from readiness.facts import OperationsFacts
 
@@ -69,6 +70,7 @@ def cluster_poll(
     started_at = now or timezone.now()
     if not polling.poll_claim(cluster_id=cluster.pk, now=started_at):
         return None
+    clock = time.perf_counter()
     try:
         with gc_paused():
             return _poll_claimed(
@@ -77,8 +79,34 @@ def cluster_poll(
     except polling.ClaimLost:
         log.warning("a poll of cluster %s outlived its claim: another poll took over", cluster.pk)
         return None
+    except DatabaseFault:  # the database dropped mid-poll: recorded on a fresh connection
+        if connection.in_atomic_block:
+            raise
+        log.warning("a database error ended the poll of cluster %s", cluster.pk, exc_info=True)
+        run = _database_failure_record(cluster=cluster, started_at=started_at, clock=clock)
+        return PollOutcome(run=run) if run is not None else None
     finally:
         _release(cluster=cluster, claimed_at=started_at)
+
+
+DATABASE_FAILURE = (
+    "Watchkeeper's database failed during this poll; what it had not stored or scored is "
+    "picked up by the next poll."
+)
+
+
+def _database_failure_record(
+    *, cluster: Cluster, started_at: datetime, clock: float
+) -> PollRun | None:
+    """Record the poll as failed (kind "database") on a fresh connection; None (logged) when
+    the database is still unreachable or the claim was lost meanwhile."""
+    connection.close()
+    try:
+        return _failed(cluster, started_at, clock, client.PollFailed("database", DATABASE_FAILURE))
+    except (DatabaseFault, polling.ClaimLost):
+        log.warning("cannot record the failed poll of cluster %s", cluster.pk, exc_info=True)
+        connection.close()
+        return None
 
 
 def _release(*, cluster: Cluster, claimed_at: datetime) -> None:
@@ -105,6 +133,7 @@ def _release(*, cluster: Cluster, claimed_at: datetime) -> None:
 
 def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetcher) -> PollOutcome:
     clock = time.perf_counter()
+    _rescore_unscored(cluster=cluster, now=started_at)
     try:
         fetched = polling.poll_fetch(cluster=cluster, started_at=started_at, fetch=fetch)
     except client.PollFailed as failure:
@@ -194,8 +223,24 @@ def evaluation_run(
 def _score(*, cluster: Cluster, snapshot: Snapshot, facts: OperationsFacts, now: datetime) -> None:
     try:
         evaluation_run(cluster=cluster, snapshot=snapshot, now=now, facts=facts)
+    except DatabaseFault:
+        raise  # the database failed, not the scoring: the poll is recorded as failed
     except Exception:  # noqa: BLE001 - recorded; a scoring bug must not lose the poll
         log.exception("scoring cluster %s failed", cluster.pk)
+
+
+def _rescore_unscored(*, cluster: Cluster, now: datetime) -> None:
+    """Score the latest stored snapshot if no evaluation covers it (a previous poll stored it
+    and then lost the database before scoring): no snapshot is left without its evaluation."""
+    if not readiness_selectors.snapshot_unscored(cluster=cluster):
+        return
+    snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
+    if snapshot is None:
+        return
+    log.info("re-scoring the unscored snapshot of cluster %s", cluster.pk)
+    facts = _operations_facts(cluster=cluster, now=now)
+    if facts is not None:
+        _score(cluster=cluster, snapshot=snapshot, facts=facts, now=now)
 
 
 def _notify_nodes_down(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.db import connection
 from django.db.models import (
     Count,
+    Exists,
     F,
     Min,
     OuterRef,
@@ -17,7 +18,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Least, TruncDate
 
-from clusters.models import Cluster
+from clusters.models import Cluster, PollSnapshot
 from clusters.snapshot import Snapshot
 from readiness.checks import severity_rank
 from readiness.context import Endpoint, RuleContext
@@ -90,6 +91,17 @@ def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
 
 def latest_evaluation(*, cluster) -> Evaluation | None:
     return Evaluation.objects.filter(cluster=cluster).first()
+
+
+def snapshot_unscored(*, cluster) -> bool:
+    """True when CLUSTER's latest stored snapshot has no evaluation (one query)."""
+    latest = PollSnapshot.objects.filter(cluster=cluster).order_by("-taken_at")[:1]
+    scored = Evaluation.objects.filter(cluster=cluster, snapshot_at__gte=OuterRef("taken_at"))
+    return (
+        PollSnapshot.objects.filter(pk__in=Subquery(latest.values("pk")))
+        .exclude(Exists(scored))
+        .exists()
+    )
 
 
 def evaluations_for_clusters(*, clusters) -> dict[int, Evaluation]:
