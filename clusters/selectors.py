@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from clusters.models import NodeTransition, PollSnapshot
+from django.db.models import Max, Min
+
+from clusters.models import Node, NodeTransition, PollRun, PollSnapshot
 from clusters.snapshot import DOWN_STATES
 from watchkeeper import crypto
 
@@ -67,3 +69,33 @@ def current_nodes(*, cluster):
 def current_services(*, cluster):
     """CLUSTER's services still deployed, by name (removed ones are kept for history)."""
     return cluster.services.filter(removed_at__isnull=True).order_by("name", "id")
+
+
+def nodes_down(*, cluster, seen_since: datetime):
+    """CLUSTER's nodes seen down (or disconnected) by every good poll since SEEN_SINCE or
+    earlier (clusters.persistence keeps Node.down_since)."""
+    return Node.objects.filter(
+        cluster=cluster, removed_at__isnull=True, down_since__lte=seen_since
+    ).order_by("hostname", "id")
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A run of failed polls (Watchkeeper's own database faults aside): first and last."""
+
+    first: datetime
+    last: datetime
+
+
+def poll_outage(*, cluster, until: datetime) -> Outage | None:
+    """The run of failed polls started at or before UNTIL and after the last good one; None
+    when the last poll up to UNTIL was good (or there was none)."""
+    runs = PollRun.objects.filter(cluster=cluster, started_at__lte=until).exclude(
+        error_kind="database"
+    )
+    last_ok = runs.filter(ok=True).values_list("started_at", flat=True).first()
+    failed = runs.filter(ok=False)
+    if last_ok is not None:
+        failed = failed.filter(started_at__gt=last_ok)
+    bounds = failed.aggregate(first=Min("started_at"), last=Max("started_at"))
+    return Outage(bounds["first"], bounds["last"]) if bounds["first"] is not None else None

@@ -23,13 +23,14 @@ from django.utils import timezone
 from clusters import client, persistence, polling
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster, PollRun
-from clusters.persistence import Transition
-from clusters.snapshot import DOWN_STATES, Snapshot
+from clusters.snapshot import Snapshot
 from maintenance import selectors as maintenance_selectors
 from maintenance.services import reminders as maintenance_services
 from readiness import selectors as readiness_selectors
 from readiness import services as readiness_services
 from readiness.facts import OperationsFacts
+
+from . import outages
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +138,14 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetc
     try:
         fetched = polling.poll_fetch(cluster=cluster, started_at=started_at, fetch=fetch)
     except client.PollFailed as failure:
-        return PollOutcome(run=_failed(cluster, started_at, clock, failure))
+        run = _failed(cluster, started_at, clock, failure)
+        _notify(outages.unreachable_notify, cluster=cluster, now=started_at, error=run.error)
+        return PollOutcome(run=run)
+    _notify(outages.back_notify, cluster=cluster, now=started_at)
     snapshot, timings = fetched.snapshot, dict(fetched.timings)
     mark = time.perf_counter()
     try:
-        run, transitions = persistence.poll_persist(
+        run, _ = persistence.poll_persist(
             cluster=cluster,
             snapshot=snapshot,
             started_at=started_at,
@@ -165,8 +169,11 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetc
     if facts is not None:
         _score(cluster=cluster, snapshot=snapshot, facts=facts, now=started_at)
         timings["score"] = time.perf_counter() - mark
-        _notify_nodes_down(
-            cluster=cluster, snapshot=snapshot, transitions=transitions, facts=facts, now=started_at
+        _notify(
+            outages.nodes_down_notify,
+            cluster=cluster,
+            now=started_at,
+            in_window=facts.in_window_now,
         )
     return PollOutcome(run=run, snapshot=snapshot, timings=timings)
 
@@ -243,39 +250,15 @@ def _rescore_unscored(*, cluster: Cluster, now: datetime) -> None:
         _score(cluster=cluster, snapshot=snapshot, facts=facts, now=now)
 
 
-def _notify_nodes_down(
-    *,
-    cluster: Cluster,
-    snapshot: Snapshot,
-    transitions: list[Transition],
-    facts: OperationsFacts,
-    now: datetime,
-) -> None:
-    """Hand "node down outside a maintenance window" to the notifications."""
-    by_id = snapshot.node_by_id()
-    down = [
-        t
-        for t in transitions
-        if t.to_state in DOWN_STATES and by_id[t.node_id].state in DOWN_STATES
-    ]
-    if not down or facts.in_window_now:
-        return
+def _notify(notify, **kwargs) -> None:
+    """Queue an outage notice (dashboard.outages); a failure is logged, the poll is kept. A
+    database error is the poll's: raised, so that the poll is recorded as failed."""
     try:
-        for t in down:
-            node = by_id[t.node_id]
-            maintenance_services.notification_enqueue(
-                cluster=cluster,
-                kind="node_down",
-                subject_key=f"{node.id}:{t.at.isoformat()}",
-                title=f"Node {node.hostname} is {node.state}",
-                body=(
-                    f"Node {node.hostname} ({node.role}) of {cluster.name} went {t.to_state} "
-                    f"at {t.at:%Y-%m-%d %H:%M:%S} UTC, outside a maintenance window."
-                ),
-                now=now,
-            )
+        notify(**kwargs)
+    except DatabaseFault:
+        raise
     except Exception:  # noqa: BLE001 - recorded; notifications must not lose the poll
-        log.exception("node-down notification for cluster %s failed", cluster.pk)
+        log.exception("%s for cluster %s failed", notify.__name__, kwargs["cluster"].pk)
 
 
 def cluster_rescore(*, cluster: Cluster, now: datetime) -> None:

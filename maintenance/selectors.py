@@ -264,3 +264,8 @@ def reminders_log(*, limit: int = 200, status: str = ""):
     if status:
         rows = rows.filter(status=status)
     return rows.order_by("-due_at", "-id")[:limit]
+
+
+def notice_queued(*, cluster, kind: str, subject_key: str) -> bool:
+    """Whether a notification of KIND about SUBJECT_KEY was queued for CLUSTER (any row)."""
+    return Reminder.objects.filter(cluster=cluster, kind=kind, subject_key=subject_key).exists()

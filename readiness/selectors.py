@@ -89,8 +89,10 @@ def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
     )
 
 
-def latest_evaluation(*, cluster) -> Evaluation | None:
-    return Evaluation.objects.filter(cluster=cluster).first()
+def latest_evaluation(*, cluster, settled: bool = False) -> Evaluation | None:
+    """CLUSTER's latest evaluation (SETTLED: the latest whose snapshot knew every node's state)."""
+    rows = Evaluation.objects.filter(cluster=cluster)
+    return (rows.filter(nodes_unknown=0) if settled else rows).first()
 
 
 def snapshot_unscored(*, cluster) -> bool:

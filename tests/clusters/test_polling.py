@@ -124,7 +124,12 @@ def test_it_notifies_a_node_down_outside_a_window(cluster, poll1):
     pipeline.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
     poll1["events"] = []
     poll1["nodes"][1]["Status"]["State"] = "down"
-    pipeline.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetcher(poll1))
+    for minute in (1, 2):  # seen down for less than the grace (2 minutes): not yet
+        pipeline.cluster_poll(
+            cluster=cluster, now=NOW + timedelta(minutes=minute), fetch=fetcher(poll1)
+        )
+    assert not Reminder.objects.filter(kind="node_down").exists()
+    pipeline.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=3), fetch=fetcher(poll1))
     alert = Reminder.objects.get(kind="node_down")
     assert alert.recipient == "oncall@example.org"
     assert "wk-worker-1" in alert.title
