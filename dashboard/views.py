@@ -1,5 +1,7 @@
 """Cluster pages."""
 
+import logging
+
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -10,9 +12,12 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.roles import operator_required, viewer_required
 from clusters.models import Cluster
 from readiness.report import render_text
+from watchkeeper.degrade import CACHE_ERRORS, QUEUE_ERRORS
 
 from . import pages, selectors
 from .tasks import poll_cluster
+
+log = logging.getLogger(__name__)
 
 
 @viewer_required
@@ -40,10 +45,15 @@ def _poll_key(cluster: Cluster) -> str:
 
 
 def _poll_running(cluster: Cluster) -> bool:
-    """A poll asked for from the page that has not finished yet, or one being run now."""
-    requested = cache.get(_poll_key(cluster))
+    """A poll asked for from the page that has not finished yet, or one being run now
+    (without the cache, only the one being run: the page works, less precisely)."""
     if cluster.poll_claimed_at is not None:
         return True
+    try:
+        requested = cache.get(_poll_key(cluster))
+    except CACHE_ERRORS:
+        log.warning("the cache is unavailable: poll requests are not tracked", exc_info=True)
+        return False
     return requested is not None and (
         cluster.last_poll_at is None or cluster.last_poll_at < requested
     )
@@ -69,8 +79,15 @@ def detail(request, name: str):
 def poll_now(request, name: str):
     """Ask the worker to poll this cluster now; the status fragment follows its progress."""
     cluster = get_object_or_404(Cluster, name=name)
-    cache.set(_poll_key(cluster), timezone.now(), timeout=600)
-    poll_cluster.delay_on_commit(cluster.pk)
+    try:  # no retry: the operator is told at once, and the beat polls it anyway when back
+        poll_cluster.apply_async((cluster.pk,), retry=False)
+    except QUEUE_ERRORS:
+        log.warning("the queue is unavailable: poll of %s not enqueued", cluster.pk, exc_info=True)
+        return _poll_status_response(request, cluster, queue_unavailable=True)
+    try:
+        cache.set(_poll_key(cluster), timezone.now(), timeout=600)
+    except CACHE_ERRORS:
+        log.warning("the cache is unavailable: the poll request is not tracked", exc_info=True)
     return _poll_status_response(request, cluster)
 
 
@@ -81,13 +98,20 @@ def poll_status(request, name: str):
     return _poll_status_response(request, cluster)
 
 
-def _poll_status_response(request, cluster: Cluster) -> HttpResponse:
+def _poll_status_response(
+    request, cluster: Cluster, *, queue_unavailable: bool = False
+) -> HttpResponse:
     running = _poll_running(cluster)
     page = pages.PollProgress(poll_running=running)
     response = render(
         request,
         "clusters/detail.html#poll-status",
-        {"cluster": cluster, "page": page, "poll_finished": not running},
+        {
+            "cluster": cluster,
+            "page": page,
+            "poll_finished": not running and not queue_unavailable,
+            "queue_unavailable": queue_unavailable,
+        },
     )
     if not running and request.method == "GET":
         response.status_code = 286
