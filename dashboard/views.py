@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import operator_required, viewer_required
 from clusters.models import Cluster
+from maintenance import selectors as maintenance_selectors
 from readiness.report import render_text
 from watchkeeper.degrade import CACHE_ERRORS, QUEUE_ERRORS
 
@@ -36,6 +37,7 @@ def fleet(request):
             "environments": Cluster.Environment.choices,
             "grades": pages.GRADES,
             "query": request.GET.urlencode(),
+            "delivery_trouble": maintenance_selectors.delivery_trouble(),
         },
     )
 

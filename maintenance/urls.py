@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import reminder_views, views
 
 app_name = "maintenance"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("checklists/<int:pk>/", views.checklist, name="checklist"),
     path("steps/<int:pk>/tick/", views.step_tick, name="step_tick"),
     path("reminders/", views.reminders, name="reminders"),
+    path("reminders/<int:pk>/retry/", reminder_views.reminder_retry, name="reminder_retry"),
     path("outbox/", views.outbox, name="outbox"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar"),
 ]

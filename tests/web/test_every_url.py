@@ -55,6 +55,7 @@ ROUTES = {
     "maintenance:checklist": (VIEWER, lambda w: [w["run"].pk]),
     "maintenance:step_tick": (OPERATOR, lambda w: [w["run"].steps.first().pk]),
     "maintenance:reminders": (VIEWER, lambda w: []),
+    "maintenance:reminder_retry": (OPERATOR, lambda w: [1]),
     "maintenance:outbox": (VIEWER, lambda w: []),
     "maintenance:calendar": (PUBLIC, lambda w: [w["cluster"].calendar_token]),
     "accounts:login": (PUBLIC, lambda w: []),
