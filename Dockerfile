@@ -33,6 +33,6 @@ RUN SECRET_KEY=build-only-not-a-secret WATCHKEEPER_VAR_DIR=/tmp/build-var \
 USER watchkeeper
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=5)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz?only=database', timeout=5)"]
 ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
 CMD ["web"]

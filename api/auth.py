@@ -1,9 +1,11 @@
 """Who is calling: a signed-in session (CSRF for unsafe methods) or a bearer API token.
 
 A token acts with the lower of its scope and its user's current role, read at every request;
-each token has its own rate limit (Django's cache, one counter per token and minute).
+each token has its own rate limit (Django's cache, one counter per token and minute; without
+the cache the limit is skipped, logged).
 """
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -18,8 +20,11 @@ from accounts import tokens
 from accounts.roles import RANK, VIEWER, role_of
 from audit import services as audit
 from clusters import selectors as cluster_selectors
+from watchkeeper.degrade import CACHE_ERRORS
 
 from .errors import ApiError
+
+log = logging.getLogger(__name__)
 
 RATE_WINDOW = 60  # seconds
 
@@ -33,20 +38,28 @@ class Principal:
     token: object | None = None
 
 
+def _count(key: str) -> int:
+    """Count one request under KEY (the token's minute); the count so far."""
+    if cache.add(key, 1, timeout=RATE_WINDOW * 2):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.set(key, 1, timeout=RATE_WINDOW * 2)
+        return 1
+
+
 def _rate_limit(token) -> None:
     """Count one request against TOKEN's minute; 429 with Retry-After past the limit."""
     limit = settings.WATCHKEEPER_API_RATE_LIMIT
     now = time.time()
     window = int(now // RATE_WINDOW)
     key = f"api-rate:{token.pk}:{window}"
-    if cache.add(key, 1, timeout=RATE_WINDOW * 2):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.set(key, 1, timeout=RATE_WINDOW * 2)
-            count = 1
+    try:
+        count = _count(key)
+    except CACHE_ERRORS:  # fails open, like the login throttle: the API keeps working
+        log.warning("API rate limiting skipped: the cache is unavailable", exc_info=True)
+        return
     if count > limit:
         retry_after = max(1, int((window + 1) * RATE_WINDOW - now) + 1)
         raise ApiError(

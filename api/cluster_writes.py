@@ -183,7 +183,8 @@ def poll_request(request, name: str):
         requested = polls.poll_request(cluster=cluster, now=now)
     except polls.PollRefused as exc:
         extra = {"poll_id": polls.request_id(exc.requested_at)} if exc.requested_at else {}
-        raise ApiError(409, exc.code, str(exc), extra=extra) from None
+        status = 503 if exc.code == "queue_unavailable" else 409
+        raise ApiError(status, exc.code, str(exc), extra=extra) from None
     return Status(
         202, _poll(cluster, polls.poll_state(cluster=cluster, requested_at=requested, now=now))
     )

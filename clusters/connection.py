@@ -49,6 +49,7 @@ class PollFailed(Exception):
         "auth",
         "host_key",
         "remote_docker",
+        "database",  # Watchkeeper's own database failed mid-poll (dashboard.pipeline)
     )
 
     def __init__(self, kind: str, message: str) -> None:

@@ -169,6 +169,10 @@ class Node(models.Model):
     # A hash of the fields above as last written: a poll compares it instead of reading back
     # and decoding every row's JSON fields (see clusters.persistence._sync).
     digest = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # The first good poll of the current run of good polls that all saw the node down or
+    # disconnected (never "unknown"); None otherwise. A failed poll ends every run: the node
+    # is notified down once the run is the cluster's grace long (dashboard.pipeline).
+    down_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["hostname"]

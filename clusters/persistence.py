@@ -249,6 +249,7 @@ def poll_persist(
             if removed_at is None
         }  # node id -> state at the last good poll (nodes not marked removed)
         transitions = node_transitions(previous=previous, snapshot=snapshot)
+        _down_runs_track(cluster=cluster, now=now)
         NodeTransition.objects.bulk_create(
             [
                 NodeTransition(
@@ -311,7 +312,24 @@ def poll_failure_record(
         Cluster.objects.filter(pk=cluster.pk).update(
             last_poll_at=started_at, last_poll_ok=False, last_poll_error=message
         )
+        # The manager did not answer (or Watchkeeper could not ask it): every node's run of
+        # "seen down" ends; the next good poll starts a new one.
+        Node.objects.filter(cluster=cluster, down_since__isnull=False).update(down_since=None)
     return run
+
+
+SEEN_DOWN = ("down", "disconnected")  # states that start a node's "seen down" run
+
+
+def _down_runs_track(*, cluster: Cluster, now: datetime) -> None:
+    """Start the "seen down" run of nodes now down or disconnected; end it for the others
+    ("unknown" included: a manager that just restarted does not know yet)."""
+    Node.objects.filter(
+        cluster=cluster, removed_at__isnull=True, state__in=SEEN_DOWN, down_since__isnull=True
+    ).update(down_since=now)
+    Node.objects.filter(cluster=cluster, down_since__isnull=False).exclude(
+        state__in=SEEN_DOWN, removed_at__isnull=True
+    ).update(down_since=None)
 
 
 def history_prune(*, now: datetime) -> dict[str, int]:

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.http import Http404
 
 from accounts.roles import RANK, VIEWER, is_global_admin, role_in_team, team_roles
-from clusters.models import Cluster, NodeTransition, PollSnapshot
+from clusters.models import Cluster, Node, NodeTransition, PollRun, PollSnapshot
 from clusters.snapshot import DOWN_STATES
 from watchkeeper import crypto
 
@@ -134,3 +134,33 @@ def current_nodes(*, cluster):
 def current_services(*, cluster):
     """CLUSTER's services still deployed, by name (removed ones are kept for history)."""
     return cluster.services.filter(removed_at__isnull=True).order_by("name", "id")
+
+
+def nodes_down(*, cluster, seen_since: datetime):
+    """CLUSTER's nodes seen down (or disconnected) by every good poll since SEEN_SINCE or
+    earlier (clusters.persistence keeps Node.down_since)."""
+    return Node.objects.filter(
+        cluster=cluster, removed_at__isnull=True, down_since__lte=seen_since
+    ).order_by("hostname", "id")
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A run of failed polls (Watchkeeper's own database faults aside): first and last."""
+
+    first: datetime
+    last: datetime
+
+
+def poll_outage(*, cluster, until: datetime) -> Outage | None:
+    """The run of failed polls started at or before UNTIL and after the last good one; None
+    when the last poll up to UNTIL was good (or there was none)."""
+    runs = PollRun.objects.filter(cluster=cluster, started_at__lte=until).exclude(
+        error_kind="database"
+    )
+    last_ok = runs.filter(ok=True).values_list("started_at", flat=True).first()
+    failed = runs.filter(ok=False)
+    if last_ok is not None:
+        failed = failed.filter(started_at__gt=last_ok)
+    bounds = failed.aggregate(first=Min("started_at"), last=Max("started_at"))
+    return Outage(bounds["first"], bounds["last"]) if bounds["first"] is not None else None

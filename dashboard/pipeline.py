@@ -25,12 +25,14 @@ from clusters import client, persistence, polling
 from clusters import selectors as cluster_selectors
 from clusters.connection import PollFailed, display_url
 from clusters.models import Cluster, PollRun
-from clusters.persistence import Transition
-from clusters.snapshot import DOWN_STATES, Snapshot
+from clusters.snapshot import Snapshot
 from maintenance import selectors as maintenance_selectors
 from maintenance.services import reminders as maintenance_services
+from readiness import selectors as readiness_selectors
 from readiness import services as readiness_services
 from readiness.facts import OperationsFacts
+
+from . import outages
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ def cluster_poll(
     started_at = now or timezone.now()
     if not polling.poll_claim(cluster_id=cluster.pk, now=started_at):
         return None
+    clock = time.perf_counter()
     try:
         with gc_paused():
             return _poll_claimed(
@@ -79,8 +82,34 @@ def cluster_poll(
     except polling.ClaimLost:
         log.warning("a poll of cluster %s outlived its claim: another poll took over", cluster.pk)
         return None
+    except DatabaseFault:  # the database dropped mid-poll: recorded on a fresh connection
+        if connection.in_atomic_block:
+            raise
+        log.warning("a database error ended the poll of cluster %s", cluster.pk, exc_info=True)
+        run = _database_failure_record(cluster=cluster, started_at=started_at, clock=clock)
+        return PollOutcome(run=run) if run is not None else None
     finally:
         _release(cluster=cluster, claimed_at=started_at)
+
+
+DATABASE_FAILURE = (
+    "Watchkeeper's database failed during this poll; what it had not stored or scored is "
+    "picked up by the next poll."
+)
+
+
+def _database_failure_record(
+    *, cluster: Cluster, started_at: datetime, clock: float
+) -> PollRun | None:
+    """Record the poll as failed (kind "database") on a fresh connection; None (logged) when
+    the database is still unreachable or the claim was lost meanwhile."""
+    connection.close()
+    try:
+        return _failed(cluster, started_at, clock, client.PollFailed("database", DATABASE_FAILURE))
+    except (DatabaseFault, polling.ClaimLost):
+        log.warning("cannot record the failed poll of cluster %s", cluster.pk, exc_info=True)
+        connection.close()
+        return None
 
 
 def _release(*, cluster: Cluster, claimed_at: datetime) -> None:
@@ -107,14 +136,18 @@ def _release(*, cluster: Cluster, claimed_at: datetime) -> None:
 
 def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetcher) -> PollOutcome:
     clock = time.perf_counter()
+    _rescore_unscored(cluster=cluster, now=started_at)
     try:
         fetched = polling.poll_fetch(cluster=cluster, started_at=started_at, fetch=fetch)
     except PollFailed as failure:
-        return PollOutcome(run=_failed(cluster, started_at, clock, failure))
+        run = _failed(cluster, started_at, clock, failure)
+        _notify(outages.unreachable_notify, cluster=cluster, now=started_at, error=run.error)
+        return PollOutcome(run=run)
+    _notify(outages.back_notify, cluster=cluster, now=started_at)
     snapshot, timings = fetched.snapshot, dict(fetched.timings)
     mark = time.perf_counter()
     try:
-        run, transitions = persistence.poll_persist(
+        run, _ = persistence.poll_persist(
             cluster=cluster,
             snapshot=snapshot,
             started_at=started_at,
@@ -138,8 +171,11 @@ def _poll_claimed(*, cluster: Cluster, started_at: datetime, fetch: polling.Fetc
     if facts is not None:
         _score(cluster=cluster, snapshot=snapshot, facts=facts, now=started_at)
         timings["score"] = time.perf_counter() - mark
-        _notify_nodes_down(
-            cluster=cluster, snapshot=snapshot, transitions=transitions, facts=facts, now=started_at
+        _notify(
+            outages.nodes_down_notify,
+            cluster=cluster,
+            now=started_at,
+            in_window=facts.in_window_now,
         )
     return PollOutcome(run=run, snapshot=snapshot, timings=timings)
 
@@ -194,44 +230,35 @@ def evaluation_run(
 def _score(*, cluster: Cluster, snapshot: Snapshot, facts: OperationsFacts, now: datetime) -> None:
     try:
         evaluation_run(cluster=cluster, snapshot=snapshot, now=now, facts=facts)
+    except DatabaseFault:
+        raise  # the database failed, not the scoring: the poll is recorded as failed
     except Exception:  # noqa: BLE001 - recorded; a scoring bug must not lose the poll
         log.exception("scoring cluster %s failed", cluster.pk)
 
 
-def _notify_nodes_down(
-    *,
-    cluster: Cluster,
-    snapshot: Snapshot,
-    transitions: list[Transition],
-    facts: OperationsFacts,
-    now: datetime,
-) -> None:
-    """Hand "node down outside a maintenance window" to the notifications."""
-    by_id = snapshot.node_by_id()
-    down = [
-        t
-        for t in transitions
-        if t.to_state in DOWN_STATES and by_id[t.node_id].state in DOWN_STATES
-    ]
-    if not down:
+def _rescore_unscored(*, cluster: Cluster, now: datetime) -> None:
+    """Score the latest stored snapshot if no evaluation covers it (a previous poll stored it
+    and then lost the database before scoring): no snapshot is left without its evaluation."""
+    if not readiness_selectors.snapshot_unscored(cluster=cluster):
         return
+    snapshot = cluster_selectors.latest_snapshot(cluster=cluster)
+    if snapshot is None:
+        return
+    log.info("re-scoring the unscored snapshot of cluster %s", cluster.pk)
+    facts = _operations_facts(cluster=cluster, now=now)
+    if facts is not None:
+        _score(cluster=cluster, snapshot=snapshot, facts=facts, now=now)
+
+
+def _notify(notify, **kwargs) -> None:
+    """Queue an outage notice (dashboard.outages); a failure is logged, the poll is kept. A
+    database error is the poll's: raised, so that the poll is recorded as failed."""
     try:
-        for t in down:
-            node = by_id[t.node_id]
-            maintenance_services.notification_enqueue(
-                cluster=cluster,
-                kind="node_down",
-                subject_key=f"{node.id}:{t.at.isoformat()}",
-                title=f"Node {node.hostname} is {node.state}",
-                body=(
-                    f"Node {node.hostname} ({node.role}) of {cluster.name} went {t.to_state} "
-                    f"at {t.at:%Y-%m-%d %H:%M:%S} UTC, outside a maintenance window."
-                ),
-                now=now,
-                in_window=facts.in_window_now,  # inside one: not notified (the enqueue decides)
-            )
+        notify(**kwargs)
+    except DatabaseFault:
+        raise
     except Exception:  # noqa: BLE001 - recorded; notifications must not lose the poll
-        log.exception("node-down notification for cluster %s failed", cluster.pk)
+        log.exception("%s for cluster %s failed", notify.__name__, kwargs["cluster"].pk)
 
 
 def cluster_rescore(*, cluster: Cluster, now: datetime) -> None:

@@ -4,15 +4,18 @@ poll of the cluster that started at or after it (the worker's PollRun), whoever 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 
 from clusters.models import POLL_CLAIM_TIMEOUT, Cluster, PollRun
+from watchkeeper.degrade import CACHE_ERRORS, QUEUE_ERRORS
 
 from .tasks import poll_cluster
 
+log = logging.getLogger(__name__)
 REQUEST_KEPT = timedelta(minutes=10)  # a request no poll answered by then is reported lost
 QUEUED, RUNNING, SUCCEEDED, FAILED, LOST = "queued", "running", "succeeded", "failed", "lost"
 
@@ -60,12 +63,22 @@ def _answered(cluster: Cluster, requested_at: datetime) -> PollRun | None:
     )
 
 
+def _requested(cluster: Cluster) -> datetime | None:
+    """When a poll of CLUSTER was last asked for (None without the cache: the pages work
+    without Redis, less precisely; docs/reliability.md)."""
+    try:
+        return cache.get(_key(cluster))
+    except CACHE_ERRORS:
+        log.warning("the cache is unavailable: poll requests are not tracked", exc_info=True)
+        return None
+
+
 def poll_running(*, cluster: Cluster, now: datetime) -> bool:
     """A poll is being run now, or one asked for is still waiting for the worker."""
     claimed = cluster.poll_claimed_at
     if claimed is not None and claimed > now - POLL_CLAIM_TIMEOUT:
         return True
-    requested = cache.get(_key(cluster))
+    requested = _requested(cluster)
     return (
         requested is not None
         and requested > now - REQUEST_KEPT
@@ -83,10 +96,21 @@ def poll_request(*, cluster: Cluster, now: datetime) -> datetime:
         raise PollRefused(
             "poll_running",
             f"{cluster.name} is being polled (or a poll asked for is waiting); follow that one.",
-            requested_at=cache.get(_key(cluster)),
+            requested_at=_requested(cluster),
         )
-    cache.set(_key(cluster), now, timeout=int(REQUEST_KEPT.total_seconds()))
-    poll_cluster.delay_on_commit(cluster.pk)
+    try:  # no retry: the person is told at once, and the beat polls it anyway when back
+        poll_cluster.apply_async((cluster.pk,), retry=False)
+    except QUEUE_ERRORS:
+        log.warning("the queue is unavailable: poll of %s not enqueued", cluster.pk, exc_info=True)
+        raise PollRefused(
+            "queue_unavailable",
+            "The task queue is unavailable, so the poll was not queued; the scheduled polls "
+            "resume when it is back.",
+        ) from None
+    try:
+        cache.set(_key(cluster), now, timeout=int(REQUEST_KEPT.total_seconds()))
+    except CACHE_ERRORS:
+        log.warning("the cache is unavailable: the poll request is not tracked", exc_info=True)
     return now
 
 

@@ -7,15 +7,18 @@ from django.utils import timezone
 
 from clusters import polling
 from clusters.models import Cluster
-from dashboard import digest, pipeline
+from dashboard import digest, health, pipeline
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
 def enqueue_due_polls() -> int:
-    """Enqueue a poll for every cluster that is due; returns how many were enqueued."""
-    due = polling.polls_due(now=timezone.now())
+    """Enqueue a poll for every cluster that is due; returns how many were enqueued. Beat runs
+    it every 10 s: it records the `beat` heartbeat /healthz reports."""
+    now = timezone.now()
+    health.heartbeat_record(name=health.BEAT, now=now)
+    due = polling.polls_due(now=now)
     for cluster_id in due:
         poll_cluster.delay_on_commit(cluster_id)
     return len(due)

@@ -1,6 +1,6 @@
 """Cluster pages."""
 
-import contextlib
+import logging
 
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
@@ -10,9 +10,12 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.roles import ADMIN, OPERATOR, viewer_required
 from clusters.models import Cluster
 from clusters.selectors import cluster_for, may, visible_clusters
+from maintenance import selectors as maintenance_selectors
 from readiness.report import render_text
 
 from . import pages, polls, selectors
+
+log = logging.getLogger(__name__)
 
 
 @viewer_required
@@ -33,6 +36,7 @@ def fleet(request):
             "environments": Cluster.Environment.choices,
             "grades": pages.GRADES,
             "query": request.GET.urlencode(),
+            "delivery_trouble": maintenance_selectors.delivery_trouble(),
         },
     )
 
@@ -64,9 +68,12 @@ def poll_now(request, name: str):
     cluster = cluster_for(request.user, name=name, role=OPERATOR)
     if request.method != "POST":  # after the lookup: 404 before 405
         return HttpResponseNotAllowed(["POST"])
-    # refused: one is running or waiting (the fragment follows it), or the cluster is off
-    with contextlib.suppress(polls.PollRefused):
+    try:
         polls.poll_request(cluster=cluster, now=timezone.now())
+    except polls.PollRefused as refused:
+        # running or waiting: the fragment follows that one; the cluster off: nothing to do
+        if refused.code == "queue_unavailable":
+            return _poll_status_response(request, cluster, queue_unavailable=True)
     return _poll_status_response(request, cluster)
 
 
@@ -77,13 +84,21 @@ def poll_status(request, name: str):
     return _poll_status_response(request, cluster)
 
 
-def _poll_status_response(request, cluster: Cluster) -> HttpResponse:
+def _poll_status_response(
+    request, cluster: Cluster, *, queue_unavailable: bool = False
+) -> HttpResponse:
     running = polls.poll_running(cluster=cluster, now=timezone.now())
     page = pages.PollProgress(poll_running=running)
     response = render(
         request,
         "clusters/detail.html#poll-status",
-        {"cluster": cluster, "page": page, "poll_finished": not running, "can_operate": True},
+        {
+            "cluster": cluster,
+            "page": page,
+            "poll_finished": not running and not queue_unavailable,
+            "queue_unavailable": queue_unavailable,
+            "can_operate": True,
+        },
     )
     if not running and request.method == "GET":
         response.status_code = 286

@@ -364,6 +364,8 @@ class Reminder(models.Model):
         CRITICAL_FINDING = "critical_finding"
         GRADE_DROP = "grade_drop"
         NODE_DOWN = "node_down"
+        CLUSTER_UNREACHABLE = "cluster_unreachable"
+        CLUSTER_BACK = "cluster_back"
         CHANNEL_TEST = "channel_test"
         WINDOW_STARTED = "window_started"
         WINDOW_ENDED = "window_ended"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import models
@@ -331,6 +332,38 @@ def digest_upkeep(*, cluster_ids, now: datetime, until: datetime) -> dict:
         .order_by("due_at")
     )
     return {"windows": windows, "backups": backups, "steps": steps}
+
+
+def notice_queued(*, cluster, kind: str, subject_key: str) -> bool:
+    """Whether a notification of KIND about SUBJECT_KEY was queued for CLUSTER (any row)."""
+    return Reminder.objects.filter(cluster=cluster, kind=kind, subject_key=subject_key).exists()
+
+
+@dataclass(frozen=True)
+class DeliveryTrouble:
+    """Reminders that could not be delivered: failed for good, or being retried."""
+
+    failed: int
+    retrying: int
+    last_error: str
+
+
+def delivery_trouble() -> DeliveryTrouble | None:
+    """Mail or channel delivery in trouble (None when every reminder went or is going out
+    normally): permanently failed reminders, or pending ones that have failed before."""
+    counts = Reminder.objects.aggregate(
+        failed=Count("id", filter=Q(status=Reminder.Status.FAILED)),
+        retrying=Count("id", filter=Q(status=Reminder.Status.PENDING, attempts__gt=0)),
+    )
+    if not counts["failed"] and not counts["retrying"]:
+        return None
+    last = (
+        Reminder.objects.exclude(last_error="")
+        .order_by("-next_attempt_at", "-id")
+        .values_list("last_error", flat=True)
+        .first()
+    )
+    return DeliveryTrouble(counts["failed"], counts["retrying"], last or "")
 
 
 def channels_with_deliveries(*, last: int = 5) -> list[Channel]:

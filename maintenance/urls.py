@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import channel_views, feed_views, freeze_views, views, window_views
+from . import channel_views, feed_views, freeze_views, reminder_views, views, window_views
 
 app_name = "maintenance"
 
@@ -28,6 +28,7 @@ urlpatterns = [
     path("checklists/<int:pk>/", views.checklist, name="checklist"),
     path("steps/<int:pk>/tick/", views.step_tick, name="step_tick"),
     path("reminders/", feed_views.reminders, name="reminders"),
+    path("reminders/<int:pk>/retry/", reminder_views.reminder_retry, name="reminder_retry"),
     path("outbox/", feed_views.outbox, name="outbox"),
     path("channels/", channel_views.channels, name="channels"),
     path("channels/add/", channel_views.channel_add, name="channel_add"),

@@ -17,6 +17,8 @@ class Evaluation(models.Model):
     score = models.PositiveSmallIntegerField()
     grade = models.CharField(max_length=1)
     grade_capped = models.BooleanField(default=False)
+    # Nodes the snapshot saw "unknown" (a manager settling after a restart): no notices then.
+    nodes_unknown = models.PositiveIntegerField(default=0)
     categories = models.JSONField(default=dict)  # name -> {"score": int, "rules": int}
     summary = models.JSONField(default=dict)  # critical, warning, info, waived, passed
     rules = models.JSONField(default=list)  # the score's explanation, one entry per rule

@@ -48,6 +48,9 @@ class Policy:
     # The node label naming a manager's failure domain (zone, rack, ...); "" = not checked.
     failure_domain_label: str = "zone"
     join_token_max_age_days: int = 180
+    # A node seen down (not "unknown") by every good poll for this long, or the cluster
+    # unreachable (every poll failing) for this long, is notified (dashboard.pipeline).
+    down_grace_minutes: int = 2
 
     def tier_of(self, cpus: float, memory_bytes: int) -> str:
         """The largest tier whose vCPU and (tolerant) memory minimums the node meets."""
@@ -122,6 +125,7 @@ def policy_from_dict(data: dict | None) -> Policy:
     if not isinstance(label, str) or len(label) > 128 or any(c in label for c in " =!\t\n"):
         errors["failure_domain_label"] = "must be a node label name (no spaces, = or !), or empty"
     _int_between(merged, "join_token_max_age_days", 1, 3650, errors)
+    _int_between(merged, "down_grace_minutes", 1, 60, errors)
     if errors:
         raise PolicyError(errors)
     return Policy(**merged)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.db import connection
 from django.db.models import (
     Count,
+    Exists,
     F,
     JSONField,
     Min,
@@ -18,7 +19,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, JSONObject, Least, TruncDate
 
-from clusters.models import Cluster
+from clusters.models import Cluster, PollSnapshot
 from clusters.snapshot import Snapshot
 from readiness.checks import CRITICAL
 from readiness.context import Endpoint, RuleContext
@@ -94,8 +95,10 @@ def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
 LATEST_FIRST = ("-evaluated_at", "-id")
 
 
-def latest_evaluation(*, cluster) -> Evaluation | None:
-    return Evaluation.objects.filter(cluster=cluster).order_by(*LATEST_FIRST).first()
+def latest_evaluation(*, cluster, settled: bool = False) -> Evaluation | None:
+    """CLUSTER's latest evaluation (SETTLED: the latest whose snapshot knew every node's state)."""
+    rows = Evaluation.objects.filter(cluster=cluster)
+    return (rows.filter(nodes_unknown=0) if settled else rows).order_by(*LATEST_FIRST).first()
 
 
 def latest_per_cluster(*fields: str, offset: int = 0, output_field=None, **expressions) -> Subquery:
@@ -116,6 +119,17 @@ def with_latest_score(clusters):
         score="score", grade="grade", capped="grade_capped", critical=F("summary__critical")
     )
     return clusters.annotate(latest=latest_per_cluster(data=score, output_field=JSONField()))
+
+
+def snapshot_unscored(*, cluster) -> bool:
+    """True when CLUSTER's latest stored snapshot has no evaluation (one query)."""
+    latest = PollSnapshot.objects.filter(cluster=cluster).order_by("-taken_at")[:1]
+    scored = Evaluation.objects.filter(cluster=cluster, snapshot_at__gte=OuterRef("taken_at"))
+    return (
+        PollSnapshot.objects.filter(pk__in=Subquery(latest.values("pk")))
+        .exclude(Exists(scored))
+        .exists()
+    )
 
 
 def evaluations_for_clusters(*, clusters) -> dict[int, Evaluation]:

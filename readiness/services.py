@@ -118,17 +118,15 @@ def evaluation_run(
         cluster=cluster, snapshot=snapshot, now=now, operations=operations, keep_passes=False
     )
     previous = selectors.latest_evaluation(cluster=cluster)
-    before = {}
-    if previous is not None:
-        failed = previous.checks.filter(status=FAIL).values_list(
-            "rule", "object_type", "object_id", "object_name"
-        )
-        for rule, object_type, object_id, object_name in failed:
-            before[_failure_key(rule, object_type, object_id, object_name)] = [
-                rule,
-                object_type,
-                object_name,
-            ]
+    before = _failures(previous)
+    nodes_unknown = sum(1 for node in snapshot.nodes if node.state == "unknown")
+    # The notices compare with the last evaluation that knew every node's state: while a
+    # manager that has just restarted reports nodes "unknown", nothing is notified, and what
+    # that settling made fail (then pass again) is never notified at all.
+    baseline = previous
+    if previous is not None and previous.nodes_unknown:
+        baseline = selectors.latest_evaluation(cluster=cluster, settled=True)
+    notified_before = before if baseline is previous else _failures(baseline)
     failing = [c for c in report.checks if c.status == FAIL]
     after = {_failure_key(c.rule, c.object.type, c.object.id, c.object.name): c for c in failing}
     new_keys = [key for key in after if key not in before]
@@ -144,6 +142,7 @@ def evaluation_run(
             score=score.score,
             grade=score.grade,
             grade_capped=score.grade_capped,
+            nodes_unknown=nodes_unknown,
             categories=score.categories,
             summary=report.summary,
             rules=[r.to_dict(score.total_weight) for r in score.rules],
@@ -160,17 +159,17 @@ def evaluation_run(
                 title=f"{cluster.name}: {item.rule} fails on {item.object.type} {item.object.name}",
                 body=f"{item.message}\n\nHow to fix: {item.remediation}",
             )
-            for key in new_keys
-            if (item := after[key]).severity == CRITICAL
+            for key in after
+            if key not in notified_before and (item := after[key]).severity == CRITICAL
         ]
-        if previous is not None and GRADE_RANK[score.grade] > GRADE_RANK[previous.grade]:
+        if baseline is not None and GRADE_RANK[score.grade] > GRADE_RANK[baseline.grade]:
             notices.append(
                 Notice(
                     kind="grade_drop",
-                    subject_key=f"grade|{previous.id}|{evaluation.id}",
-                    title=f"{cluster.name}: readiness grade dropped from {previous.grade} to "
+                    subject_key=f"grade|{baseline.id}|{evaluation.id}",
+                    title=f"{cluster.name}: readiness grade dropped from {baseline.grade} to "
                     f"{score.grade}",
-                    body=f"Score {previous.score} -> {score.score}."
+                    body=f"Score {baseline.score} -> {score.score}."
                     + (
                         " A critical check fails: the grade is capped at C."
                         if score.grade_capped
@@ -179,7 +178,22 @@ def evaluation_run(
                     + f"\nNew failures: {len(new_keys)}; resolved: {len(resolved_keys)}.",
                 )
             )
+        if nodes_unknown:
+            notices = []
     return EvaluationOutcome(evaluation=evaluation, notices=notices)
+
+
+def _failures(evaluation: Evaluation | None) -> dict[str, list]:
+    """EVALUATION's failing checks: failure key -> [rule, object type, object name]."""
+    if evaluation is None:
+        return {}
+    failed = evaluation.checks.filter(status=FAIL).values_list(
+        "rule", "object_type", "object_id", "object_name"
+    )
+    return {
+        _failure_key(rule, object_type, object_id, object_name): [rule, object_type, object_name]
+        for rule, object_type, object_id, object_name in failed
+    }
 
 
 def _validate_selector(selector: str) -> str:

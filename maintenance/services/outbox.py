@@ -21,6 +21,7 @@ from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import F, Q
 
+from audit import services as audit
 from maintenance import channels as channel_transport
 from maintenance.models import Reminder
 from watchkeeper.crypto import SecretUnreadable
@@ -309,5 +310,11 @@ def reminder_retry(*, reminder_id: int, user, now: datetime) -> Reminder | None:
                 "lease_until", "claimed_by",
             ]
         )  # fmt: skip
+        audit.record(
+            action="reminder.retry",
+            obj=reminder,
+            before={"status": "failed", "last_error": reminder.history[-1]["error"][:500]},
+            after={"status": "pending", "next_attempt_at": now.isoformat()},
+        )
     log.info("reminder %s retried by %s", reminder.pk, reminder.history[-1]["retried_by"])
     return reminder

@@ -140,6 +140,10 @@ class Notification:
     body: str
 
 
+# Outages a maintenance window explains: not notified inside one.
+EXPECTED_IN_WINDOW = (Reminder.Kind.NODE_DOWN, Reminder.Kind.CLUSTER_UNREACHABLE)
+
+
 def notification_enqueue(
     *,
     cluster,
@@ -156,8 +160,9 @@ def notification_enqueue(
 
     ALSO_TO adds addresses beyond the cluster's recipients (a waiver's owner, for example).
 
-    Kinds used by other apps: "critical_finding", "grade_drop", "waiver_expired", "node_down".
-    A node going down inside a maintenance window is expected and not notified. IN_WINDOW is
+    Kinds used by other apps: "critical_finding", "grade_drop", "waiver_expired", "node_down",
+    "cluster_unreachable", "cluster_back". A node going down or the cluster becoming
+    unreachable inside a maintenance window is expected and not notified. IN_WINDOW is
     the caller's answer to "is NOW inside a window?" when it has one
     (OperationsFacts.in_window_now); without it maintenance.selectors.in_window() is asked.
     Returns how many reminder rows were created.
@@ -185,11 +190,11 @@ def notifications_enqueue(
     for item in notifications:
         if item.kind not in Reminder.Kind.values:
             raise ValueError(f"unknown notification kind {item.kind!r}")
-    if any(item.kind == Reminder.Kind.NODE_DOWN for item in notifications):
+    if any(item.kind in EXPECTED_IN_WINDOW for item in notifications):
         if in_window is None:
             in_window = selectors.in_window(cluster=cluster, now=now)
         if in_window:
-            notifications = [item for item in notifications if item.kind != Reminder.Kind.NODE_DOWN]
+            notifications = [item for item in notifications if item.kind not in EXPECTED_IN_WINDOW]
     return _reminders_enqueue(
         cluster=cluster, notifications=notifications, due_at=now, now=now, also_to=also_to
     )
@@ -207,7 +212,8 @@ def email_text(name: str, context: dict) -> tuple[str, str]:
 
 def notice(kind: str, subject_key: str, context: dict) -> Notification:
     """A Notification of KIND whose words come from templates/maintenance/email/KIND.txt
-    (critical_finding, grade_drop, waiver_expired, node_down: see each template's context)."""
+    (critical_finding, grade_drop, waiver_expired, node_down, cluster_unreachable,
+    cluster_back: see each template's context)."""
     title, body = email_text(kind, context)
     return Notification(kind, subject_key, title, body)
 

@@ -124,7 +124,12 @@ def test_it_notifies_a_node_down_outside_a_window(cluster, poll1):
     pipeline.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
     poll1["events"] = []
     poll1["nodes"][1]["Status"]["State"] = "down"
-    pipeline.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=1), fetch=fetcher(poll1))
+    for minute in (1, 2):  # seen down for less than the grace (2 minutes): not yet
+        pipeline.cluster_poll(
+            cluster=cluster, now=NOW + timedelta(minutes=minute), fetch=fetcher(poll1)
+        )
+    assert not Reminder.objects.filter(kind="node_down").exists()
+    pipeline.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=3), fetch=fetcher(poll1))
     alert = Reminder.objects.get(kind="node_down")
     assert alert.recipient == "oncall@example.org"
     assert "wk-worker-1" in alert.title
@@ -326,3 +331,42 @@ def test_a_new_worker_process_carries_the_join_tokens_first_sighting_from_the_st
     )
     assert later.snapshot.swarm.worker_token_seen_since == NOW
     assert later.snapshot.swarm.manager_token_seen_since == NOW
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_mid_poll_is_recorded_as_a_failed_poll(cluster, poll1):
+    from django.db import OperationalError
+
+    with mock.patch(
+        "dashboard.pipeline.persistence.poll_persist",
+        side_effect=OperationalError("server closed the connection unexpectedly"),
+    ):
+        outcome = pipeline.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    assert (outcome.run.ok, outcome.run.error_kind) == (False, "database")
+    cluster.refresh_from_db()
+    assert (cluster.poll_claimed_at, cluster.last_poll_ok) == (None, False)
+    assert "database failed" in cluster.last_poll_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_whose_scoring_lost_the_database_is_scored_by_the_next_poll(cluster, poll1):
+    from django.db import InterfaceError
+
+    from readiness.models import Evaluation
+
+    with mock.patch(
+        "dashboard.pipeline.readiness_services.evaluation_run",
+        side_effect=InterfaceError("connection already closed"),
+    ):
+        outcome = pipeline.cluster_poll(cluster=cluster, now=NOW, fetch=fetcher(poll1))
+    assert (outcome.run.ok, outcome.run.error_kind) == (False, "database")
+    assert PollSnapshot.objects.count() == 1 and not Evaluation.objects.exists()
+
+    def unreachable(**kwargs):
+        raise PollFailed("unreachable", "tcp://m:2376 cannot be reached")
+
+    pipeline.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=1), fetch=unreachable)
+    evaluation = Evaluation.objects.get()
+    assert evaluation.snapshot_at == PollSnapshot.objects.get().taken_at
+    pipeline.cluster_poll(cluster=cluster, now=NOW + timedelta(minutes=2), fetch=unreachable)
+    assert Evaluation.objects.count() == 1  # scored once, not at every poll

@@ -3,9 +3,11 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,7 +17,44 @@ def test_it_answers_healthz_for_any_host_without_login(client, settings):
     settings.ALLOWED_HOSTS = ["watchkeeper.example.org"]
     response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
     assert response.status_code == 200
-    assert response.text == "ok\n"
+    assert response.text.splitlines() == [
+        "ok",
+        "database: ok",
+        "broker: ok",
+        "cache: ok [optional]",
+        "beat: unknown (no tick recorded yet)",
+    ]
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_last_beat_tick_and_503_when_it_is_stale(client):
+    from dashboard.models import Heartbeat
+    from dashboard.tasks import enqueue_due_polls
+
+    enqueue_due_polls()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.text.splitlines()[-1].startswith("beat: ok (last tick ")
+    Heartbeat.objects.update(at=timezone.now() - timedelta(minutes=3))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.text.splitlines()[0] == "unavailable: beat"
+    assert response.text.splitlines()[-1].startswith("beat: down (last tick ")
+    assert client.get("/healthz?only=database").status_code == 200
+    assert client.get("/healthz?only=nope").status_code == 400
+
+
+@pytest.mark.django_db
+def test_healthz_names_a_cache_that_is_down_without_failing(client, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert "cache: down (ConnectionError) [optional]" in response.text.splitlines()
 
 
 @pytest.mark.django_db
@@ -34,7 +73,7 @@ def test_it_reports_an_unreachable_database(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], env=environ, cwd=ROOT,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert result.stdout.startswith("503 database unavailable"), result.stderr[-2000:]
+    assert result.stdout.startswith("503 unavailable: database"), result.stderr[-2000:]
 
 
 def test_concurrent_locked_migrations_both_succeed(tmp_path):

@@ -69,6 +69,7 @@ ROUTES = {
     "maintenance:checklist": (VIEWER, lambda w: [w["run"].pk]),
     "maintenance:step_tick": (OPERATOR, lambda w: [w["run"].steps.first().pk]),
     "maintenance:reminders": (VIEWER, lambda w: []),
+    "maintenance:reminder_retry": (OPERATOR, lambda w: [1]),
     "maintenance:outbox": (ADMIN, lambda w: []),  # global admins: mail of every team
     "maintenance:channels": (ADMIN, lambda w: []),
     "maintenance:channel_add": (ADMIN, lambda w: []),
