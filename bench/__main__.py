@@ -5,7 +5,8 @@ fleet (a fleet polled by two worker processes) and history (that fleet after 400
 retained history). Each has `run(size) -> list[Figure]`. The figures are printed as a table and
 written to var/bench/latest.json (a list of {name, value, unit, target, met}) and a timestamped
 copy. Arguments: a size (full, quick, tiny; default full) and part names to run only those.
-BENCH_DATABASE_URL overrides the database (default: watchkeeper_bench, dropped rows each run).
+BENCH_DATABASE_URL overrides the database (default: watchkeeper_bench; every table is emptied
+at the start), BENCH_OUT_DIR the output directory.
 """
 
 import importlib
@@ -92,10 +93,11 @@ def main(argv: list[str]) -> int:
         found += module.run(size)
         print(f"bench {size.name}: {part} took {time.perf_counter() - clock:.0f} s", flush=True)
     found.append(figures.Figure("bench.duration", round(time.perf_counter() - started), "s"))
-    path = figures.write(found, BASE_DIR / "var" / "bench", size.name)
+    out_dir = Path(os.environ.get("BENCH_OUT_DIR") or BASE_DIR / "var" / "bench")
+    path = figures.write(found, out_dir, size.name)
     print(f"\n== make bench ({size.name}) ==")
     print(figures.table(found))
-    print(f"\nwritten: var/bench/latest.json, {path.relative_to(BASE_DIR)}")
+    print(f"\nwritten: {out_dir / 'latest.json'}, {path}")
     return 1 if any(f.met is False for f in found) else 0
 
 

@@ -7,6 +7,23 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+# Every figure a run reports, whatever its size (tests/test_bench.py checks them all).
+NAMES = (
+    "swarm.first_poll", "swarm.first_poll.fetch", "swarm.first_poll.processing",
+    "swarm.steady_poll", "swarm.steady_poll.fetch", "swarm.steady_poll.processing",
+    "swarm.sql_per_poll", "swarm.sql_first_poll", "swarm.peak_memory",
+    "swarm.kept_between_polls",
+    "page.cluster", "page.cluster.html", "page.cluster.sql", "page.findings",
+    "page.findings.sql", "page.fleet", "page.fleet.sql",
+    "fleet.polls_per_second", "fleet.capacity", "fleet.lag_p95", "fleet.lag_max",
+    "fleet.backlog_at_end", "fleet.overlapping_polls", "fleet.failed_polls",
+    "fleet.worker_peak_rss", "fleet.beat_entries", "fleet.beat_tick_sql",
+    "fleet.beat_tick_median",
+    "history.db_size", "history.per_cluster", "history.fleet_db_size", "history.prune",
+    "history.fleet_page",
+    "bench.duration",
+)  # fmt: skip
+
 
 @dataclass
 class Figure:
