@@ -397,6 +397,12 @@ def node_availability_set(*, cluster: Cluster, node_id: str, availability: str) 
     client.set_node_availability(
         url=cluster.url, credentials=credentials, node_id=node_id, availability=availability
     )
+    audit.record(
+        action="node.availability",
+        obj=f"{cluster.name} node {node_id}",
+        object_type="node",
+        after={"availability": availability},
+    )
 
 
 def clusters_rotate_keys() -> int:

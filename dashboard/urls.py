@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import settings_views, views
+from . import audit_views, settings_views, views
 
 # The namespace stays "clusters": templates and tests reverse clusters:fleet, clusters:detail...
 
@@ -8,6 +8,9 @@ app_name = "clusters"
 
 urlpatterns = [
     path("", views.fleet, name="fleet"),
+    path("audit/", audit_views.audit_log, name="audit"),
+    path("audit.csv", audit_views.audit_export, {"fmt": "csv"}, name="audit_csv"),
+    path("audit.json", audit_views.audit_export, {"fmt": "json"}, name="audit_json"),
     path("clusters/new/", settings_views.cluster_new, name="new"),
     path("clusters/<str:name>/", views.detail, name="detail"),
     path("clusters/<str:name>/settings/", settings_views.cluster_settings, name="settings"),

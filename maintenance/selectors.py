@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Max, Q
+from django.db import models
+from django.db.models import Count, F, Max, Q
+from django.db.models.functions import RowNumber
 
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
@@ -16,6 +18,7 @@ from . import occurrences as occ
 from .models import (
     Backup,
     BackupValidation,
+    Channel,
     ChecklistRun,
     NodeVerification,
     Occurrence,
@@ -264,3 +267,23 @@ def reminders_log(*, limit: int = 200, status: str = ""):
     if status:
         rows = rows.filter(status=status)
     return rows.order_by("-due_at", "-id")[:limit]
+
+
+def channels_with_deliveries(*, last: int = 5) -> list[Channel]:
+    """Every channel with `.deliveries`: its LAST latest rows (test messages included), newest
+    first, in two queries however many channels there are."""
+    channels = list(Channel.objects.select_related("cluster").order_by("name"))
+    latest = (
+        Reminder.objects.filter(channel__in=channels)
+        .annotate(
+            rank=models.Window(RowNumber(), partition_by=[F("channel_id")], order_by=F("id").desc())
+        )
+        .filter(rank__lte=last)
+        .order_by("channel_id", "-id")
+    )
+    by_channel: dict[int, list[Reminder]] = {}
+    for row in latest:
+        by_channel.setdefault(row.channel_id, []).append(row)
+    for channel in channels:
+        channel.deliveries = by_channel.get(channel.pk, [])
+    return channels

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import channel_views, views
 
 app_name = "maintenance"
 
@@ -17,5 +17,10 @@ urlpatterns = [
     path("steps/<int:pk>/tick/", views.step_tick, name="step_tick"),
     path("reminders/", views.reminders, name="reminders"),
     path("outbox/", views.outbox, name="outbox"),
+    path("channels/", channel_views.channels, name="channels"),
+    path("channels/add/", channel_views.channel_add, name="channel_add"),
+    path("channels/<int:pk>/test/", channel_views.channel_test, name="channel_test"),
+    path("channels/<int:pk>/toggle/", channel_views.channel_toggle, name="channel_toggle"),
+    path("channels/<int:pk>/delete/", channel_views.channel_delete, name="channel_delete"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar"),
 ]

@@ -314,10 +314,25 @@ def policy_update(*, cluster, data: dict, by, now: datetime) -> ClusterPolicy:
         policy = policy_from_dict(data)
     except PolicyError as exc:
         raise ValidationError(exc.errors) from None
+    stored_before = ClusterPolicy.objects.filter(cluster=cluster).values_list("data", flat=True)
+    previous = policy_from_dict(stored_before.first()).to_dict()
     stored, _ = ClusterPolicy.objects.update_or_create(
         cluster=cluster, defaults={"data": policy.to_dict(), "updated_by": by, "updated_at": now}
     )
+    if previous != stored.data:
+        audit.record(
+            action="policy.update",
+            obj=cluster,
+            object_type="clusterpolicy",
+            before=_changed(previous, stored.data),
+            after=_changed(stored.data, previous),
+        )
     return stored
+
+
+def _changed(values: dict, other: dict) -> dict:
+    """The keys of VALUES whose value differs in OTHER (a policy change's before/after)."""
+    return {key: value for key, value in values.items() if other.get(key) != value}
 
 
 def evaluations_prune(*, now: datetime) -> dict[str, int]:

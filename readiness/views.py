@@ -13,7 +13,7 @@ from clusters.models import Cluster
 from readiness import catalogue, selectors
 from readiness import findings as findings_selectors
 from readiness.checks import SEVERITIES
-from readiness.csvcells import safe_row
+from watchkeeper.csvcells import safe_row
 
 FINDINGS_PER_RULE = 50  # check rows shown per rule
 FINDINGS_LIMIT = 250  # check rows shown in all

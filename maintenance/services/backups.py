@@ -7,9 +7,12 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit import services as audit
 from clusters.models import Cluster
 from maintenance import backups as backup_rules
 from maintenance.models import Backup, BackupValidation, Reminder
+
+BACKUP_FIELDS = ("name", "kind", "interval_days", "owner")
 
 
 def backup_create(
@@ -47,6 +50,12 @@ def backup_create(
             interval_days=interval_days,
             owner=owner,
             created_at=now,
+        )
+        audit.record(
+            action="backup.create",
+            obj=backup,
+            object_type="backup",
+            after={"cluster": cluster.name, **audit.fields(backup, BACKUP_FIELDS)},
         )
         if validated_at is not None:
             backup_validate(
@@ -86,6 +95,17 @@ def backup_validate(
             evidence=evidence,
             outcome=BackupValidation.Outcome.PASSED if passed else BackupValidation.Outcome.FAILED,
             recorded_at=now,
+        )
+        audit.record(
+            action="backup.validate",
+            obj=backup,
+            object_type="backup",
+            after={
+                "cluster": backup.cluster.name,
+                "outcome": validation.outcome,
+                "validated_at": validated_at.isoformat(),
+                "evidence": evidence[:500],
+            },
         )
         if passed:
             Reminder.objects.filter(

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from audit import services as audit
 from clusters.models import Cluster
 from maintenance import checklists, dnsprobe, selectors
 from maintenance import occurrences as occ
@@ -75,17 +76,37 @@ def checklist_start(
         )
         for position, step in enumerate(spec.steps, start=1)
     )
+    audit.record(
+        action="checklist.start",
+        obj=run,
+        object_type="checklistrun",
+        after={
+            "cluster": cluster.name,
+            "template": spec.key,
+            "target_at": target_utc.isoformat(),
+            "tz": tz,
+            "dns_hostname": dns_hostname,
+        },
+    )
     return run
 
 
 def run_step_mark(*, step: RunStep, done: bool, user, now: datetime, note: str = "") -> RunStep:
     """Tick (or untick) a checklist step, with who, when and a note."""
+    before = {"done": step.done, "note": step.note}
     step.done = done
     step.done_by = user if done else None
     step.done_at = now if done else None
     if note:
         step.note = note.strip()
     step.save(update_fields=["done", "done_by", "done_at", "note"])
+    audit.record(
+        action="checklist.step_tick" if done else "checklist.step_untick",
+        obj=f"run {step.run_id} step {step.position}: {step.title}",
+        object_type="runstep",
+        before=before,
+        after={"done": step.done, "note": step.note},
+    )
     if done:
         Reminder.objects.filter(
             subject_key__startswith=f"step:{step.pk}:", status=Reminder.Status.PENDING

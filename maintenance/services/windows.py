@@ -280,6 +280,12 @@ def occurrence_confirm_reboot(
             "note": note,
         },
     )
+    audit.record(
+        action="occurrence.confirm_reboot",
+        obj=f"{cluster.name} occurrence {occurrence.pk}",
+        object_type="occurrence",
+        after={"node_id": node_id, "hostname": hostname, "note": note},
+    )
     if not created and verification.source == NodeVerification.Source.CONFIRMED:
         verification.note = note
         verification.confirmed_by = user
@@ -342,6 +348,11 @@ def calendar_token_rotate(*, cluster: Cluster) -> str:
             with transaction.atomic():
                 Cluster.objects.filter(pk=cluster.pk).update(
                     calendar_token=token, updated_at=timezone.now()
+                )
+                audit.record(
+                    action="calendar_token.rotate",
+                    obj=cluster,
+                    after={"calendar_token": "changed"},
                 )
         except IntegrityError:
             continue

@@ -1,6 +1,6 @@
 import pytest
 
-from readiness.csvcells import safe_cell, safe_row
+from watchkeeper.csvcells import safe_cell, safe_row
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from accounts.roles import ADMIN, OPERATOR, RANK, VIEWER
 from clusters.models import Cluster
 from maintenance.models import Occurrence
 from maintenance.services import backups as backup_services
+from maintenance.services import channels as channel_services
 from maintenance.services import checklists as checklist_services
 from maintenance.services import windows as window_services
 from readiness import services as readiness
@@ -32,6 +33,9 @@ OWN_AUTH = "own-auth"  # the REST API and /metrics: 401 without credentials, nev
 ROUTES = {
     "clusters:fleet": (VIEWER, lambda w: []),
     "clusters:new": (ADMIN, lambda w: []),
+    "clusters:audit": (ADMIN, lambda w: []),
+    "clusters:audit_csv": (ADMIN, lambda w: []),
+    "clusters:audit_json": (ADMIN, lambda w: []),
     "clusters:detail": (VIEWER, lambda w: ["lab"]),
     "clusters:settings": (ADMIN, lambda w: ["lab"]),
     "clusters:calendar_token_rotate": (ADMIN, lambda w: ["lab"]),
@@ -56,6 +60,11 @@ ROUTES = {
     "maintenance:step_tick": (OPERATOR, lambda w: [w["run"].steps.first().pk]),
     "maintenance:reminders": (VIEWER, lambda w: []),
     "maintenance:outbox": (VIEWER, lambda w: []),
+    "maintenance:channels": (ADMIN, lambda w: []),
+    "maintenance:channel_add": (ADMIN, lambda w: []),
+    "maintenance:channel_test": (ADMIN, lambda w: [w["channel"].pk]),
+    "maintenance:channel_toggle": (ADMIN, lambda w: [w["channel"].pk]),
+    "maintenance:channel_delete": (ADMIN, lambda w: [w["channel"].pk]),
     "maintenance:calendar": (PUBLIC, lambda w: [w["cluster"].calendar_token]),
     "accounts:login": (PUBLIC, lambda w: []),
     "accounts:logout": (SIGNED_IN, lambda w: []),
@@ -136,6 +145,9 @@ def world(django_user_model):
             now=now,
         ),  # fmt: skip
         "viewer": make_user(django_user_model, "vic", VIEWER),
+        "channel": channel_services.channel_create(
+            name="ops", kind="webhook", url="http://127.0.0.1:9/hook", now=now
+        ),
     }
 
 
