@@ -30,6 +30,36 @@ DROP TRIGGER IF EXISTS readiness_daily_score ON readiness_evaluation;
 DROP FUNCTION IF EXISTS readiness_daily_score();
 """
 
+# SQLite (the embedded default): a row trigger with an upsert; datetimes are stored as UTC text.
+SQLITE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS readiness_daily_score AFTER INSERT ON readiness_evaluation
+BEGIN
+    INSERT INTO readiness_dailyscore (cluster_id, day, low)
+    VALUES (NEW.cluster_id, date(NEW.evaluated_at), NEW.score)
+    ON CONFLICT (cluster_id, day) DO UPDATE SET low = min(low, excluded.low);
+END;
+"""
+
+SQLITE_FILL = """
+INSERT INTO readiness_dailyscore (cluster_id, day, low)
+SELECT cluster_id, date(evaluated_at), min(score) FROM readiness_evaluation GROUP BY 1, 2;
+"""
+
+
+def forward(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(TRIGGER)
+    elif schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(SQLITE_TRIGGER)
+        schema_editor.execute(SQLITE_FILL)
+
+
+def backward(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(UNDO)
+    elif schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute("DROP TRIGGER IF EXISTS readiness_daily_score")
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -65,5 +95,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunSQL(TRIGGER, UNDO),
+        migrations.RunPython(forward, backward),
     ]
