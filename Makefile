@@ -28,7 +28,7 @@ format: venv
 
 bench: venv
 	@scripts/ensure-services.sh
-	$(VENV_PY) -m bench
+	$(VENV_PY) -m bench $(BENCH)
 
 venv: $(STAMP)
 

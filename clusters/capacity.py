@@ -60,21 +60,41 @@ class Base:
                 cpu -= task_cpu
                 memory -= task_memory
             self.free[node.id] = (cpu, memory)
-        self._eligible: dict[str, list[Node]] = {}
+        self._order = {node.id: index for index, node in enumerate(self.usable)}
+        self._groups: dict[tuple, tuple[list[Node], frozenset[str], list[Node]]] = {}
+
+    def group(self, service) -> tuple[list[Node], frozenset[str], list[Node]]:
+        """The usable nodes SERVICE's constraints allow: in swarm order, their ids, and ranked
+        by free memory, free CPU, hostname (most first; swarm order breaks ties). Computed once
+        per constraint set: the nodes a constraint allows depend on nothing else."""
+        key = tuple(service.constraints or ())
+        found = self._groups.get(key)
+        if found is None:
+            nodes = placeable_nodes(service, self.usable)
+            ranked = sorted(nodes, key=lambda n: self._rank(n, *self.free[n.id]), reverse=True)
+            found = self._groups[key] = (nodes, frozenset(n.id for n in nodes), ranked)
+        return found
+
+    def _rank(self, node: Node, cpu: float, memory: float) -> tuple:
+        return (memory, cpu, node.hostname, -self._order[node.id])
 
     def eligible(self, service, lost: Node) -> list[Node]:
         """The usable nodes other than LOST that SERVICE's constraints allow."""
-        if service.id not in self._eligible:
-            self._eligible[service.id] = placeable_nodes(service, self.usable)
-        return [n for n in self._eligible[service.id] if n.id != lost.id]
+        return [n for n in self.group(service)[0] if n.id != lost.id]
 
 
 def homeless_tasks(snapshot: Snapshot, lost: Node, base: Base | None = None) -> list[Homeless]:
     """The tasks running on LOST that no other node has room for, grouped by service (BASE: the
-    snapshot's shared arithmetic, when asked for many nodes)."""
+    snapshot's shared arithmetic, when asked for many nodes).
+
+    Each task goes to the eligible node with the most free memory (then CPU, hostname) that
+    fits it. Only the nodes this question placed tasks on differ from BASE's free capacity, so
+    the search walks the nodes ranked once per constraint set and stops at the first untouched
+    one that fits, then compares the few touched ones: a poll asks this for every node of the
+    swarm, and walking every node for every task grew with nodes times tasks.
+    """
     base = base or Base(snapshot)
     services = base.services
-    free = {node_id: list(room) for node_id, room in base.free.items() if node_id != lost.id}
 
     moving = []
     for task in snapshot.running_tasks_on_node(lost.id):
@@ -87,21 +107,29 @@ def homeless_tasks(snapshot: Snapshot, lost: Node, base: Base | None = None) -> 
         moving.append((memory, cpu, service))
     moving.sort(key=lambda item: (item[0], item[1], item[2].name), reverse=True)
 
-    eligible_by_service: dict[str, list[Node]] = {}
+    touched: dict[str, tuple[Node, list[float]]] = {}  # node id -> (node, [cpu, memory] free)
     homeless: dict[str, Homeless] = {}
     for memory, cpu, service in moving:
-        if service.id not in eligible_by_service:
-            eligible_by_service[service.id] = base.eligible(service, lost)
-        eligible = eligible_by_service[service.id]
-        if not eligible:
+        nodes, ids, ranked = base.group(service)
+        if not ids - {lost.id}:
             continue  # no other node may run it: not a capacity question
-        fitting = [
-            n for n in eligible if free[n.id][0] + _EPSILON >= cpu and free[n.id][1] >= memory
-        ]
-        if fitting:
-            target = max(fitting, key=lambda n: (free[n.id][1], free[n.id][0], n.hostname))
-            free[target.id][0] -= cpu
-            free[target.id][1] -= memory
+        target, best = None, None
+        for node in ranked:
+            free_cpu, free_memory = base.free[node.id]
+            if free_memory < memory:
+                break  # the rest have less memory still
+            if node.id != lost.id and node.id not in touched and free_cpu + _EPSILON >= cpu:
+                target, best = node, base._rank(node, free_cpu, free_memory)
+                break
+        for node_id, (node, (free_cpu, free_memory)) in touched.items():
+            if node_id in ids and free_cpu + _EPSILON >= cpu and free_memory >= memory:
+                rank = base._rank(node, free_cpu, free_memory)
+                if best is None or rank > best:
+                    target, best = node, rank
+        if target is not None:
+            room = touched.setdefault(target.id, (target, list(base.free[target.id])))[1]
+            room[0] -= cpu
+            room[1] -= memory
             continue
         known = homeless.get(service.id)
         homeless[service.id] = Homeless(
@@ -109,7 +137,7 @@ def homeless_tasks(snapshot: Snapshot, lost: Node, base: Base | None = None) -> 
             tasks=(known.tasks if known else 0) + 1,
             cpu=cpu,
             memory=memory,
-            candidates=tuple(sorted(n.hostname for n in eligible)),
+            candidates=tuple(sorted(n.hostname for n in nodes if n.id != lost.id)),
         )
     return sorted(homeless.values(), key=lambda h: h.service)
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import F, Q, Value
 
 from clusters import client, connection, normalize, selectors
 from clusters.models import POLL_CLAIM_TIMEOUT, Cluster, PollRun
@@ -35,22 +36,27 @@ def _claimable(now: datetime) -> Q:
 
 
 def polls_due(*, now: datetime) -> list[int]:
-    """Claim the next-poll slot of every due cluster (conditional UPDATE); return their ids."""
-    due = (
-        Cluster.objects.filter(enabled=True)
-        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-        .filter(_claimable(now))
-        .values_list("pk", "poll_interval", "next_poll_at")
-    )
-    claimed = []
-    for pk, interval, next_poll_at in due:
-        # Only the scheduler that moves next_poll_at from the value it read enqueues it.
-        changed = Cluster.objects.filter(pk=pk, next_poll_at=next_poll_at).update(
-            next_poll_at=now + timedelta(seconds=interval)
+    """Claim the next-poll slot of every due cluster; return their ids.
+
+    Two statements whatever the number of clusters (the beat entry that calls it every few
+    seconds must not grow with the fleet): the due rows are locked, skipping rows another
+    scheduler holds, and moved to NOW + their interval in one UPDATE. A scheduler that runs
+    after another one committed reads the moved next_poll_at and does not claim them again.
+    """
+    with transaction.atomic():
+        due = list(
+            Cluster.objects.filter(enabled=True)
+            .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+            .filter(_claimable(now))
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("next_poll_at", "pk")
+            .values_list("pk", flat=True)
         )
-        if changed == 1:
-            claimed.append(pk)
-    return claimed
+        if due:
+            Cluster.objects.filter(pk__in=due).update(
+                next_poll_at=Value(now) + F("poll_interval") * Value(timedelta(seconds=1))
+            )
+    return due
 
 
 def poll_claim(*, cluster_id: int, now: datetime) -> bool:

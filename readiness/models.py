@@ -146,3 +146,27 @@ class ClusterPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"policy of {self.cluster}"
+
+
+class DailyScore(models.Model):
+    """Each cluster's lowest score per UTC day, for the score sparklines.
+
+    Written by the database, not by Django: a statement trigger on readiness_evaluation
+    (migration 0003) folds every inserted evaluation into its day, so the fleet page reads 30
+    rows per cluster instead of every evaluation of the detail window (a poll a minute is
+    2,880 a day per cluster). Thinning evaluations leaves it alone; kept HISTORY_DAYS days.
+    """
+
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # the unique (cluster, day) index serves it
+    day = models.DateField()
+    low = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "day"], name="dailyscore_unique_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} {self.day} {self.low}"

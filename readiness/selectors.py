@@ -11,13 +11,12 @@ from django.db.models import (
     Exists,
     F,
     JSONField,
-    Min,
     OuterRef,
     Prefetch,
     Q,
     Subquery,
 )
-from django.db.models.functions import Coalesce, JSONObject, Least, TruncDate
+from django.db.models.functions import Coalesce, JSONObject, Least
 
 from clusters.models import Cluster, PollSnapshot
 from clusters.snapshot import Snapshot
@@ -25,7 +24,14 @@ from readiness.checks import CRITICAL
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
 from readiness.facts import OperationsFacts
-from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver, WaiverEvent
+from readiness.models import (
+    CheckResult,
+    ClusterPolicy,
+    DailyScore,
+    Evaluation,
+    Waiver,
+    WaiverEvent,
+)
 from readiness.policy import Policy, policy_from_dict
 
 
@@ -151,22 +157,20 @@ def score_history(*, cluster, since: datetime) -> list[dict]:
 def daily_scores(
     *, since: datetime, cluster_ids=None, environment: str = ""
 ) -> dict[int, list[tuple[datetime, int]]]:
-    """cluster id -> its lowest score per UTC day since SINCE, days in order, for the clusters
-    CLUSTER_IDS (if given) of ENVIRONMENT (if given), in one query. A fleet's month is tens of
-    thousands of days: they come back as one row of arrays per cluster, the ORM's grouped
-    query wrapped in a second aggregation it cannot express."""
+    """cluster id -> its lowest score per UTC day from SINCE's day, days in order, for the
+    clusters CLUSTER_IDS (if given) of ENVIRONMENT (if given), in one query. Read from
+    DailyScore (a row per cluster and day, kept by the database as evaluations are stored), not
+    from the evaluations: a poll a minute stores 2,880 of them a day per cluster. A fleet's
+    month is tens of thousands of days: they come back as one row of arrays per cluster, the
+    ORM's query wrapped in an aggregation it cannot express."""
 
-    evaluations = Evaluation.objects.filter(evaluated_at__gte=since)
+    first = since.astimezone(UTC).date()
+    days = DailyScore.objects.filter(day__gte=first)
     if cluster_ids is not None:
-        evaluations = evaluations.filter(cluster_id__in=cluster_ids)
+        days = days.filter(cluster_id__in=cluster_ids)
     if environment:
-        evaluations = evaluations.filter(cluster__environment=environment)
-    per_day = (
-        evaluations.annotate(day=TruncDate("evaluated_at", tzinfo=UTC))
-        .values_list("cluster_id", "day")
-        .annotate(low=Min("score"))
-        .order_by()
-    )
+        days = days.filter(cluster__environment=environment)
+    per_day = days.values_list("cluster_id", "day", "low").order_by()
     sql, params = per_day.query.sql_with_params()
     # The ORM's own SQL and parameters, wrapped; nothing from the request. Days come back as
     # numbers from SINCE's date (an array of dates costs more to read than the query).
@@ -175,7 +179,6 @@ def daily_scores(
         'array_agg("low" ORDER BY "day") '
         f'FROM ({sql}) AS "per_day" GROUP BY "cluster_id"'
     )
-    first = since.astimezone(UTC).date()
     with connection.cursor() as cursor:
         cursor.execute(arrays, [first, *params])
         rows = cursor.fetchall()

@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
@@ -16,7 +17,14 @@ from clusters.selectors import may
 from readiness import catalogue, selectors
 from readiness.checks import CRITICAL, FAIL, NOT_EVALUATED, PENDING, WAIVED
 from readiness.facts import OperationsFacts
-from readiness.models import CheckResult, ClusterPolicy, Evaluation, Waiver, WaiverEvent
+from readiness.models import (
+    CheckResult,
+    ClusterPolicy,
+    DailyScore,
+    Evaluation,
+    Waiver,
+    WaiverEvent,
+)
 from readiness.policy import PolicyError, policy_from_dict
 from readiness.scoring import GRADES
 from watchkeeper.history import detail_cutoff, thin_per_cluster
@@ -342,7 +350,8 @@ def _changed(values: dict, other: dict) -> dict:
 
 
 def evaluations_prune(*, now: datetime) -> dict[str, int]:
-    """Thin old evaluations to one per day; drop the checks of all but recent ones.
+    """Thin old evaluations to one per day; drop the checks of all but recent ones, and the
+    daily lowest scores (DailyScore) older than WATCHKEEPER_HISTORY_DAYS.
 
     Each cluster's latest two evaluations keep their checks (the next diff reads them).
     """
@@ -357,4 +366,6 @@ def evaluations_prune(*, now: datetime) -> dict[str, int]:
     )
     removed_checks, _ = checks.delete()
     evaluations = thin_per_cluster(Evaluation, time_field="evaluated_at", now=now, keep=keep)
-    return {"evaluations": evaluations, "checks": removed_checks}
+    oldest = (now - timedelta(days=settings.WATCHKEEPER_HISTORY_DAYS)).date()
+    days, _ = DailyScore.objects.filter(day__lt=oldest).delete()
+    return {"evaluations": evaluations, "checks": removed_checks, "daily_scores": days}

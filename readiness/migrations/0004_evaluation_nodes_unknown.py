@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("readiness", "0002_checkresult_lean_indexes"),
+        ("readiness", "0003_daily_score"),
     ]
 
     operations = [
