@@ -63,9 +63,7 @@ def skipped_notes(
         windows = windows.filter(cluster__in=clusters)
     windows = list(windows)
     frozen = list(
-        freezes_between(
-            first_day=first_day, last_day=last_day, cluster=cluster, clusters=clusters
-        )
+        freezes_between(first_day=first_day, last_day=last_day, cluster=cluster, clusters=clusters)
     )
     stored = set()
     if frozen:

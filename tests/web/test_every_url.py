@@ -157,13 +157,25 @@ def world(django_user_model):
         "cluster": cluster,
         "window": window,
         "freeze": freeze_services.freeze_add(
-            name="year end", first_day=date(2099, 12, 20), last_day=date(2099, 12, 31), now=now,
+            name="year end",
+            first_day=date(2099, 12, 20),
+            last_day=date(2099, 12, 31),
+            now=now,
             cluster=cluster,  # one cluster's: its operators delete it (all: global admins)
         )[0],
         "reminder": Reminder.objects.create(
-            cluster=cluster, kind="grade_drop", subject_key="g", recipient="a@example.org",
-            title="t", body="b", due_at=now, next_attempt_at=now, dedup_key="g",
-            message_id="<g@x>", status="failed", created_at=now,
+            cluster=cluster,
+            kind="grade_drop",
+            subject_key="g",
+            recipient="a@example.org",
+            title="t",
+            body="b",
+            due_at=now,
+            next_attempt_at=now,
+            dedup_key="g",
+            message_id="<g@x>",
+            status="failed",
+            created_at=now,
         ),  # fmt: skip
         "occurrence": Occurrence.objects.first(),
         "backup": backup_services.backup_create(
