@@ -12,6 +12,7 @@ from django.urls import reverse
 from accounts import services as account_services
 from clusters.models import Cluster
 from maintenance.services import freezes as freeze_services
+from maintenance.services import occurrences as occurrence_services
 from maintenance.services import windows as window_services
 
 NOW = datetime(2027, 5, 3, 9, 0, tzinfo=UTC)  # a Monday
@@ -36,7 +37,7 @@ def fleet(db):
             tz=zone, now=NOW, name=f"{cluster.name}-weekly",
         )  # fmt: skip
     cancelled = prod.maintenance_windows.get().occurrences.order_by("start").first()
-    window_services.occurrence_cancel(occurrence=cancelled, now=NOW, reason="release week")
+    occurrence_services.occurrence_cancel(occurrence=cancelled, now=NOW, reason="release week")
     freeze_services.freeze_add(name="summit", first_day=date(2027, 5, 19), now=NOW)
     return prod, staging
 

@@ -11,6 +11,7 @@ from clusters.models import Cluster, Node, NodeTransition
 from maintenance.models import Occurrence, Reminder
 from maintenance.services import channels as channel_services
 from maintenance.services import notices
+from maintenance.services import occurrences as occurrence_services
 from maintenance.services import tick as scheduler
 from maintenance.services import windows as window_services
 
@@ -146,7 +147,7 @@ def test_a_late_tick_sends_the_end_notice_only_and_without_a_poll_after_the_wait
 @pytest.mark.django_db
 def test_a_cancelled_occurrence_gets_no_notice(cluster, recipients, occurrence, smtp):
     notices_on(cluster, polled_at=occurrence.end + timedelta(minutes=1))
-    window_services.occurrence_cancel(occurrence=occurrence, now=BEFORE, reason="holiday")
+    occurrence_services.occurrence_cancel(occurrence=occurrence, now=BEFORE, reason="holiday")
     for at in (occurrence.start + timedelta(minutes=1), occurrence.end + timedelta(hours=1)):
         scheduler.tick(now=at)
     assert not Reminder.objects.filter(kind__in=["window_started", "window_ended"]).exists()
