@@ -281,9 +281,11 @@ def _api_token_user(request):
     if not header.lower().startswith("bearer "):
         return None
     found = account_selectors.token_by_secret(secret=header[7:].strip())
-    if found is None or not found.user.is_active or found.revoked_at is not None:
-        return None
-    if found.expires_at <= timezone.now():
+    if (
+        found is None
+        or not found.user.is_active
+        or not (found.revoked_at is None and found.expires_at > timezone.now())
+    ):
         return None
     return found.user
 

@@ -56,11 +56,13 @@ def _worker(jobs, results, base_dir: str) -> None:
 
 def add_fleet(count: int, url: str) -> list[int]:
     """COUNT clusters (named PREFIX + number) answering at URL, due now."""
-    from clusters.models import Cluster  # deferred: Django is set up by bench.__main__
+    from accounts.models import Team  # deferred: Django is set up by bench.__main__
+    from clusters.models import Cluster  # deferred: as above
 
     have = Cluster.objects.filter(name__startswith=PREFIX).count()
+    team = Team.default()
     Cluster.objects.bulk_create(
-        Cluster(name=f"{PREFIX}{n:05}", url=url, poll_interval=POLL_INTERVAL)
+        Cluster(name=f"{PREFIX}{n:05}", url=url, poll_interval=POLL_INTERVAL, team=team)
         for n in range(have, count)
     )
     return list(Cluster.objects.filter(name__startswith=PREFIX).values_list("pk", flat=True))

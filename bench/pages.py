@@ -40,11 +40,14 @@ def add_clusters(count: int, *, prefix: str = "fleet-") -> None:
     statement each: the bench's own rows, no request data)."""
     from django.db import connection  # deferred: Django is set up by bench.__main__
 
+    from accounts.models import Team  # deferred: as above
     from clusters.models import Cluster  # deferred: as above
 
     have = Cluster.objects.filter(name__startswith=prefix).count()
+    team = Team.default()
     Cluster.objects.bulk_create(
-        Cluster(name=f"{prefix}{n:05}", url="unix:///run/docker.sock") for n in range(have, count)
+        Cluster(name=f"{prefix}{n:05}", url="unix:///run/docker.sock", team=team)
+        for n in range(have, count)
     )
     with connection.cursor() as cursor:
         cursor.execute(

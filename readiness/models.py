@@ -18,7 +18,7 @@ class Evaluation(models.Model):
     grade = models.CharField(max_length=1)
     grade_capped = models.BooleanField(default=False)
     # Nodes the snapshot saw "unknown" (a manager settling after a restart): no notices then.
-    nodes_unknown = models.PositiveIntegerField(default=0)
+    nodes_unknown = models.PositiveIntegerField(default=0, db_default=0)
     categories = models.JSONField(default=dict)  # name -> {"score": int, "rules": int}
     summary = models.JSONField(default=dict)  # critical, warning, info, waived, passed
     rules = models.JSONField(default=list)  # the score's explanation, one entry per rule
