@@ -11,7 +11,8 @@ from django.utils.text import capfirst
 from django.views.decorators.debug import sensitive_variables
 from ninja import Status
 
-from accounts.roles import ADMIN, OPERATOR
+from accounts.models import Team
+from accounts.roles import ADMIN, OPERATOR, role_in_team
 from clusters import registration
 from clusters import selectors as cluster_selectors
 from clusters.endpoint import ClusterInputError
@@ -74,6 +75,11 @@ def cluster_add(request, body: inputs.ClusterIn):
     """Register a cluster (admin), with the checks of the settings page and `cluster add`:
     the URL and its TLS or SSH material, recipients, addresses, the readiness policy."""
     principal = require(request, ADMIN)
+    if role_in_team(principal.user, Team.default().pk) != ADMIN:  # it goes to the default team
+        raise ApiError(
+            403, "role_required", "A cluster added by API goes to the default team: this needs "
+            "the admin role there (or the global admin role).",
+        )  # fmt: skip
     try:
         cluster = dashboard_registration.cluster_add(
             name=body.name, url=body.url, environment=body.environment, tls=_tls(body),

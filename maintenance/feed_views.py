@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts import selectors as account_selectors
-from accounts.roles import VIEWER, global_admin_required, is_global_admin, viewer_required
+from accounts.roles import OPERATOR, VIEWER, global_admin_required, is_global_admin, viewer_required
 from clusters import selectors as cluster_selectors
 from clusters.models import Cluster
 
@@ -46,6 +46,11 @@ def reminders(request):
             ),
             "status": status,
             "statuses": Reminder.Status.values,
+            "operable": set(
+                cluster_selectors.visible_clusters(request.user, OPERATOR).values_list(
+                    "pk", flat=True
+                )
+            ),
         },
     )
 

@@ -1,18 +1,38 @@
-"""The freeze periods page: every freeze and skip date; operators add and delete them."""
+"""The freeze periods page: the freezes and skip dates a user may see, and adding and deleting
+them. A freeze of one cluster is seen by that cluster's team (and global admins) and added or
+deleted by its operators; a freeze of all clusters is seen by everyone, and only global admins
+add or delete it (it stops every team's maintenance)."""
 
 from datetime import date
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.roles import operator_required, viewer_required
-from clusters.models import Cluster
+from accounts.roles import OPERATOR, is_global_admin, operator_required, viewer_required
+from clusters import selectors as cluster_selectors
 
 from .models import Freeze
 from .services import freezes as freeze_services
+
+ALL_CLUSTERS_ONLY_GLOBAL = "Only a global admin may add or delete a freeze of all clusters."
+
+
+def _seen(user):
+    """The freezes USER sees: all-cluster ones and those of the clusters USER sees."""
+    return Freeze.objects.filter(
+        Q(cluster__isnull=True) | Q(cluster__in=cluster_selectors.visible_clusters(user))
+    )
+
+
+def _may_change(user, freeze: Freeze) -> bool:
+    if freeze.cluster_id is None:
+        return is_global_admin(user)
+    return cluster_selectors.may(user, freeze.cluster, OPERATOR)
 
 
 @viewer_required
@@ -24,14 +44,19 @@ def freezes(request):
 def _page(request, *, form: dict | None = None, errors=(), status: int = 200):
     """The page; FORM (the fields as sent) and ERRORS after a bad POST."""
     today = timezone.localdate()
+    rows = list(
+        _seen(request.user).select_related("cluster", "created_by").order_by("first_day", "name")
+    )
+    operable = cluster_selectors.visible_clusters(request.user, OPERATOR)
     return render(
         request,
         "maintenance/freezes.html",
         {
-            "freezes": Freeze.objects.select_related("cluster", "created_by").order_by(
-                "first_day", "name"
-            ),
-            "clusters": Cluster.objects.order_by("name").only("id", "name"),
+            "freezes": rows,
+            "deletable": {row.pk for row in rows if _may_change(request.user, row)},
+            "clusters": operable.order_by("name").only("id", "name"),
+            "all_clusters": is_global_admin(request.user),
+            "can_operate": is_global_admin(request.user) or operable.exists(),
             "today": today,
             "form": form or {"cluster": "", "name": "", "first_day": "", "last_day": ""},
             "form_errors": list(errors),
@@ -43,16 +68,20 @@ def _page(request, *, form: dict | None = None, errors=(), status: int = 200):
 @operator_required
 @require_POST
 def freeze_add(request):
-    """Add a freeze for one cluster or all; the future occurrences inside it are cancelled."""
+    """Add a freeze for one cluster the user operates, or (global admins) all clusters; the
+    future occurrences inside it are cancelled."""
     sent = {key: request.POST.get(key, "").strip() for key in ("cluster", "name", "first_day",
                                                                "last_day")}  # fmt: skip
     cluster = None
     if sent["cluster"]:
         pk = sent["cluster"]
-        cluster = Cluster.objects.filter(pk=pk).first() if pk.isdigit() else None
-        if cluster is None:
-            errors = ["Choose a cluster or all clusters."]
+        mine = cluster_selectors.visible_clusters(request.user, OPERATOR)
+        cluster = mine.filter(pk=pk).first() if pk.isdigit() else None
+        if cluster is None:  # another team's cluster is as unknown as a missing one
+            errors = ["Choose a cluster from the list."]
             return _page(request, form=sent, errors=errors, status=400)
+    elif not is_global_admin(request.user):
+        return _page(request, form=sent, errors=[ALL_CLUSTERS_ONLY_GLOBAL], status=403)
     try:
         first = date.fromisoformat(sent["first_day"])
         last = date.fromisoformat(sent["last_day"]) if sent["last_day"] else None
@@ -74,11 +103,18 @@ def freeze_add(request):
     return redirect("maintenance:freezes")
 
 
-@operator_required
-@require_POST
+@viewer_required
 def freeze_delete(request, pk: int):
     """Delete a freeze; the occurrences it cancelled are scheduled again."""
-    item = get_object_or_404(Freeze, pk=pk)
+    item = _seen(request.user).select_related("cluster").filter(pk=pk).first()
+    if item is None:
+        raise Http404("No such freeze.")
+    if not _may_change(request.user, item):
+        if item.cluster_id is None:
+            raise PermissionDenied(ALL_CLUSTERS_ONLY_GLOBAL)
+        raise PermissionDenied(f"This needs the operator role on cluster {item.cluster.name}.")
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     name = item.name
     back = freeze_services.freeze_delete(freeze=item, now=timezone.now())
     messages.success(

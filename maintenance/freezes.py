@@ -48,16 +48,23 @@ def freezes_between(*, first_day: date, last_day: date, cluster=None, clusters=N
     return rows.select_related("cluster").order_by("first_day", "name")
 
 
-def skipped_notes(*, first_day: date, last_day: date, cluster=None) -> dict[date, list[str]]:
+def skipped_notes(
+    *, first_day: date, last_day: date, cluster=None, clusters=None
+) -> dict[date, list[str]]:
     """Local day -> why maintenance is skipped that day: freezes and skip dates (naming each
     occurrence a freeze removed), and months in which a monthly window's day does not exist
-    (shown on that month's last day)."""
+    (shown on that month's last day). With CLUSTER (or the CLUSTERS queryset: those a user
+    sees) only the windows and freezes of those clusters, and the all-cluster freezes."""
     notes: dict[date, list[str]] = defaultdict(list)
     windows = Window.objects.select_related("cluster").order_by("cluster__name", "name")
     if cluster is not None:
         windows = windows.filter(cluster=cluster)
+    if clusters is not None:
+        windows = windows.filter(cluster__in=clusters)
     windows = list(windows)
-    frozen = list(freezes_between(first_day=first_day, last_day=last_day, cluster=cluster))
+    frozen = list(
+        freezes_between(first_day=first_day, last_day=last_day, cluster=cluster, clusters=clusters)
+    )
     stored = set()
     if frozen:
         stored = set(

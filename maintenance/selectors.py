@@ -148,9 +148,12 @@ def upcoming_occurrences(
     return rows.select_related("window").order_by("start")
 
 
-def windows_listed(*, cluster=None):
-    """Windows for the calendar page's list, by cluster and name, with their cluster."""
+def windows_listed(*, cluster=None, clusters=None):
+    """Windows for the calendar page's list, by cluster and name, with their cluster; with
+    CLUSTER only its windows, with CLUSTERS (a queryset: the ones the user sees) only theirs."""
     rows = Window.objects.select_related("cluster").order_by("cluster__name", "name")
+    if clusters is not None:
+        rows = rows.filter(cluster__in=clusters)
     return rows.filter(cluster=cluster) if cluster is not None else rows
 
 

@@ -104,7 +104,7 @@ def _overview(request, *, form: dict | None = None, errors: list[str] = (), stat
             "ordinals": window_form.ORDINALS,
             "zone_name": str(zone),
             "form": form or window_form.defaults(str(zone)),
-            "windows": selectors.windows_listed(),
+            "windows": selectors.windows_listed(clusters=_visible(request)),
             "now": now,
             "form_errors": list(errors),
         },

@@ -3,12 +3,13 @@ and cancelling or restoring one occurrence from the calendar."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
-from accounts.roles import operator_required, viewer_required
+from accounts.roles import OPERATOR, VIEWER, viewer_required
+from clusters import selectors as cluster_selectors
 
 from . import recurrence, selectors, window_form
 from .models import Occurrence, Window
@@ -19,8 +20,26 @@ from .services import windows as window_services
 @viewer_required
 def window(request, pk: int):
     """One window: rule, coming occurrences, past ones; the edit form for operators."""
-    item = get_object_or_404(Window.objects.select_related("cluster"), pk=pk)
+    item = _window(request, pk, VIEWER)
     return _window_page(request, item)
+
+
+def _window(request, pk: int, role: str) -> Window:
+    """Window PK of a cluster the user sees (404 otherwise), with ROLE on it (403 otherwise)."""
+    return cluster_selectors.object_for(
+        request.user, Window.objects.select_related("cluster"), role=role, pk=pk
+    )
+
+
+def _occurrence(request, pk: int) -> Occurrence:
+    """Occurrence PK of a cluster the user operates (404 when not seen, 403 below operator)."""
+    return cluster_selectors.object_for(
+        request.user,
+        Occurrence.objects.select_related("window__cluster"),
+        role=OPERATOR,
+        cluster_field="window__cluster",
+        pk=pk,
+    )
 
 
 def _window_page(request, item: Window, *, form=None, errors=(), status: int = 200):
@@ -35,6 +54,7 @@ def _window_page(request, item: Window, *, form=None, errors=(), status: int = 2
             "history": history,
             "form": form or window_form.of_window(item),
             "form_errors": list(errors),
+            "can_operate": cluster_selectors.may(request.user, item.cluster, OPERATOR),
             "weekdays": window_form.WEEKDAYS,
             "kinds": recurrence.KINDS,
             "ordinals": window_form.ORDINALS,
@@ -45,11 +65,12 @@ def _window_page(request, item: Window, *, form=None, errors=(), status: int = 2
     )
 
 
-@operator_required
-@require_POST
+@viewer_required
 def window_edit(request, pk: int):
     """Change a window; a bad entry shows the form again as typed and changes nothing."""
-    item = get_object_or_404(Window.objects.select_related("cluster"), pk=pk)
+    item = _window(request, pk, OPERATOR)
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     sent = window_form.sent_from(request.POST)
     sent["cluster"] = str(item.cluster_id)
     try:
@@ -71,11 +92,12 @@ def window_edit(request, pk: int):
     return redirect("maintenance:window", pk=updated.pk)
 
 
-@operator_required
-@require_POST
+@viewer_required
 def window_delete(request, pk: int):
     """Delete a window; its past occurrences stay as history."""
-    item = get_object_or_404(Window.objects.select_related("cluster"), pk=pk)
+    item = _window(request, pk, OPERATOR)
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     name = item.name
     if request.POST.get("confirm", "").strip() != name:
         errors = [f"Type the window's name ({name}) to delete it."]
@@ -98,11 +120,12 @@ def _back(request, occurrence: Occurrence):
     return redirect("maintenance:occurrence", pk=occurrence.pk)
 
 
-@operator_required
-@require_POST
+@viewer_required
 def occurrence_cancel(request, pk: int):
     """Cancel one coming occurrence, with a reason everyone sees."""
-    item = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
+    item = _occurrence(request, pk)
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     try:
         occurrence_services.occurrence_cancel(
             occurrence=item, now=timezone.now(), reason=request.POST.get("reason", "")
@@ -114,11 +137,12 @@ def occurrence_cancel(request, pk: int):
     return _back(request, item)
 
 
-@operator_required
-@require_POST
+@viewer_required
 def occurrence_restore(request, pk: int):
     """Schedule a cancelled coming occurrence again."""
-    item = get_object_or_404(Occurrence.objects.select_related("window__cluster"), pk=pk)
+    item = _occurrence(request, pk)
+    if request.method != "POST":  # after the lookup: 404 before 405
+        return HttpResponseNotAllowed(["POST"])
     try:
         occurrence_services.occurrence_restore(
             occurrence=item, now=timezone.now(), reason=request.POST.get("reason", "")

@@ -77,9 +77,12 @@ def test_it_has_every_event_of_every_cluster_feed_the_user_may_see(client, fleet
     frozen = [e for e in mine.walk("VEVENT") if "No maintenance" in str(e["SUMMARY"])]
     assert {e.decoded("DTSTART") for e in frozen} == {date(2027, 5, 19)}
     assert all("Freeze: summit (all clusters)" in str(e["DESCRIPTION"]) for e in frozen)
-    # the cancelled occurrence is left out, as the cluster's own feed leaves it out
+    # the cancelled occurrence is in as cancelled (with its reason), as in the cluster's feed
     cancelled = prod.maintenance_windows.get().occurrences.get(status="cancelled")
-    assert f"occurrence-{cancelled.pk}@watchkeeper" not in uids(mine)
+    event = next(
+        e for e in mine.walk("VEVENT") if str(e["UID"]) == f"occurrence-{cancelled.pk}@watchkeeper"
+    )
+    assert str(event["STATUS"]) == "CANCELLED" and "release week" in str(event["DESCRIPTION"])
     zones = {str(tz["TZID"]) for tz in mine.walk("VTIMEZONE")}
     assert {"Europe/Berlin", "America/Santiago"} <= zones
     santiago = next(e for e in mine.walk("VEVENT") if "staging-weekly" in str(e["SUMMARY"]))

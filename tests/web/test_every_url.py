@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Profile
 from accounts.roles import ADMIN, OPERATOR, RANK, VIEWER
 from clusters.models import Cluster
-from maintenance.models import Occurrence
+from maintenance.models import Occurrence, Reminder
 from maintenance.services import backups as backup_services
 from maintenance.services import channels as channel_services
 from maintenance.services import checklists as checklist_services
@@ -69,7 +69,7 @@ ROUTES = {
     "maintenance:checklist": (VIEWER, lambda w: [w["run"].pk]),
     "maintenance:step_tick": (OPERATOR, lambda w: [w["run"].steps.first().pk]),
     "maintenance:reminders": (VIEWER, lambda w: []),
-    "maintenance:reminder_retry": (OPERATOR, lambda w: [1]),
+    "maintenance:reminder_retry": (OPERATOR, lambda w: [w["reminder"].pk]),
     "maintenance:outbox": (ADMIN, lambda w: []),  # global admins: mail of every team
     "maintenance:channels": (ADMIN, lambda w: []),
     "maintenance:channel_add": (ADMIN, lambda w: []),
@@ -157,8 +157,26 @@ def world(django_user_model):
         "cluster": cluster,
         "window": window,
         "freeze": freeze_services.freeze_add(
-            name="year end", first_day=date(2099, 12, 20), last_day=date(2099, 12, 31), now=now
+            name="year end",
+            first_day=date(2099, 12, 20),
+            last_day=date(2099, 12, 31),
+            now=now,
+            cluster=cluster,  # one cluster's: its operators delete it (all: global admins)
         )[0],
+        "reminder": Reminder.objects.create(
+            cluster=cluster,
+            kind="grade_drop",
+            subject_key="g",
+            recipient="a@example.org",
+            title="t",
+            body="b",
+            due_at=now,
+            next_attempt_at=now,
+            dedup_key="g",
+            message_id="<g@x>",
+            status="failed",
+            created_at=now,
+        ),  # fmt: skip
         "occurrence": Occurrence.objects.first(),
         "backup": backup_services.backup_create(
             cluster=cluster, name="orders", interval_days=60, now=now

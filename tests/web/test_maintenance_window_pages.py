@@ -171,8 +171,11 @@ def test_freezes_page_adds_and_deletes_and_the_calendar_names_what_a_freeze_remo
 ):
     client.force_login(operator)
     url = reverse("maintenance:freeze_add")
-    bad = client.post(url, {"name": "easter", "first_day": "2027-04-20",
-                            "last_day": "2027-04-10", "cluster": ""})  # fmt: skip
+    everywhere = client.post(url, {"name": "easter", "first_day": "2027-04-10",
+                                   "last_day": "2027-04-20", "cluster": ""})  # fmt: skip
+    assert everywhere.status_code == 403 and not Freeze.objects.exists()  # global admins only
+    bad = client.post(url, {"name": "easter", "first_day": "2027-04-20", "last_day": "2027-04-10",
+                            "cluster": str(window.cluster_id)})  # fmt: skip
     assert bad.status_code == 400 and "before it starts" in bad.text
     assert 'value="easter"' in bad.text and not Freeze.objects.exists()
     client.post(url, {"name": "easter", "first_day": "2027-04-10", "last_day": "2027-04-20",

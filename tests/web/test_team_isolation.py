@@ -9,7 +9,7 @@ with why; the two lists together are asserted to be exactly the project's routes
 and API calls that list clusters are read as those users and must not mention team B.
 """
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from django.apps import apps
@@ -19,10 +19,12 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts import teams as team_services
 from accounts.models import Team
-from accounts.roles import ADMIN, OPERATOR, VIEWER
+from accounts.roles import ADMIN, OPERATOR, RANK, VIEWER
 from clusters import registration
+from clusters.models import Cluster
 from dashboard import pipeline
-from maintenance.services import backups, checklists, windows
+from maintenance.models import Freeze, Reminder
+from maintenance.services import backups, checklists, freezes, windows
 from readiness import services as readiness
 from tests.clusters.conftest import fetcher, load_raw, recorded_now
 from tests.conftest import make_user
@@ -62,7 +64,29 @@ def _cluster(*, name: str, team: Team, owner):
     )  # fmt: skip
     return {
         "cluster": cluster,
+        "window": cluster.maintenance_windows.get(),
         "occurrence": cluster.maintenance_windows.get().occurrences.first(),
+        "freeze": freezes.freeze_add(
+            name=f"{name} freeze",
+            first_day=date(2099, 12, 20),
+            last_day=date(2099, 12, 31),
+            cluster=cluster,
+            now=now,
+        )[0],  # fmt: skip
+        "reminder": Reminder.objects.create(
+            cluster=cluster,
+            kind="grade_drop",
+            subject_key=name,
+            recipient="a@example.org",
+            title=f"{name} grade",
+            body="b",
+            due_at=now,
+            next_attempt_at=now,
+            dedup_key=name,
+            message_id=f"<{name}@x>",
+            status="failed",
+            created_at=now,
+        ),  # fmt: skip
         "backup": backups.backup_create(
             cluster=cluster, name=f"{name}-db", interval_days=60, now=now
         ),
@@ -117,6 +141,13 @@ CLUSTER_ROUTES = {
     "maintenance:checklist": lambda b: [b["run"].pk],
     "maintenance:step_tick": lambda b: [b["step"].pk],
     "maintenance:calendar": lambda b: [b["cluster"].calendar_token],
+    "maintenance:window": lambda b: [b["window"].pk],
+    "maintenance:window_edit": lambda b: [b["window"].pk],
+    "maintenance:window_delete": lambda b: [b["window"].pk],
+    "maintenance:occurrence_cancel": lambda b: [b["occurrence"].pk],
+    "maintenance:occurrence_restore": lambda b: [b["occurrence"].pk],
+    "maintenance:freeze_delete": lambda b: [b["freeze"].pk],
+    "maintenance:reminder_retry": lambda b: [b["reminder"].pk],
     "api:cluster_report": lambda b: [b["cluster"].name],
     "api:cluster_evaluations": lambda b: [b["cluster"].name],
     "api:nodes": lambda b: [b["cluster"].name],
@@ -126,7 +157,57 @@ CLUSTER_ROUTES = {
     "api:backups": lambda b: [b["cluster"].name],
     "api:checklists": lambda b: [b["cluster"].name],
     "api:checklist": lambda b: [b["run"].pk],
+    "api:cluster_update": lambda b: [b["cluster"].name],
+    "api:cluster_delete": lambda b: [b["cluster"].name],
+    "api:poll_request": lambda b: [b["cluster"].name],
+    "api:poll_status": lambda b: [b["cluster"].name, 1],
+    "api:waiver_create": lambda b: [b["cluster"].name],
+    "api:waiver_revoke": lambda b: [b["waiver"].pk],
+    "api:window_create": lambda b: [b["cluster"].name],
+    "api:window_update": lambda b: [b["window"].pk],
+    "api:occurrence_cancel": lambda b: [b["occurrence"].pk],
+    "api:reboot_confirm": lambda b: [b["occurrence"].pk],
+    "api:backup_validation": lambda b: [b["backup"].pk],
+    "api:checklist_start": lambda b: [b["cluster"].name],
+    "api:step_mark": lambda b: [b["run"].pk, b["step"].pk],
 }
+# API writes: the method they answer to, and the role they need anywhere (below it: 403 before
+# any lookup, the same for every name, so it reveals nothing)
+API_WRITES = {
+    "api:cluster_update": ("patch", ADMIN),
+    "api:cluster_delete": ("delete", ADMIN),
+    "api:poll_request": ("post", OPERATOR),
+    "api:poll_status": ("get", OPERATOR),
+    "api:waiver_create": ("post", OPERATOR),
+    "api:waiver_revoke": ("post", OPERATOR),
+    "api:window_create": ("post", OPERATOR),
+    "api:window_update": ("patch", OPERATOR),
+    "api:occurrence_cancel": ("post", OPERATOR),
+    "api:reboot_confirm": ("post", OPERATOR),
+    "api:backup_validation": ("post", OPERATOR),
+    "api:checklist_start": ("post", OPERATOR),
+    "api:step_mark": ("patch", OPERATOR),
+}
+# valid bodies, so that what answers is the lookup (not the body's validation)
+API_BODIES = {
+    "api:cluster_update": {"poll_interval": 60},
+    "api:waiver_create": {"rule": "images.tag-pinned", "reason": "r", "expires": "2099-01-01"},
+    "api:waiver_revoke": {"note": "x"},
+    "api:window_create": {
+        "weekdays": "sun",
+        "start_time": "03:00",
+        "duration_minutes": 60,
+        "tz": "UTC",
+        "name": "sneaky",
+    },  # fmt: skip
+    "api:window_update": {"name": "sneaky"},
+    "api:occurrence_cancel": {"reason": "x"},
+    "api:reboot_confirm": {"node_id": "x", "note": "x"},
+    "api:backup_validation": {"evidence": "restored fine", "passed": True},
+    "api:checklist_start": {"template": "switchover", "target": "2099-01-01T10:00"},
+    "api:step_mark": {"done": True},
+}
+SHARED_PATH = {"api:windows", "api:checklists"}  # POST there: api:window_create, checklist_start
 GET_ONLY = {"maintenance:calendar"}  # 405 to any POST, whatever the token
 QUERY = {"api:occurrences": "?from=2026-01-01&to=2026-02-01"}
 
@@ -140,6 +221,7 @@ LISTS = {
     "maintenance:backups": "backups of the clusters one sees",
     "maintenance:checklists": "checklist runs; the start form's cluster choice",
     "maintenance:reminders": "reminders of the clusters one sees",
+    "maintenance:freezes": "freezes of the clusters one sees and all-cluster ones",
     "api:clusters": "GET /api/v1/clusters",
     "api:findings": "GET /api/v1/findings",
     "api:reminders": "GET /api/v1/reminders",
@@ -150,6 +232,11 @@ NOT_CLUSTER = {
     "readiness:waiver_new": "the cluster is a query parameter: checked in the test below",
     "maintenance:window_create": "the cluster is a form field: checked in the test below",
     "maintenance:checklist_start": "the cluster is a form field: checked in the test below",
+    "maintenance:freeze_add": "the cluster is a form field: checked in the test below",
+    "maintenance:user_calendar": "one user's token: the clusters that user sees (test below)",
+    "accounts:digest": "one's own digest settings",
+    "accounts:calendar_rotate": "one's own calendar token",
+    "api:cluster_add": "global admins, or a team one administers (test below)",
     "maintenance:outbox": "global admins only (mail about every team)",
     "maintenance:channels": "global admins only (channels of every team)",
     "maintenance:channel_add": "global admins only",
@@ -197,7 +284,16 @@ def test_team_a_gets_404_on_every_cluster_url_of_team_b_and_changes_nothing(clie
     data = {"confirm": MARK, "note": "x", "node_id": "x", "done": "1", "evidence": "x"}
     for name, args in CLUSTER_ROUTES.items():
         url = reverse(name, args=args(teams["b"])) + QUERY.get(name, "")
+        if name in API_WRITES:
+            method, needed = API_WRITES[name]
+            body = API_BODIES.get(name, {})
+            sent = getattr(client, method)(url, body, content_type="application/json")
+            expected = 403 if RANK[role] < RANK[needed] else 404  # 403: whatever the name
+            assert sent.status_code == expected, (name, role, sent.status_code)
+            continue
         assert client.get(url).status_code == 404, (name, role)
+        if name in SHARED_PATH:
+            continue  # a POST there is the write checked above with a valid body
         expected = (404, 405) if name in GET_ONLY or name.startswith("api:") else (404,)
         assert client.post(url, data).status_code in expected, (name, role)
     assert database() == before
@@ -304,3 +400,56 @@ def test_a_user_leaving_team_b_loses_it_at_once(client, teams):
     assert client.get(url).status_code == 404
     team_services.membership_set(team=alpha, user=b_operator, role=None)
     assert client.get(url).status_code == 403  # no role left anywhere: no page at all
+
+
+def test_freezes_of_b_are_unseen_and_all_cluster_ones_are_global_admins(client, teams):
+    client.force_login(teams["users"][ADMIN])
+    a, b = teams["a"]["cluster"], teams["b"]["cluster"]
+    before = database()
+    url = reverse("maintenance:freeze_add")
+    sent = {"name": "stop", "first_day": "2099-01-01", "last_day": "2099-01-02"}
+    response = client.post(url, {**sent, "cluster": b.pk})
+    assert response.status_code == 400 and MARK not in response.text
+    response = client.post(url, {**sent, "cluster": ""})  # all clusters: global admins only
+    assert response.status_code == 403
+    assert database() == before
+    assert client.post(url, {**sent, "cluster": a.pk}).status_code == 302
+    page = client.get(reverse("maintenance:freezes")).text
+    assert "stop" in page and "All clusters</option>" not in page
+
+
+def test_an_all_cluster_freeze_is_seen_by_every_team_and_deleted_by_global_admins(
+    client, teams, admin_user
+):
+    client.force_login(admin_user)
+    url = reverse("maintenance:freeze_add")
+    sent = {"name": "year end", "first_day": "2099-06-01", "last_day": "", "cluster": ""}
+    assert client.post(url, sent).status_code == 302
+    freeze = Freeze.objects.get(name="year end")
+    client.force_login(teams["users"][OPERATOR])
+    page = client.get(reverse("maintenance:freezes")).text
+    assert "year end" in page and reverse("maintenance:freeze_delete", args=[freeze.pk]) not in page
+    response = client.post(reverse("maintenance:freeze_delete", args=[freeze.pk]))
+    assert response.status_code == 403 and Freeze.objects.filter(pk=freeze.pk).exists()
+    client.force_login(admin_user)
+    assert client.post(reverse("maintenance:freeze_delete", args=[freeze.pk])).status_code == 302
+
+
+def test_a_users_calendar_of_team_a_holds_nothing_of_b(client, teams):
+    user = teams["users"][VIEWER]
+    token = account_services.profile_calendar_token_rotate(user=user)
+    body = client.get(reverse("maintenance:user_calendar", args=[token])).content.decode()
+    assert "ant-weekly" in body and MARK not in body
+
+
+def test_an_api_cluster_add_by_a_team_admin_is_refused(client, teams):
+    user = teams["users"][ADMIN]
+    _, secret = account_services.token_create(user=user, scope="admin", now=timezone.now())
+    response = client.post(
+        "/api/v1/clusters",
+        {"name": "sneaky", "url": "unix:///run/docker.sock"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert response.status_code == 403
+    assert [c.name for c in Cluster.objects.order_by("name")] == ["ant", MARK]
