@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -383,6 +384,20 @@ class Lab:
             raise LabError(f"{hostname} is already running")
         self._start_daemon(node)
         self._wait_daemon(node)
+
+    def pause_node(self, hostname: str) -> None:
+        """Freeze a node's dockerd (SIGSTOP): it neither answers nor sends heartbeats."""
+        os.kill(self._live_pid(hostname), signal.SIGSTOP)
+
+    def resume_node(self, hostname: str) -> None:
+        """Let a paused node's dockerd run on (SIGCONT)."""
+        os.kill(self._live_pid(hostname), signal.SIGCONT)
+
+    def _live_pid(self, hostname: str) -> int:
+        node = self._state.node(hostname)
+        if not node.pid or not pid_alive(node.pid):
+            raise LabError(f"{hostname} is not running")
+        return node.pid
 
     def restart_node(
         self, hostname: str, downtime: float | None = None, timeout: float = 60

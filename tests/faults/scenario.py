@@ -150,6 +150,35 @@ def manager_restart() -> dict:
     return {"baseline": baseline, "after_short": short, "after_long": counts()}
 
 
+def lab_polls(url: str) -> dict:
+    """Poll the live lab at URL on a clock the test drives, one command per stdin line:
+    `poll SECONDS` (a poll at T0 + SECONDS; answers `POLLED <json>`), `end` (the result)."""
+    from clusters.models import Cluster, Node
+    from dashboard import pipeline
+
+    cluster = Cluster.objects.create(name="lab-restarted", url=url)
+    cluster.recipients.create(email="oncall@example.org")
+    for line in sys.stdin:
+        command, _, arg = line.strip().partition(" ")
+        if command != "poll":
+            break
+        outcome = pipeline.cluster_poll(cluster=cluster, now=T0 + timedelta(seconds=int(arg)))
+        states = dict(Node.objects.filter(cluster=cluster).values_list("hostname", "state"))
+        run = outcome.run if outcome else None
+        answer = {"ok": bool(run and run.ok), "error": run.error_kind if run else "claimed"}
+        mails = mail_counts(cluster)
+        print("POLLED " + json.dumps(dict(answer, states=states, mails=mails)), flush=True)
+    return {"mails": mail_counts(cluster)}
+
+
+def mail_counts(cluster) -> dict:
+    """The cluster's notices queued so far, by kind."""
+    from maintenance.models import Reminder
+
+    kinds = list(Reminder.objects.filter(cluster=cluster).values_list("kind", flat=True))
+    return {kind: kinds.count(kind) for kind in sorted(set(kinds))}
+
+
 def redis_down() -> dict:
     """Sign in, open the cluster page, ask for a poll and read /healthz (Redis is stopped)."""
     from django.contrib.auth import get_user_model

@@ -7,10 +7,11 @@ that the tests stop, restart or kill while real work runs in another process
 2. The worker SIGKILLed, or PostgreSQL restarted, between the SMTP server accepting a
    reminder and the row being marked sent: that one reminder is sent again after the lease,
    with the same Message-ID; every other one exactly once, none waiting out the lease.
-4. A manager restart (refused for 60 s, then its workers "unknown"): no node-down, finding or
-   unreachable mail; a 3-minute outage: one "unreachable" and one "back". The Engine's
-   answers are the lab's recorded ones and the outage real refused connections (the lab's
-   own manager restart is too slow for every run: docs/reliability.md).
+4. The live lab's manager restarted (its dockerd stopped, then started: its workers
+   "unknown" for seconds): no node-down, finding or unreachable mail; a 3-minute outage: one
+   "unreachable" and one "back"; a worker really down: one "node down". The product's clock is
+   the test's (each poll 10 s or a minute later), so minutes of policy pass in seconds. The
+   same with the lab's recorded answers and real refused connections, on a fixed timeline.
 5. Redis stopped: sign-in, the fleet and cluster pages answer 200, "poll now" says the queue
    is unavailable, /healthz answers 503 naming the broker.
 """
@@ -21,10 +22,12 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from lab import ServiceSpec
 from maintenance.services import outbox
 from tests.maintenance.smtpserver import SMTPServer
 
@@ -95,8 +98,8 @@ class Scenario:
             if line.startswith(prefix):
                 return line[len(prefix) :].strip()
 
-    def go_on(self) -> None:
-        self.proc.stdin.write("\n")
+    def go_on(self, line: str = "") -> None:
+        self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
     def result(self) -> dict:
@@ -190,3 +193,80 @@ def test_with_redis_stopped_sign_in_and_pages_work_and_healthz_names_the_broker(
     assert lines[0] == "unavailable: broker"
     assert "database: ok" in lines and "broker: down (OperationalError)" in lines
     assert "cache: down (ConnectionError) [optional]" in lines
+
+
+class LabPolls:
+    """The scenario `lab_polls`: each poll of the live lab STEP seconds later on the product's
+    clock than the one before, whatever the real time between them."""
+
+    def __init__(self, env: dict, url: str) -> None:
+        self.scenario = Scenario(env, "lab_polls", url)
+        self.second = -10
+
+    def poll(self, step: int = 10) -> dict:
+        self.second += step
+        self.scenario.go_on(f"poll {self.second}")
+        return dict(json.loads(self.scenario.expect("POLLED")), second=self.second)
+
+    def until_all_ready(self) -> list[dict]:
+        """Poll until the manager answers and every node is ready again; those polls."""
+        seen = []
+        while len(seen) < 300:
+            seen.append(self.poll())
+            if seen[-1]["ok"] and set(seen[-1]["states"].values()) == {"ready"}:
+                return seen
+            time.sleep(0.2)
+        raise AssertionError(f"the lab did not come back: {seen[-3:]}")
+
+
+@pytest.mark.lab
+def test_the_live_labs_manager_restarted_mails_no_node_down_and_an_outage_once_each(
+    servers, make_lab
+):
+    _postgres, _redis, env = servers
+    lab = make_lab()  # its own lab: the session lab's manager stays up for the other tests
+    workers = lab.hostnames[1:]
+    web = lab.create_service(ServiceSpec(name="web", replicas=2, constraints=["node.role==worker"]))
+    lab.wait_converged(web)
+    polls = LabPolls(env, lab.docker_host)
+    first = polls.poll()
+    assert first["ok"] and set(first["states"].values()) == {"ready"}
+    baseline = first["mails"]
+
+    lab.stop_node(lab.manager)  # the manager's dockerd stopped: 60 s of refused polls
+    refused = [polls.poll() for _ in range(6)]
+    assert not any(p["ok"] for p in refused)
+    # The workers reconnect within seconds; paused meanwhile (less than the ~11 s after which
+    # the manager would mark them down), they stay "unknown" for 3 polls a minute apart:
+    # longer than the 2-minute grace on the product's clock.
+    for worker in workers:
+        lab.pause_node(worker)
+    try:
+        lab.start_node(lab.manager)
+        settling = [polls.poll(step=60) for _ in range(3)]
+    finally:
+        for worker in workers:
+            lab.resume_node(worker)
+    assert all(p["ok"] for p in settling)
+    assert [sorted(set(p["states"][w] for w in workers)) for p in settling] == [["unknown"]] * 3
+    polls.until_all_ready()
+    after = [polls.poll() for _ in range(24)]  # 4 minutes more, past every grace
+    assert all(p["ok"] for p in after)
+    assert after[-1]["mails"] == baseline  # not one node-down, finding or unreachable mail
+
+    lab.stop_node(lab.manager)  # 3 minutes unreachable
+    outage = [polls.poll() for _ in range(18)]
+    assert outage[-1]["mails"] == dict(baseline, cluster_unreachable=1)
+    lab.start_node(lab.manager)
+    polls.until_all_ready()
+    after = [polls.poll() for _ in range(6)]
+    assert after[-1]["mails"] == dict(baseline, cluster_unreachable=1, cluster_back=1)
+
+    lab.stop_node(workers[1])  # the control: a worker really down is mailed, once
+    lab.wait_node_state(workers[1], "down")
+    down = [polls.poll() for _ in range(18)]
+    assert all(p["ok"] for p in down) and down[-1]["states"][workers[1]] == "down"
+    assert down[-1]["mails"].get("node_down") == 1
+    lab.start_node(workers[1])
+    polls.scenario.go_on("end")
+    assert polls.scenario.result()["mails"]["node_down"] == 1
