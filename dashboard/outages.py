@@ -40,7 +40,7 @@ def nodes_down_notify(*, cluster: Cluster, now: datetime, in_window: bool) -> in
     if in_window:
         return 0
     down = list(cluster_selectors.nodes_down(cluster=cluster, seen_since=now - down_grace(cluster)))
-    for node in down:
+    if down:  # one batch: a constant number of statements however many nodes went down
         maintenance_services.notifications_enqueue(
             cluster=cluster,
             notifications=[
@@ -53,6 +53,7 @@ def nodes_down_notify(*, cluster: Cluster, now: datetime, in_window: bool) -> in
                         "transition": {"to_state": node.state, "at": node.down_since},
                     },
                 )
+                for node in down
             ],
             now=now,
             in_window=in_window,

@@ -6,6 +6,8 @@ import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clusters.client import PollFailed
 from dashboard import pipeline
@@ -67,6 +69,30 @@ def test_a_node_down_is_mailed_once_after_the_grace_and_again_after_it_came_back
     for minute in (7, 9):
         pipeline.cluster_poll(cluster=watched, now=at(minute), fetch=fetcher(down))
     assert kinds().count("node_down") == 2
+
+
+@pytest.mark.django_db
+def test_every_node_down_is_mailed_in_a_constant_number_of_statements(watched, poll1):
+    def all_down(count: int) -> dict:
+        raw = copy.deepcopy(poll1)
+        raw["events"] = []
+        workers = [n for n in raw["nodes"] if n["Spec"]["Role"] == "worker"]
+        for node in workers[:count]:
+            node["Status"]["State"] = "down"
+        return raw
+
+    pipeline.cluster_poll(cluster=watched, now=NOW, fetch=fetcher(poll1))
+    statements = []
+    for count, start in ((1, 10), (2, 20)):
+        raw = all_down(count)
+        pipeline.cluster_poll(cluster=watched, now=at(start), fetch=fetcher(raw))
+        pipeline.cluster_poll(cluster=watched, now=at(start + 1), fetch=fetcher(raw))
+        with CaptureQueriesContext(connection) as queries:  # the poll that mails them
+            pipeline.cluster_poll(cluster=watched, now=at(start + 3), fetch=fetcher(raw))
+        statements.append(len(queries))
+        pipeline.cluster_poll(cluster=watched, now=at(start + 4), fetch=fetcher(poll1))
+    assert kinds().count("node_down") == 3  # 1, then 2 (each run of "seen down" once)
+    assert statements[0] == statements[1]
 
 
 @pytest.mark.django_db
