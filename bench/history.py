@@ -3,8 +3,9 @@
 Each cluster is polled every POLL_INTERVAL seconds, and each good poll stores a poll run, a
 snapshot, an evaluation and its checks. Retention (clusters.tasks.prune_history and
 readiness.tasks.prune_history) keeps everything for WATCHKEEPER_DETAIL_HOURS, then one snapshot
-and one evaluation per UTC day for WATCHKEEPER_HISTORY_DAYS, checks only inside the detail
-window, and snapshot-less poll runs for WATCHKEEPER_POLL_RUN_DAYS. The bench writes that state
+and one evaluation per UTC day for WATCHKEEPER_HISTORY_DAYS, checks only for each cluster's
+latest two evaluations (what changed is kept as FailureChange rows for 8 days), and
+snapshot-less poll runs for WATCHKEEPER_POLL_RUN_DAYS. The bench writes that state
 directly in SQL, copying each cluster's real rows from the fleet run (writing 400 days poll by
 poll would take 400 days), then runs both prune tasks on it:
 
@@ -90,9 +91,8 @@ def _light(detail_polls: int, days: int, sample: list[int]) -> int:
 
 def _full(detail_polls: int, run_days: int, days: int, sample: list[int]) -> None:
     """Everything of the SAMPLE clusters: poll runs for RUN_DAYS (a snapshot and an evaluation
-    for the detail window and the first of each day), daily ones to DAYS, checks in detail."""
+    for the detail window and the first of each day), daily ones to DAYS."""
     top_run = _sql("SELECT coalesce(max(id), 0) FROM clusters_pollrun")[0][0]
-    top_evaluation = _sql("SELECT coalesce(max(id), 0) FROM readiness_evaluation")[0][0]
     polls_per_day = 86400 // POLL_INTERVAL
     _sql(
         "WITH latest AS (SELECT DISTINCT ON (cluster_id) * FROM clusters_pollrun "
@@ -132,18 +132,8 @@ def _full(detail_polls: int, run_days: int, days: int, sample: list[int]) -> Non
         "FROM clusters_pollsnapshot s JOIN latest l USING (cluster_id) WHERE s.poll_run_id > %s",
         [sample, top_run],
     )  # fmt: skip
-    _sql(
-        "WITH latest AS (SELECT DISTINCT ON (cluster_id) id, cluster_id "
-        "  FROM readiness_evaluation WHERE cluster_id = ANY(%s) AND id <= %s "
-        "  ORDER BY cluster_id, evaluated_at DESC, id DESC) "
-        "INSERT INTO readiness_checkresult (evaluation_id, rule, category, severity, status, "
-        " object_type, object_id, object_name, message, remediation, waiver_id) "
-        "SELECT e.id, c.rule, c.category, c.severity, c.status, c.object_type, c.object_id, "
-        "c.object_name, c.message, c.remediation, NULL FROM readiness_evaluation e "
-        "JOIN latest l USING (cluster_id) JOIN readiness_checkresult c "
-        "ON c.evaluation_id = l.id WHERE e.id > %s AND e.evaluated_at >= %s",
-        [sample, top_evaluation, top_evaluation, detail_from],
-    )  # fmt: skip
+    # No checks: retention keeps them only for each cluster's latest two evaluations (its
+    # real ones, polled by the fleet); what changed stays as its FailureChange rows.
 
 
 def run(size: Size) -> list[Figure]:

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
+from readiness.changes import NetChanges, net_changes
 from readiness.checks import CRITICAL, FAIL, INFO, WARNING, Check, Obj, severity_rank
 from readiness.fixfirst import Fix, fix_first_from
 from readiness.models import CheckResult, Evaluation, Waiver
@@ -192,27 +193,13 @@ class WhatChanged:
 def what_changed(*, evaluation, since: datetime) -> WhatChanged:
     """New and resolved failures of the latest EVALUATION (since the poll before it) and since
     SINCE: a failure new then resolved within the span (or the reverse) is neither. A waived
-    failure counts as resolved. One query: the evaluations since SINCE that changed anything."""
+    failure counts as resolved. One query over the FailureChange rows since SINCE (kept
+    whatever the thinning of old evaluations: readiness.changes)."""
 
-    rows = (
-        Evaluation.objects.filter(cluster_id=evaluation.cluster_id, evaluated_at__gte=since)
-        .filter(~Q(new_failures=[]) | ~Q(resolved_failures=[]))
-        .order_by("evaluated_at", "id")
-        .values_list("new_failures", "resolved_failures")
+    net = net_changes(cluster_ids=[evaluation.cluster_id], since=since).get(
+        evaluation.cluster_id, NetChanges()
     )
-    new: dict[tuple, None] = {}
-    resolved: dict[tuple, None] = {}
-    for appeared, gone in rows:
-        for key in map(tuple, appeared):
-            if key in resolved:
-                del resolved[key]
-            else:
-                new[key] = None
-        for key in map(tuple, gone):
-            if key in new:
-                del new[key]
-            else:
-                resolved[key] = None
+    new, resolved = net.new, net.resolved
     last = Changes(
         new=sorted(map(tuple, evaluation.new_failures)),
         resolved=sorted(map(tuple, evaluation.resolved_failures)),

@@ -67,6 +67,29 @@ class CheckResult(models.Model):
         return f"{self.rule} {self.object_name}: {self.status}"
 
 
+class FailureChange(models.Model):
+    """A failure that appeared or was resolved at an evaluation (the evaluation's new and
+    resolved failures, one row each), kept WATCHKEEPER_CHANGE_DAYS whatever the thinning of
+    evaluations: "what changed in the last 7 days" and the weekly digest sum these."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+", db_index=False)
+    at = models.DateTimeField()  # the evaluation's evaluated_at
+    appeared = models.BooleanField()  # False: resolved (or waived)
+    rule = models.CharField(max_length=64)
+    severity = models.CharField(max_length=8)
+    object_type = models.CharField(max_length=16)
+    object_name = models.CharField(max_length=255)
+    message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["cluster", "at"])]
+
+    def __str__(self) -> str:
+        verb = "appeared" if self.appeared else "resolved"
+        return f"{self.rule} {self.object_name} {verb} {self.at:%Y-%m-%d %H:%M}"
+
+
 class Waiver(models.Model):
     """An accepted exception: a rule on a cluster, optionally only for some objects."""
 

@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce, JSONObject, Least
 
 from clusters.models import Cluster, PollSnapshot
 from clusters.snapshot import Snapshot
+from readiness.changes import NetChanges, net_changes
 from readiness.checks import CRITICAL
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
@@ -107,11 +108,15 @@ def latest_evaluation(*, cluster, settled: bool = False) -> Evaluation | None:
     return (rows.filter(nodes_unknown=0) if settled else rows).order_by(*LATEST_FIRST).first()
 
 
-def latest_per_cluster(*fields: str, offset: int = 0, output_field=None, **expressions) -> Subquery:
+def latest_per_cluster(
+    *fields: str, offset: int = 0, settled: bool = False, output_field=None, **expressions
+) -> Subquery:
     """FIELDS (or one named expression) of each cluster's latest evaluation (OFFSET 1: the one
-    before it), as a subquery correlated to an outer Cluster query's pk; None where there is
-    none."""
+    before it; SETTLED: of those that knew every node's state), as a subquery correlated to an
+    outer Cluster query's pk; None where there is none."""
     recent = Evaluation.objects.filter(cluster=OuterRef("pk")).order_by(*LATEST_FIRST)
+    if settled:
+        recent = recent.filter(nodes_unknown=0)
     return Subquery(
         recent.values(*fields, **expressions)[offset : offset + 1], output_field=output_field
     )
@@ -269,31 +274,23 @@ def _evaluation_ids_as_of(*, cluster_ids, at: datetime) -> dict[int, int]:
 
 def week_changes(*, cluster_ids, now: datetime, since: datetime) -> dict[int, WeekChange]:
     """cluster id -> its WeekChange between SINCE and NOW (clusters never scored left out), in
-    four queries however many clusters."""
+    four queries however many clusters. The critical findings are summed from the
+    FailureChange rows since SINCE (readiness.changes): exact whatever the thinning."""
     current = _evaluation_ids_as_of(cluster_ids=cluster_ids, at=now)
     before = _evaluation_ids_as_of(cluster_ids=list(current), at=since)
     evaluations = Evaluation.objects.in_bulk([*current.values(), *before.values()])
-    critical: dict[int, dict[tuple, Finding]] = {}
-    rows = CheckResult.objects.filter(
-        evaluation_id__in=[*current.values(), *before.values()], status="fail", severity=CRITICAL
-    ).values_list("evaluation_id", "rule", "object_type", "object_name", "message")
-    for evaluation_id, rule, object_type, object_name, message in rows.order_by("id"):
-        finding = Finding(rule, object_type, object_name, message)
-        critical.setdefault(evaluation_id, {})[(rule, object_type, object_name)] = finding
+    changes = net_changes(cluster_ids=list(current), since=since, severity=CRITICAL)
     result = {}
     for cluster_id, evaluation_id in current.items():
-        now_failing = critical.get(evaluation_id, {})
         then = evaluations.get(before.get(cluster_id))
-        then_failing = critical.get(then.pk, {}) if then is not None else {}
+        net = changes.get(cluster_id, NetChanges())
         result[cluster_id] = WeekChange(
             score=evaluations[evaluation_id].score,
             grade=evaluations[evaluation_id].grade,
             previous_score=then.score if then is not None else None,
             previous_grade=then.grade if then is not None else None,
-            new_critical=[f for key, f in sorted(now_failing.items()) if key not in then_failing],
-            resolved_critical=[
-                f for key, f in sorted(then_failing.items()) if key not in now_failing
-            ],
+            new_critical=[Finding(*key, message) for key, message in sorted(net.new.items())],
+            resolved_critical=[Finding(*key, "") for key in sorted(net.resolved)],
         )
     return result
 

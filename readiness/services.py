@@ -22,12 +22,13 @@ from readiness.models import (
     ClusterPolicy,
     DailyScore,
     Evaluation,
+    FailureChange,
     Waiver,
     WaiverEvent,
 )
 from readiness.policy import PolicyError, policy_from_dict
 from readiness.scoring import GRADES
-from watchkeeper.history import detail_cutoff, thin_per_cluster
+from watchkeeper.history import thin_per_cluster
 
 GRADE_RANK = {letter: index for index, (letter, _) in enumerate(GRADES)}
 
@@ -99,6 +100,45 @@ def _store_checks(evaluation: Evaluation, checks) -> int:
     return len(kept)
 
 
+CHANGE_COLUMNS = (
+    "cluster_id", "at", "appeared", "rule", "severity", "object_type", "object_name", "message"
+)  # fmt: skip
+
+
+def _store_changes(*, cluster: Cluster, at: datetime, appeared: list, resolved: list) -> int:
+    """The failures APPEARED (checks) and RESOLVED ((rule, object type, object name, severity))
+    at this evaluation as FailureChange rows: one statement (a COPY on PostgreSQL), none when
+    nothing changed."""
+    rows = [
+        (cluster.pk, at, True, c.rule, c.severity, c.object.type, c.object.name[:255], c.message)
+        for c in appeared
+    ]
+    rows += [
+        (cluster.pk, at, False, rule, severity, kind, name, "")
+        for rule, kind, name, severity in resolved
+    ]
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        FailureChange.objects.bulk_create(
+            [FailureChange(**dict(zip(CHANGE_COLUMNS, row, strict=True))) for row in rows],
+            batch_size=500,
+        )
+        return len(rows)
+    stamp = at.isoformat()
+    buffer = io.StringIO(
+        "".join(
+            f"{cluster_id}\t{stamp}\t{'t' if up else 'f'}\t{rule}\t{severity}\t{kind}\t"
+            f"{_copy_text(name)}\t{_copy_text(message)}\n"
+            for cluster_id, _, up, rule, severity, kind, name, message in rows
+        )
+    )
+    sql = f"COPY {FailureChange._meta.db_table} ({', '.join(CHANGE_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor:
+        cursor.copy_expert(sql, buffer)
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class Notice:
     """Something an evaluation found worth telling the cluster's recipients (a new critical
@@ -157,9 +197,15 @@ def evaluation_run(
             new_failures=[
                 [after[k].rule, after[k].object.type, after[k].object.name] for k in new_keys
             ],
-            resolved_failures=[before[k] for k in resolved_keys],
+            resolved_failures=[list(before[k][:3]) for k in resolved_keys],
         )
         _store_checks(evaluation, report.checks)
+        _store_changes(
+            cluster=cluster,
+            at=now,
+            appeared=[after[k] for k in new_keys],
+            resolved=[before[k] for k in resolved_keys],
+        )
         notices = [
             Notice(
                 kind="critical_finding",
@@ -196,12 +242,14 @@ def _failures(evaluation: Evaluation | None) -> dict[str, list]:
     if evaluation is None:
         return {}
     failed = evaluation.checks.filter(status=FAIL).values_list(
-        "rule", "object_type", "object_id", "object_name"
+        "rule", "object_type", "object_id", "object_name", "severity"
     )
     return {
-        _failure_key(rule, object_type, object_id, object_name): [rule, object_type, object_name]
-        for rule, object_type, object_id, object_name in failed
-    }
+        _failure_key(rule, object_type, object_id, object_name): (
+            rule, object_type, object_name, severity
+        )
+        for rule, object_type, object_id, object_name, severity in failed
+    }  # fmt: skip
 
 
 def _validate_selector(selector: str) -> str:
@@ -349,23 +397,35 @@ def _changed(values: dict, other: dict) -> dict:
     return {key: value for key, value in values.items() if other.get(key) != value}
 
 
-def evaluations_prune(*, now: datetime) -> dict[str, int]:
-    """Thin old evaluations to one per day; drop the checks of all but recent ones, and the
-    daily lowest scores (DailyScore) older than WATCHKEEPER_HISTORY_DAYS.
+# FailureChange rows are kept this long: the week the cluster page and the digest look back
+# on, and a day more.
+CHANGES_KEPT = timedelta(days=8)
 
-    Each cluster's latest two evaluations keep their checks (the next diff reads them).
-    """
+
+def evaluations_prune(*, now: datetime) -> dict[str, int]:
+    """Thin old evaluations to one per day; drop the checks of all but each cluster's latest
+    two evaluations and its latest settled one (the next poll's diff and notices read them;
+    nothing else reads older checks: what changed is kept as FailureChange rows), the
+    FailureChange rows older than CHANGES_KEPT, and the daily lowest scores (DailyScore) older
+    than WATCHKEEPER_HISTORY_DAYS."""
     keep: set[int] = set()
     for offset in (0, 1):
         ids = Cluster.objects.annotate(
             kept=selectors.latest_per_cluster("id", offset=offset)
         ).values_list("kept", flat=True)
         keep |= {pk for pk in ids if pk is not None}
-    checks = CheckResult.objects.filter(evaluation__evaluated_at__lt=detail_cutoff(now)).exclude(
-        evaluation_id__in=keep
-    )
-    removed_checks, _ = checks.delete()
+    settled = Cluster.objects.annotate(
+        kept=selectors.latest_per_cluster("id", settled=True)
+    ).values_list("kept", flat=True)
+    keep |= {pk for pk in settled if pk is not None}
+    removed_checks, _ = CheckResult.objects.exclude(evaluation_id__in=keep).delete()
     evaluations = thin_per_cluster(Evaluation, time_field="evaluated_at", now=now, keep=keep)
+    changes, _ = FailureChange.objects.filter(at__lt=now - CHANGES_KEPT).delete()
     oldest = (now - timedelta(days=settings.WATCHKEEPER_HISTORY_DAYS)).date()
     days, _ = DailyScore.objects.filter(day__lt=oldest).delete()
-    return {"evaluations": evaluations, "checks": removed_checks, "daily_scores": days}
+    return {
+        "evaluations": evaluations,
+        "checks": removed_checks,
+        "changes": changes,
+        "daily_scores": days,
+    }

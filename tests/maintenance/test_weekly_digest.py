@@ -13,14 +13,17 @@ from clusters.models import Recipient
 from dashboard import digest
 from maintenance.services import outbox
 from maintenance.services import windows as window_services
-from readiness.models import CheckResult, Evaluation
+from readiness.models import CheckResult, Evaluation, FailureChange
+from readiness.services import evaluations_prune
 
 # Europe/Berlin leaves CET for CEST on Sunday 2027-03-28.
 MON_CET = datetime(2027, 3, 22, 7, 0, tzinfo=UTC)  # 08:00 local
 MON_CEST = datetime(2027, 3, 29, 6, 0, tzinfo=UTC)  # 08:00 local
 
 
-def evaluation(cluster, at, score, grade, critical=()):
+def evaluation(cluster, at, score, grade, critical=(), resolved=()):
+    """An evaluation failing CRITICAL ((rule, service) pairs), with the FailureChange rows an
+    evaluation run writes: CRITICAL appeared, RESOLVED gone."""
     row = Evaluation.objects.create(
         cluster=cluster, environment="production", snapshot_at=at, evaluated_at=at,
         score=score, grade=grade,
@@ -30,6 +33,13 @@ def evaluation(cluster, at, score, grade, critical=()):
             evaluation=row, rule=rule, category="security", severity="critical", status="fail",
             object_type="service", object_name=name, message=f"{rule} fails on {name}",
         )  # fmt: skip
+    for appeared, pairs in ((True, critical), (False, resolved)):
+        for rule, name in pairs:
+            FailureChange.objects.create(
+                cluster=cluster, at=at, appeared=appeared, rule=rule, severity="critical",
+                object_type="service", object_name=name,
+                message=f"{rule} fails on {name}" if appeared else "",
+            )  # fmt: skip
     return row
 
 
@@ -77,7 +87,15 @@ def test_it_sends_at_local_monday_0800_across_dst_once_a_week(cluster, berliner,
 @pytest.mark.django_db
 def test_it_tells_scores_findings_windows_backups_and_steps(cluster, berliner, smtp):
     evaluation(cluster, MON_CEST - timedelta(days=8), 80, "B", [("sec.root", "web")])
-    evaluation(cluster, MON_CEST - timedelta(hours=2), 70, "C", [("sec.secret", "db")])
+    evaluation(
+        cluster,
+        MON_CEST - timedelta(hours=2),
+        70,
+        "C",
+        [("sec.secret", "db")],
+        [("sec.root", "web")],
+    )
+    evaluations_prune(now=MON_CEST)  # thinning and dropped checks change nothing it tells
     window_services.window_create(
         cluster=cluster, weekdays="wed", start_time=time(3, 0), duration_minutes=60,
         tz="Europe/Berlin", now=MON_CEST - timedelta(days=1), name="wednesday",

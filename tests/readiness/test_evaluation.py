@@ -15,7 +15,7 @@ from clusters.models import Cluster
 from dashboard import pipeline
 from maintenance import selectors as maintenance_selectors
 from readiness import selectors, services
-from readiness.models import CheckResult, Evaluation, WaiverEvent
+from readiness.models import CheckResult, Evaluation, FailureChange, WaiverEvent
 
 from .factories import NOW, facts, service, snapshot
 
@@ -296,8 +296,10 @@ def test_it_thins_old_evaluations_and_keeps_the_checks_the_next_diff_needs(clust
 def test_it_stores_the_checks_with_one_logged_copy(cluster, notify):
     with CaptureQueriesContext(connection) as queries:
         evaluation = pipeline.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)
-    copies = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("COPY ")]
-    assert len(copies) == 1 and evaluation.checks.count() > 0
+    copies = [q["sql"].split()[1] for q in queries.captured_queries if q["sql"].startswith("COPY ")]
+    assert copies == ["readiness_checkresult", "readiness_failurechange"]  # the first: all new
+    failing = evaluation.checks.filter(status="fail").count()
+    assert failing == FailureChange.objects.filter(appeared=True).count() > 0
 
 
 def test_it_stores_names_with_tabs_newlines_and_backslashes_exactly(cluster, notify):

@@ -9,7 +9,8 @@ from django.urls import reverse
 from clusters.models import Node, Service
 from readiness.charts import Mark, history_chart
 from readiness.cluster_selectors import what_changed
-from readiness.models import Evaluation
+from readiness.models import Evaluation, FailureChange
+from readiness.services import evaluations_prune
 from tests.web.test_cluster_page_size import NOW, big_cluster, evaluate
 
 pytestmark = pytest.mark.django_db
@@ -89,19 +90,35 @@ def test_fix_first_and_the_cap_reason_are_on_top(client, viewer):
     assert evaluation.grade_capped is False and 'id="cap-why"' not in page
 
 
-def test_what_changed_nets_out_failures_new_then_resolved():
+def test_what_changed_nets_out_failures_new_then_resolved_and_survives_thinning():
     cluster = big_cluster()
     a, b, c = ["r.a", "service", "a"], ["r.b", "service", "b"], ["r.c", "service", "c"]
-    spans = [(8, [a], []), (5, [b, c], []), (3, [], [a, b]), (1, [b], [c])]
+    spans = [(8, [a], []), (5, [b, c], []), (4, [], []), (3, [], [a, b]), (1, [b], [c])]
     for days, new, resolved in spans:
+        at = NOW - timedelta(days=days)
         last = Evaluation.objects.create(cluster=cluster, environment="production",
-            snapshot_at=NOW, evaluated_at=NOW - timedelta(days=days), score=50, grade="D",
+            snapshot_at=at, evaluated_at=at, score=50, grade="D",
             new_failures=new, resolved_failures=resolved)  # fmt: skip
-    changes = what_changed(evaluation=last, since=NOW - timedelta(days=7))
-    assert changes.last_poll.new == [tuple(b)] and changes.last_poll.resolved == [tuple(c)]
-    assert changes.week.new == [tuple(b)]  # c came and went; b went and came back
-    assert changes.week.resolved == [tuple(a)]
-    assert not changes.first_evaluation
+        for appeared, keys in ((True, new), (False, resolved)):
+            FailureChange.objects.bulk_create(
+                FailureChange(cluster=cluster, at=at, appeared=appeared, rule=rule,
+                              severity="warning", object_type=kind, object_name=name)
+                for rule, kind, name in keys
+            )  # fmt: skip
+        # earlier the same day, evaluations that changed nothing: the day keeps its first,
+        # so thinning drops the ones above that held the changes
+        for minutes in (10, 20):
+            Evaluation.objects.create(cluster=cluster, environment="production",
+                snapshot_at=at, evaluated_at=at - timedelta(minutes=minutes), score=50,
+                grade="D")  # fmt: skip
+    for now in (NOW, NOW + timedelta(hours=1)):  # before and after the history is thinned
+        if now != NOW:
+            assert evaluations_prune(now=now)["evaluations"] > 0
+        changes = what_changed(evaluation=last, since=now - timedelta(days=7))
+        assert changes.last_poll.new == [tuple(b)] and changes.last_poll.resolved == [tuple(c)]
+        assert changes.week.new == [tuple(b)]  # c came and went; b went and came back
+        assert changes.week.resolved == [tuple(a)]
+        assert not changes.first_evaluation
 
 
 def test_the_chart_draws_grade_bands_and_marks():
