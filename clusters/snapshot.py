@@ -416,3 +416,8 @@ def _build(cls, data: dict):
 def from_dict(data: dict) -> Snapshot:
     """Rebuild a Snapshot from to_dict() output."""
     return _build(Snapshot, data)
+
+
+def swarm_from_dict(data: dict) -> SwarmInfo:
+    """Rebuild a SwarmInfo from its to_dict() output (the "swarm" of a stored snapshot)."""
+    return _build(SwarmInfo, data)

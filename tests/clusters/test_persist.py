@@ -4,6 +4,7 @@ import copy
 import zlib
 from datetime import timedelta
 
+import orjson
 import pytest
 
 from clusters import normalize, persistence, selectors
@@ -106,6 +107,26 @@ def test_it_keeps_the_snapshot_compressed(cluster, poll1):
     latest = selectors.latest_snapshot(cluster=cluster)
     assert latest == normalize.snapshot(poll1, now=recorded_now(poll1))
     assert PollRun.objects.get().events_until == recorded_now(poll1)
+
+
+@pytest.mark.django_db
+def test_the_stored_swarm_is_read_from_the_head_of_the_data(cluster, poll1):
+    persist(cluster, synthetic(poll1, nodes=3_000, services_count=3_000))
+    stored = PollSnapshot.objects.get()
+    assert len(zlib.decompress(bytes(stored.data))) > 1024**2  # far beyond the head read
+    assert stored.load_swarm() == stored.load().swarm
+    assert stored.load_swarm().cluster_id  # a real SwarmInfo, not the default
+    assert selectors.latest_swarm(cluster=cluster) == stored.load().swarm
+
+
+@pytest.mark.django_db
+def test_stored_data_of_another_shape_is_loaded_whole_for_its_swarm(cluster, poll1):
+    run, _ = persist(cluster, poll1)
+    stored = PollSnapshot.objects.get(poll_run=run)
+    swarm = stored.load().swarm
+    data = orjson.loads(zlib.decompress(bytes(stored.data)))
+    stored.data = zlib.compress(orjson.dumps({"nodes": data.pop("nodes"), **data}))
+    assert stored.load_swarm() == swarm
 
 
 def synthetic(raw, nodes: int, services_count: int):
