@@ -103,13 +103,13 @@ IMAGE_CACHE_SIZE = 2048
 
 def _service_images(services: list) -> list[str]:
     """The distinct ContainerSpec.Image references of SERVICES, in first-seen order."""
-    refs = []
+    refs: dict[str, None] = {}  # a dict keeps the order and answers "seen?" at once
     for item in services:
         spec = (item.get("Spec") or {}) if isinstance(item, dict) else {}
         image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
-        if isinstance(image, str) and image and image not in refs:
-            refs.append(image)
-    return refs
+        if isinstance(image, str) and image:
+            refs[image] = None
+    return list(refs)
 
 
 def _images(api, refs: list[str]) -> dict[str, dict]:
