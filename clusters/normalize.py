@@ -210,25 +210,48 @@ def service(raw: dict, running_by_service: dict[str, int]) -> Service:
     )
 
 
-def task(raw: dict) -> Task:
-    """One entry of GET /tasks; only what the rules read (no env, no container details)."""
+class Shared(dict):
+    """One copy of each equal value for one poll: tasks repeat their service and node ids,
+    states, images and timestamps thousands of times, and each came out of the JSON as its
+    own string (some 50 bytes each); the snapshot and the normalize.Reuse keep one."""
+
+    def of(self, value: Any) -> Any:
+        """VALUE, or the equal string met first (anything but a string as it is)."""
+        return self.setdefault(value, value) if type(value) is str else value
+
+    def time(self, value: Any) -> datetime | None:
+        """parse_time(VALUE), parsed once per distinct string."""
+        if type(value) is not str:
+            return parse_time(value)
+        key = ("time", value)
+        if key not in self:
+            self[key] = parse_time(value)
+        return self[key]
+
+
+def task(raw: dict, shared: Shared | None = None) -> Task:
+    """One entry of GET /tasks; only what the rules read (no env, no container details).
+    SHARED (one per poll) gives equal values one copy."""
+    if shared is None:
+        shared = Shared()
+    share = shared.of
     spec, status = raw.get("Spec") or {}, raw.get("Status") or {}
     container = spec.get("ContainerSpec") or {}
     resources = spec.get("Resources") or {}
     limits, reservations = resources.get("Limits") or {}, resources.get("Reservations") or {}
     return Task(
         id=raw["ID"],
-        service_id=raw.get("ServiceID") or "",
-        node_id=raw.get("NodeID") or None,
-        state=status.get("State") or "unknown",
-        desired_state=raw.get("DesiredState") or "",
-        image=container.get("Image") or "",
+        service_id=share(raw.get("ServiceID") or ""),
+        node_id=share(raw.get("NodeID") or None),
+        state=share(status.get("State") or "unknown"),
+        desired_state=share(raw.get("DesiredState") or ""),
+        image=share(container.get("Image") or ""),
         slot=raw.get("Slot"),
         memory_limit=limits.get("MemoryBytes") or None,
         memory_reservation=reservations.get("MemoryBytes") or None,
         cpu_limit=_cpus(limits.get("NanoCPUs")),
         cpu_reservation=_cpus(reservations.get("NanoCPUs")),
-        timestamp=parse_time(status.get("Timestamp")),
+        timestamp=shared.time(status.get("Timestamp")),
         error=status.get("Err") or "",
     )
 
@@ -390,9 +413,9 @@ def _version(raw: dict) -> Any:
     return version.get("Index") if isinstance(version, dict) else None
 
 
-def _task_key(raw: dict) -> Any:
+def _task_key(raw: dict, shared: Shared) -> Any:
     index = _version(raw)
-    return None if index is None else (index, raw.get("UpdatedAt"))
+    return None if index is None else (index, shared.of(raw.get("UpdatedAt")))
 
 
 def _build_all(raws: list, build, key_of, previous: dict, current: dict, reuse: Reuse) -> list:
@@ -426,9 +449,11 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
     previous = reuse or Reuse()
     current = Reuse()
     try:
+        shared = Shared()
         tasks = _build_all(
             [*(raw.get("tasks_running") or []), *(raw.get("tasks_shutdown") or [])],
-            task, _task_key, previous.tasks, current.tasks, current,
+            lambda item: task(item, shared), lambda item: _task_key(item, shared),
+            previous.tasks, current.tasks, current,
         )  # fmt: skip
         running = tasks[: len(raw.get("tasks_running") or [])]
         recent = now - FAILED_TASK_WINDOW

@@ -40,23 +40,23 @@ def nodes_down_notify(*, cluster: Cluster, now: datetime, in_window: bool) -> in
     if in_window:
         return 0
     down = list(cluster_selectors.nodes_down(cluster=cluster, seen_since=now - down_grace(cluster)))
-    for node in down:
-        maintenance_services.notifications_enqueue(
-            cluster=cluster,
-            notifications=[
-                maintenance_services.notice(
-                    "node_down",
-                    f"{node.swarm_id}:{node.down_since.isoformat()}",
-                    {
-                        "cluster": cluster,
-                        "node": node,
-                        "transition": {"to_state": node.state, "at": node.down_since},
-                    },
-                )
-            ],
-            now=now,
-            in_window=in_window,
-        )
+    maintenance_services.notifications_enqueue(  # all at once: statements do not grow with them
+        cluster=cluster,
+        notifications=[
+            maintenance_services.notice(
+                "node_down",
+                f"{node.swarm_id}:{node.down_since.isoformat()}",
+                {
+                    "cluster": cluster,
+                    "node": node,
+                    "transition": {"to_state": node.state, "at": node.down_since},
+                },
+            )
+            for node in down
+        ],
+        now=now,
+        in_window=in_window,
+    )
     return len(down)
 
 
