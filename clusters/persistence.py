@@ -92,15 +92,16 @@ def row_digest(values: dict, fields: tuple) -> str:
 
 
 def _service_row(service) -> tuple[dict, str]:
-    """The service's stored fields and their digest, made once per Service object (a poll
-    reuses the objects of services the API reports unchanged: see normalize.Reuse), kept in
-    its memo (clusters.snapshot.Memo.stored_row)."""
-    kept = service.memo.stored_row
-    if kept is None:
-        compared = _compared(SERVICE_FIELDS)  # the snapshot's Service has each of them
-        row = {name: getattr(service, name) for name in compared} | {"removed_at": None}
-        kept = service.memo.stored_row = (row, row_digest(row, compared))
-    return kept
+    """The service's stored fields and their digest. The digest is made once per Service
+    object (a poll reuses the objects of services the API reports unchanged: see
+    normalize.Reuse) and kept in its memo (clusters.snapshot.Memo.stored_digest); the row is
+    made again, a few attribute reads, rather than kept between polls for every service."""
+    compared = _compared(SERVICE_FIELDS)  # the snapshot's Service has each of them
+    row = {name: getattr(service, name) for name in compared}
+    digest = service.memo.stored_digest
+    if digest is None:
+        digest = service.memo.stored_digest = row_digest(row, compared)
+    return row | {"removed_at": None}, digest
 
 
 def _sync(

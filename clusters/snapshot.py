@@ -35,7 +35,7 @@ class Memo:
     - ``alone_rules`` (Service): ``(stamp, {rule id: kept result})``, what the rules marked
       ``alone`` found on the service under the stamp (environment, policy): see
       ``readiness.engine``.
-    - ``stored_row`` (Service): ``(row, digest)``, the service's stored fields and their hash
+    - ``stored_digest`` (Service): the hash of the service's stored fields
       (``clusters.persistence``).
 
     A poll reuses the Node/Service objects the API reports unchanged (``normalize.Reuse``), so
@@ -45,13 +45,13 @@ class Memo:
     (readiness, persistence), which this module must not import.
     """
 
-    __slots__ = ("tasks", "check_obj", "alone_rules", "stored_row")
+    __slots__ = ("tasks", "check_obj", "alone_rules", "stored_digest")
 
     def __init__(self) -> None:
         self.tasks: tuple | None = None
         self.check_obj: Any = None
         self.alone_rules: tuple | None = None
-        self.stored_row: tuple | None = None
+        self.stored_digest: str | None = None
 
 
 def _memo_field():
