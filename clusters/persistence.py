@@ -163,7 +163,10 @@ def _sync(
         model.objects.filter(cluster=cluster, swarm_id__in=gone, removed_at__isnull=True).update(
             removed_at=now
         )
-        model.objects.filter(cluster=cluster, removed_at__isnull=True).update(last_seen_at=now)
+        # The rows just written have it already (all of them at a first poll).
+        model.objects.filter(cluster=cluster, removed_at__isnull=True).exclude(
+            last_seen_at=now
+        ).update(last_seen_at=now)
     else:
         model.objects.filter(cluster=cluster, swarm_id__in=gone).delete()
     return pks

@@ -212,7 +212,9 @@ class Manager(FakeEngine):
         return 200, json.dumps(ENGINE_BODIES[path.rsplit("/", 1)[-1]]).encode()
 
 
-def test_answers_decode_with_orjson_and_as_the_json_module_would():
+@pytest.mark.parametrize("orjson_max", [connection.ORJSON_MAX_BYTES, 80])
+def test_answers_decode_with_orjson_and_as_the_json_module_would(monkeypatch, orjson_max):
+    monkeypatch.setattr(connection, "ORJSON_MAX_BYTES", orjson_max)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Manager)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     decoded, loads = [], orjson.loads
@@ -234,4 +236,6 @@ def test_answers_decode_with_orjson_and_as_the_json_module_would():
     assert raw.networks == expected["networks"]
     assert raw.configs == [{"ID": "c1", "Spec": {"Name": "conf"}}]
     assert raw.info == expected["info"]
-    assert b'"ID": "t1"' in b"".join(decoded)  # /tasks went through orjson
+    # /tasks (65 bytes) went through orjson; /services (88) only with the default limit
+    assert b'"ID": "t1"' in b"".join(decoded)
+    assert (b'"Name": "caf' in b"".join(decoded)) == (orjson_max > 88)
