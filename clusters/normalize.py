@@ -105,8 +105,37 @@ def _mount(raw: dict) -> Mount:
     )
 
 
-def _labels(raw: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (raw or {}).items()}
+def _labels(raw: Any, share=str) -> dict[str, str]:
+    return {share(str(k)): share(str(v)) for k, v in (raw or {}).items()}
+
+
+class Shared(dict):
+    """One copy of each equal value for one poll: tasks repeat their service and node ids,
+    states, images and timestamps thousands of times, services their labels, constraints and
+    environment variables, and each came out of the JSON as its own string (some 50 bytes
+    each); the snapshot and the normalize.Reuse keep one."""
+
+    def of(self, value: Any) -> Any:
+        """VALUE, or the equal string met first (anything but a string as it is)."""
+        return self.setdefault(value, value) if type(value) is str else value
+
+    def time(self, value: Any) -> datetime | None:
+        """parse_time(VALUE), parsed once per distinct string."""
+        if type(value) is not str:
+            return parse_time(value)
+        key = ("time", value)
+        if key not in self:
+            self[key] = parse_time(value)
+        return self[key]
+
+    def env(self, item: Any) -> EnvVar:
+        """env_var(ITEM), made once per distinct `NAME=value` string (EnvVar is immutable)."""
+        if type(item) is not str:
+            return env_var(item)
+        key = ("env", item)
+        if key not in self:
+            self[key] = env_var(item)
+        return self[key]
 
 
 def node(raw: dict) -> Node:
@@ -136,8 +165,12 @@ def node(raw: dict) -> Node:
     )
 
 
-def service(raw: dict, running_by_service: dict[str, int]) -> Service:
-    """One entry of GET /services?status=true."""
+def service(raw: dict, running_by_service: dict[str, int], shared: Shared | None = None) -> Service:
+    """One entry of GET /services?status=true. SHARED (one per poll) gives equal values one
+    copy."""
+    if shared is None:
+        shared = Shared()
+    share = shared.of
     spec = raw.get("Spec") or {}
     template = spec.get("TaskTemplate") or {}
     container = template.get("ContainerSpec") or {}
@@ -169,32 +202,34 @@ def service(raw: dict, running_by_service: dict[str, int]) -> Service:
     return Service(
         id=raw["ID"],
         name=spec.get("Name") or "",
-        image=container.get("Image") or "",
+        image=share(container.get("Image") or ""),
         mode=mode,
         replicas=replicas,
         running_tasks=running if running is not None else running_by_service.get(raw["ID"], 0),
         desired_tasks=desired if desired is not None else (replicas or 0),
-        labels=_labels(spec.get("Labels")),
-        container_labels=_labels(container.get("Labels")),
-        constraints=list((template.get("Placement") or {}).get("Constraints") or []),
+        labels=_labels(spec.get("Labels"), share),
+        container_labels=_labels(container.get("Labels"), share),
+        constraints=[share(c) for c in (template.get("Placement") or {}).get("Constraints") or []],
         memory_limit=limits.get("MemoryBytes") or None,
         memory_reservation=reservations.get("MemoryBytes") or None,
         cpu_limit=_cpus(limits.get("NanoCPUs")),
         cpu_reservation=_cpus(reservations.get("NanoCPUs")),
         healthcheck=list(health["Test"]) if health and health.get("Test") else None,
-        env=[env_var(item) for item in container.get("Env") or []],
+        env=[shared.env(item) for item in container.get("Env") or []],
         mounts=[_mount(m) for m in container.get("Mounts") or []],
         cap_add=list(container.get("CapabilityAdd") or []),
         update_config=_policy(spec.get("UpdateConfig")),
         rollback_config=_policy(spec.get("RollbackConfig")),
-        restart_condition=(template.get("RestartPolicy") or {}).get("Condition"),
+        restart_condition=share((template.get("RestartPolicy") or {}).get("Condition")),
         update_state=update_status.get("State"),
         update_message=update_status.get("Message") or "",
         update_started_at=parse_time(update_status.get("StartedAt")),
-        networks=[n["Target"] for n in template.get("Networks") or spec.get("Networks") or []],
-        log_driver=log_driver,
-        secrets=[s.get("SecretName") or "" for s in container.get("Secrets") or []],
-        configs=[c.get("ConfigName") or "" for c in container.get("Configs") or []],
+        networks=[
+            share(n["Target"]) for n in template.get("Networks") or spec.get("Networks") or []
+        ],
+        log_driver=share(log_driver),
+        secrets=[share(s.get("SecretName") or "") for s in container.get("Secrets") or []],
+        configs=[share(c.get("ConfigName") or "") for c in container.get("Configs") or []],
         published_ports=sorted(
             {p["PublishedPort"] for p in ports if p.get("PublishedPort") is not None}
         ),
@@ -205,28 +240,9 @@ def service(raw: dict, running_by_service: dict[str, int]) -> Service:
                 if p.get("PublishedPort") is not None and p.get("PublishMode") == "host"
             }
         ),
-        created_at=parse_time(raw.get("CreatedAt")),
-        updated_at=parse_time(raw.get("UpdatedAt")),
+        created_at=shared.time(raw.get("CreatedAt")),
+        updated_at=shared.time(raw.get("UpdatedAt")),
     )
-
-
-class Shared(dict):
-    """One copy of each equal value for one poll: tasks repeat their service and node ids,
-    states, images and timestamps thousands of times, and each came out of the JSON as its
-    own string (some 50 bytes each); the snapshot and the normalize.Reuse keep one."""
-
-    def of(self, value: Any) -> Any:
-        """VALUE, or the equal string met first (anything but a string as it is)."""
-        return self.setdefault(value, value) if type(value) is str else value
-
-    def time(self, value: Any) -> datetime | None:
-        """parse_time(VALUE), parsed once per distinct string."""
-        if type(value) is not str:
-            return parse_time(value)
-        key = ("time", value)
-        if key not in self:
-            self[key] = parse_time(value)
-        return self[key]
 
 
 def task(raw: dict, shared: Shared | None = None) -> Task:
@@ -482,7 +498,7 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
 
         services = _build_all(
             raw.get("services") or [],
-            lambda item: service(item, counts), service_key, previous.services,
+            lambda item: service(item, counts, shared), service_key, previous.services,
             current.services, current,
         )  # fmt: skip
         all_events = raw.get("events") or []
