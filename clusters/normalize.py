@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -430,7 +431,8 @@ def _version(raw: dict) -> Any:
 
 
 def _task_key(raw: dict, shared: Shared) -> Any:
-    index = _version(raw)
+    version = raw.get("Version")  # _version, inlined: asked for every task of every poll
+    index = version.get("Index") if isinstance(version, dict) else None
     return None if index is None else (index, shared.of(raw.get("UpdatedAt")))
 
 
@@ -468,7 +470,7 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
         shared = Shared()
         tasks = _build_all(
             [*(raw.get("tasks_running") or []), *(raw.get("tasks_shutdown") or [])],
-            lambda item: task(item, shared), lambda item: _task_key(item, shared),
+            partial(task, shared=shared), partial(_task_key, shared=shared),
             previous.tasks, current.tasks, current,
         )  # fmt: skip
         running = tasks[: len(raw.get("tasks_running") or [])]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 import orjson
 from django.conf import settings
@@ -147,10 +148,11 @@ def _sync(
             (row[0], row[1:])
             for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
         )
+        stored_fields = itemgetter(*fields) if len(fields) > 1 else lambda v: (v[fields[0]],)
         changed = [
             (swarm_id, values)
             for swarm_id, values in rows.items()
-            if existing.get(swarm_id, (None,))[1:] != tuple(values[f] for f in fields)
+            if existing.get(swarm_id, (None,))[1:] != stored_fields(values)
         ]
         update_fields = list(fields)
     pks = {swarm_id: values[0] for swarm_id, values in existing.items()}

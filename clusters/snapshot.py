@@ -319,7 +319,7 @@ class Snapshot:
 
     def _task_index(self) -> tuple:
         """Tasks indexed once per snapshot (rules ask per service and per node): Memo.tasks."""
-        cached = self.memo.tasks
+        cached = self._memo.tasks  # the field, not the property: asked some 100,000 times a poll
         if cached is not None and cached[0] is self.tasks and cached[1] == len(self.tasks):
             return cached[2]
         running: list[Task] = []
