@@ -188,6 +188,8 @@ def _open(
 # its worst case at once (some twelve times the body: 430 MiB for the 36 MB /tasks of 100,000
 # tasks) where the json module builds the objects as it reads.
 ORJSON_MAX_BYTES = 8 * 1024 * 1024
+# Set on the APIClient once an answer's body held an escaped NUL (clusters.client.RawPoll).
+NUL_SEEN = "watchkeeper_nul_seen"
 
 
 def _result(api, response, json=False, binary=False):
@@ -196,6 +198,8 @@ def _result(api, response, json=False, binary=False):
     body, then the json module) up to ORJSON_MAX_BYTES. What orjson refuses (another
     encoding, a lone surrogate, an infinite number) takes the SDK's way; for the rest both
     give the same values (the Engine API's integers fit in 64 bits: Go's int64/uint64)."""
+    if json and b"\\u0000" in response.content:  # a NUL in a string (see RawPoll.nul_free)
+        setattr(api, NUL_SEEN, True)
     if json and len(response.content) <= ORJSON_MAX_BYTES:
         api._raise_for_status(response)
         try:

@@ -461,9 +461,14 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
 
     RAW has the keys info, version (optional), nodes, services, tasks_running, tasks_shutdown,
     networks, secrets, configs, events (all event types: the count tells whether the engine's
-    buffer may have dropped some) and events_since (datetime or None).
+    buffer may have dropped some) and events_since (datetime or None); nul_free (optional)
+    says the fetch saw no NUL in the answers it read whole (client.RawPoll.nul_free).
     """
-    raw = without_nul(raw)
+    if raw.get("nul_free"):  # left to look at: the events (a stream), images (partly cached)
+        rest = {"events": raw.get("events") or [], "images": raw.get("images") or {}}
+        raw = dict(raw, **without_nul(rest))
+    else:
+        raw = without_nul(raw)
     previous = reuse or Reuse()
     current = Reuse()
     try:

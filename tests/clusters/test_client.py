@@ -236,6 +236,23 @@ def test_answers_decode_with_orjson_and_as_the_json_module_would(monkeypatch, or
     assert raw.networks == expected["networks"]
     assert raw.configs == [{"ID": "c1", "Spec": {"Name": "conf"}}]
     assert raw.info == expected["info"]
+    assert raw.nul_free
     # /tasks (65 bytes) went through orjson; /services (88) only with the default limit
     assert b'"ID": "t1"' in b"".join(decoded)
     assert (b'"Name": "caf' in b"".join(decoded)) == (orjson_max > 88)
+
+
+class ManagerWithNul(Manager):
+    def answer(self, path):
+        status, body = super().answer(path)
+        return status, body.replace(b'"conf"', b'"con\\u0000f"')
+
+
+def test_a_nul_in_an_answer_is_noticed_as_it_is_read():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ManagerWithNul)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        raw = client.fetch(url=f"tcp://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert raw.configs[0]["Spec"]["Name"] == "con\x00f" and not raw.nul_free
