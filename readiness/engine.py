@@ -163,11 +163,19 @@ def _run_alone(rule, severity, snapshot, policy, context, memos) -> None:
         if len(missing) == len(snapshot.services)
         else replace(snapshot, services=[service for service, _ in missing])
     )
-    found: dict[int, list[Outcome]] = {id(Obj.of_service(service)): [] for service, _ in missing}
+    objs = [Obj.of_service(service) for service, _ in missing]
+    found: dict[int, list[Outcome]] = {id(obj): [] for obj in objs}
     for outcome in rule.function(view, policy, context):
         found[id(outcome.object)].append(outcome)  # KeyError: the rule is not alone
-    for service, memo in missing:
-        outcomes = found[id(Obj.of_service(service))]
+    for (_, memo), obj in zip(missing, objs, strict=True):
+        outcomes = found[id(obj)]
+        if len(outcomes) == 1:  # the usual case, without the generators below
+            only = outcomes[0]
+            if only.passed:
+                memo[rule.id] = _kept(1, ())
+            else:
+                memo[rule.id] = _Kept(0, (_check(rule, severity, only),))
+            continue
         passes = sum(1 for outcome in outcomes if outcome.passed)
         others = tuple(_check(rule, severity, o) for o in outcomes if not o.passed)
         memo[rule.id] = _kept(passes, others)
