@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 
 from clusters import envscan
+from clusters.reuse import Reuse, build_all, version_index
 from clusters.snapshot import (
     EnvVar,
     Event,
@@ -403,57 +403,10 @@ def without_nul(raw: dict[str, Any]) -> dict[str, Any]:
     return _replace_nul(raw)
 
 
-@dataclass
-class Reuse:
-    """The services and tasks one poll normalised, for the next poll of the same cluster.
-
-    A swarm object's Version.Index grows with every change the manager stores, so an object
-    seen again with the same index (and UpdatedAt) is taken as it was instead of being built
-    again; what the API computes per request (a service's ServiceStatus, the running count
-    used when it is missing) is part of the key. Objects without a version are always built.
-    The caller keeps one Reuse per cluster; snapshot() replaces its contents every time.
-    """
-
-    services: dict[str, tuple[Any, Service]] = field(default_factory=dict)
-    tasks: dict[str, tuple[Any, Task]] = field(default_factory=dict)
-    hits: int = 0
-    swarm: SwarmInfo | None = None  # the last poll's: join tokens' first-seen moments
-
-    @property
-    def size(self) -> int:
-        """How many objects it keeps."""
-        return len(self.services) + len(self.tasks)
-
-
-def _version(raw: dict) -> Any:
-    version = raw.get("Version")
-    return version.get("Index") if isinstance(version, dict) else None
-
-
 def _task_key(raw: dict, shared: Shared) -> Any:
-    version = raw.get("Version")  # _version, inlined: asked for every task of every poll
+    version = raw.get("Version")  # version_index, inlined: asked for every task of a poll
     index = version.get("Index") if isinstance(version, dict) else None
     return None if index is None else (index, shared.of(raw.get("UpdatedAt")))
-
-
-def _build_all(raws: list, build, key_of, previous: dict, current: dict, reuse: Reuse) -> list:
-    """BUILD every raw object, or take it from PREVIOUS when its key is unchanged."""
-    built = []
-    for item in raws:
-        key = key_of(item)
-        if key is None:
-            built.append(build(item))
-            continue
-        ident = item["ID"]
-        seen = previous.get(ident)
-        if seen is not None and seen[0] == key:
-            obj = seen[1]
-            reuse.hits += 1
-        else:
-            obj = build(item)
-        current[ident] = (key, obj)
-        built.append(obj)
-    return built
 
 
 def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) -> Snapshot:
@@ -473,7 +426,7 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
     current = Reuse()
     try:
         shared = Shared()
-        tasks = _build_all(
+        tasks = build_all(
             [*(raw.get("tasks_running") or []), *(raw.get("tasks_shutdown") or [])],
             partial(task, shared=shared), partial(_task_key, shared=shared),
             previous.tasks, current.tasks, current,
@@ -491,7 +444,7 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
                 counts[t.service_id] = counts.get(t.service_id, 0) + 1
 
         def service_key(item: dict) -> Any:
-            index = _version(item)
+            index = version_index(item)
             if index is None:
                 return None
             status = item.get("ServiceStatus") or {}
@@ -503,7 +456,7 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
                 counts.get(item.get("ID"), 0),
             )
 
-        services = _build_all(
+        services = build_all(
             raw.get("services") or [],
             lambda item: service(item, counts, shared), service_key, previous.services,
             current.services, current,
