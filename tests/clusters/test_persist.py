@@ -193,3 +193,19 @@ def test_it_stores_services_taken_over_from_the_previous_poll_as_they_are(cluste
     persist(cluster, later, recorded_now(poll1) + timedelta(minutes=2), reuse)
     assert Service.objects.get(name="shop-api").constraints == ["node.labels.zone==c"]
     assert Service.objects.get(name="legacy-cron").image == "marker"
+
+
+@pytest.mark.django_db
+def test_values_with_array_syntax_are_stored_exactly(cluster, poll1):
+    odd = 'a "quoted" {brace,comma} back\\slash NULL'
+    raw = copy.deepcopy(poll1)
+    raw["nodes"][0]["Description"]["Hostname"] = odd
+    raw["nodes"][0]["Spec"]["Labels"] = {odd: odd, "empty": ""}
+    raw["services"][0]["Spec"]["Name"] = "NULL"
+    raw["services"][0]["Spec"]["TaskTemplate"]["Placement"] = {"Constraints": [odd]}
+    persist(cluster, raw)
+    node = Node.objects.get(cluster=cluster, hostname=odd)
+    assert node.labels == {odd: odd, "empty": ""}
+    service = Service.objects.get(cluster=cluster, swarm_id=raw["services"][0]["ID"])
+    assert (service.name, service.constraints) == ("NULL", [odd])
+    assert Node.objects.filter(cluster=cluster, reachability="").exists()  # "" is not NULL
