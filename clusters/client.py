@@ -18,6 +18,7 @@ from typing import Any
 
 from docker.errors import APIError
 
+from clusters import connection
 from clusters.connection import (
     CONNECT_TIMEOUT,
     READ_TIMEOUT,
@@ -53,6 +54,10 @@ class RawPoll:
     swarm: dict = field(default_factory=dict)
     # image reference -> {"Config": {"Healthcheck": ...}} for the images services run
     images: dict = field(default_factory=dict)
+    # No answer read whole held a NUL (an escaped \u0000 in its body, looked for as it was
+    # read: clusters.connection): normalize.snapshot then searches only the events (a stream)
+    # and the images (partly from the cache), not the whole poll.
+    nul_free: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__
@@ -103,13 +108,13 @@ IMAGE_CACHE_SIZE = 2048
 
 def _service_images(services: list) -> list[str]:
     """The distinct ContainerSpec.Image references of SERVICES, in first-seen order."""
-    refs = []
+    refs: dict[str, None] = {}  # a dict keeps the order and answers "seen?" at once
     for item in services:
         spec = (item.get("Spec") or {}) if isinstance(item, dict) else {}
         image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
-        if isinstance(image, str) and image and image not in refs:
-            refs.append(image)
-    return refs
+        if isinstance(image, str) and image:
+            refs[image] = None
+    return list(refs)
 
 
 def _images(api, refs: list[str]) -> dict[str, dict]:
@@ -200,6 +205,7 @@ def fetch(
         for config in raw.configs:
             (config.get("Spec") or {}).pop("Data", None)
         raw.events = _events(api, since, engine_time)
+        raw.nul_free = not getattr(api, connection.NUL_SEEN, False)
         for key in ("nodes", "services", "tasks_running", "networks", "secrets", "configs"):
             if not isinstance(getattr(raw, key), list):
                 raise PollFailed(

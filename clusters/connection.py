@@ -14,12 +14,14 @@ import os
 import socket
 import ssl
 import tempfile
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import docker
+import orjson
 import paramiko
 import requests
 from docker.constants import DEFAULT_DOCKER_API_VERSION
@@ -177,8 +179,34 @@ def _open(
         client.api.timeout = (connect_timeout, timeout)
     if scheme == "ssh":
         _use_pinned_ssh(client, url, credentials, connect_timeout, timeout)
+    client.api._result = types.MethodType(_result, client.api)
     client.api._version = client.api._retrieve_server_version()
     return client
+
+
+# Answers up to this size are decoded by orjson; larger ones the SDK's way. orjson reserves
+# its worst case at once (some twelve times the body: 430 MiB for the 36 MB /tasks of 100,000
+# tasks) where the json module builds the objects as it reads.
+ORJSON_MAX_BYTES = 8 * 1024 * 1024
+# Set on the APIClient once an answer's body held an escaped NUL (clusters.client.RawPoll).
+NUL_SEEN = "watchkeeper_nul_seen"
+
+
+def _result(api, response, json=False, binary=False):
+    """docker-py's APIClient._result, with JSON decoded by orjson straight from the body's
+    bytes (several times faster than the SDK's way: requests' ``json``, a str copy of the
+    body, then the json module) up to ORJSON_MAX_BYTES. What orjson refuses (another
+    encoding, a lone surrogate, an infinite number) takes the SDK's way; for the rest both
+    give the same values (the Engine API's integers fit in 64 bits: Go's int64/uint64)."""
+    if json and b"\\u0000" in response.content:  # a NUL in a string (see RawPoll.nul_free)
+        setattr(api, NUL_SEEN, True)
+    if json and len(response.content) <= ORJSON_MAX_BYTES:
+        api._raise_for_status(response)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
+    return type(api)._result(api, response, json=json, binary=binary)
 
 
 def _use_pinned_ssh(

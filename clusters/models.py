@@ -305,6 +305,46 @@ class PollSnapshot(models.Model):
         """The stored snapshot as dataclasses."""
         return snapshot_types.from_dict(orjson.loads(zlib.decompress(bytes(self.data))))
 
+    def load_swarm(self) -> snapshot_types.SwarmInfo:
+        """The stored snapshot's SwarmInfo alone, read from the head of the data.
+
+        The stored JSON starts with the Snapshot's first two fields, taken_at and swarm (both
+        encoders write the fields in order), so only its first few KiB are decompressed and
+        parsed; a whole snapshot of 100,000 tasks is some hundreds of MiB as objects. Data of
+        another shape is loaded whole.
+        """
+        inflate = zlib.decompressobj()
+        data = memoryview(self.data)
+        head = b""
+        for offset in range(0, len(data), _HEAD_CHUNK):
+            head += inflate.decompress(data[offset : offset + _HEAD_CHUNK], _HEAD_LIMIT)
+            swarm = _head_swarm(head.decode("utf-8", "ignore"))
+            if swarm is not None:
+                return snapshot_types.swarm_from_dict(swarm)
+            if len(head) >= _HEAD_LIMIT or inflate.eof:
+                break
+        return self.load().swarm
+
+
+_HEAD_CHUNK = 4 * 1024  # compressed bytes read at a time
+_HEAD_LIMIT = 256 * 1024  # a SwarmInfo is well under 1 KiB: beyond this the data is not as said
+_SWARM_KEY = '"swarm":'
+
+
+def _head_swarm(text: str) -> dict | None:
+    """The "swarm" object of a stored snapshot's JSON head TEXT (its second key, after
+    "taken_at"), or None while TEXT does not hold all of it yet (or has another shape)."""
+    if not text.startswith('{"taken_at":'):
+        return None
+    start = text.find(_SWARM_KEY)
+    if start < 0:
+        return None
+    try:
+        swarm, _ = json.JSONDecoder().raw_decode(text, start + len(_SWARM_KEY))
+    except json.JSONDecodeError:
+        return None
+    return swarm if isinstance(swarm, dict) else None
+
 
 class NodeTransition(models.Model):
     """A node changing state (ready -> down, down -> ready, ...), seen in an event or a poll."""

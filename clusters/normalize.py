@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
 
 from clusters import envscan
+from clusters.reuse import Reuse, build_all, version_index
 from clusters.snapshot import (
     EnvVar,
     Event,
@@ -105,8 +106,37 @@ def _mount(raw: dict) -> Mount:
     )
 
 
-def _labels(raw: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (raw or {}).items()}
+def _labels(raw: Any, share=str) -> dict[str, str]:
+    return {share(str(k)): share(str(v)) for k, v in (raw or {}).items()}
+
+
+class Shared(dict):
+    """One copy of each equal value for one poll: tasks repeat their service and node ids,
+    states, images and timestamps thousands of times, services their labels, constraints and
+    environment variables, and each came out of the JSON as its own string (some 50 bytes
+    each); the snapshot and the normalize.Reuse keep one."""
+
+    def of(self, value: Any) -> Any:
+        """VALUE, or the equal string met first (anything but a string as it is)."""
+        return self.setdefault(value, value) if type(value) is str else value
+
+    def time(self, value: Any) -> datetime | None:
+        """parse_time(VALUE), parsed once per distinct string."""
+        if type(value) is not str:
+            return parse_time(value)
+        key = ("time", value)
+        if key not in self:
+            self[key] = parse_time(value)
+        return self[key]
+
+    def env(self, item: Any) -> EnvVar:
+        """env_var(ITEM), made once per distinct `NAME=value` string (EnvVar is immutable)."""
+        if type(item) is not str:
+            return env_var(item)
+        key = ("env", item)
+        if key not in self:
+            self[key] = env_var(item)
+        return self[key]
 
 
 def node(raw: dict) -> Node:
@@ -136,8 +166,12 @@ def node(raw: dict) -> Node:
     )
 
 
-def service(raw: dict, running_by_service: dict[str, int]) -> Service:
-    """One entry of GET /services?status=true."""
+def service(raw: dict, running_by_service: dict[str, int], shared: Shared | None = None) -> Service:
+    """One entry of GET /services?status=true. SHARED (one per poll) gives equal values one
+    copy."""
+    if shared is None:
+        shared = Shared()
+    share = shared.of
     spec = raw.get("Spec") or {}
     template = spec.get("TaskTemplate") or {}
     container = template.get("ContainerSpec") or {}
@@ -169,32 +203,34 @@ def service(raw: dict, running_by_service: dict[str, int]) -> Service:
     return Service(
         id=raw["ID"],
         name=spec.get("Name") or "",
-        image=container.get("Image") or "",
+        image=share(container.get("Image") or ""),
         mode=mode,
         replicas=replicas,
         running_tasks=running if running is not None else running_by_service.get(raw["ID"], 0),
         desired_tasks=desired if desired is not None else (replicas or 0),
-        labels=_labels(spec.get("Labels")),
-        container_labels=_labels(container.get("Labels")),
-        constraints=list((template.get("Placement") or {}).get("Constraints") or []),
+        labels=_labels(spec.get("Labels"), share),
+        container_labels=_labels(container.get("Labels"), share),
+        constraints=[share(c) for c in (template.get("Placement") or {}).get("Constraints") or []],
         memory_limit=limits.get("MemoryBytes") or None,
         memory_reservation=reservations.get("MemoryBytes") or None,
         cpu_limit=_cpus(limits.get("NanoCPUs")),
         cpu_reservation=_cpus(reservations.get("NanoCPUs")),
         healthcheck=list(health["Test"]) if health and health.get("Test") else None,
-        env=[env_var(item) for item in container.get("Env") or []],
+        env=[shared.env(item) for item in container.get("Env") or []],
         mounts=[_mount(m) for m in container.get("Mounts") or []],
         cap_add=list(container.get("CapabilityAdd") or []),
         update_config=_policy(spec.get("UpdateConfig")),
         rollback_config=_policy(spec.get("RollbackConfig")),
-        restart_condition=(template.get("RestartPolicy") or {}).get("Condition"),
+        restart_condition=share((template.get("RestartPolicy") or {}).get("Condition")),
         update_state=update_status.get("State"),
         update_message=update_status.get("Message") or "",
         update_started_at=parse_time(update_status.get("StartedAt")),
-        networks=[n["Target"] for n in template.get("Networks") or spec.get("Networks") or []],
-        log_driver=log_driver,
-        secrets=[s.get("SecretName") or "" for s in container.get("Secrets") or []],
-        configs=[c.get("ConfigName") or "" for c in container.get("Configs") or []],
+        networks=[
+            share(n["Target"]) for n in template.get("Networks") or spec.get("Networks") or []
+        ],
+        log_driver=share(log_driver),
+        secrets=[share(s.get("SecretName") or "") for s in container.get("Secrets") or []],
+        configs=[share(c.get("ConfigName") or "") for c in container.get("Configs") or []],
         published_ports=sorted(
             {p["PublishedPort"] for p in ports if p.get("PublishedPort") is not None}
         ),
@@ -205,30 +241,34 @@ def service(raw: dict, running_by_service: dict[str, int]) -> Service:
                 if p.get("PublishedPort") is not None and p.get("PublishMode") == "host"
             }
         ),
-        created_at=parse_time(raw.get("CreatedAt")),
-        updated_at=parse_time(raw.get("UpdatedAt")),
+        created_at=shared.time(raw.get("CreatedAt")),
+        updated_at=shared.time(raw.get("UpdatedAt")),
     )
 
 
-def task(raw: dict) -> Task:
-    """One entry of GET /tasks; only what the rules read (no env, no container details)."""
+def task(raw: dict, shared: Shared | None = None) -> Task:
+    """One entry of GET /tasks; only what the rules read (no env, no container details).
+    SHARED (one per poll) gives equal values one copy."""
+    if shared is None:
+        shared = Shared()
+    share = shared.of
     spec, status = raw.get("Spec") or {}, raw.get("Status") or {}
     container = spec.get("ContainerSpec") or {}
     resources = spec.get("Resources") or {}
     limits, reservations = resources.get("Limits") or {}, resources.get("Reservations") or {}
     return Task(
         id=raw["ID"],
-        service_id=raw.get("ServiceID") or "",
-        node_id=raw.get("NodeID") or None,
-        state=status.get("State") or "unknown",
-        desired_state=raw.get("DesiredState") or "",
-        image=container.get("Image") or "",
+        service_id=share(raw.get("ServiceID") or ""),
+        node_id=share(raw.get("NodeID") or None),
+        state=share(status.get("State") or "unknown"),
+        desired_state=share(raw.get("DesiredState") or ""),
+        image=share(container.get("Image") or ""),
         slot=raw.get("Slot"),
         memory_limit=limits.get("MemoryBytes") or None,
         memory_reservation=reservations.get("MemoryBytes") or None,
         cpu_limit=_cpus(limits.get("NanoCPUs")),
         cpu_reservation=_cpus(reservations.get("NanoCPUs")),
-        timestamp=parse_time(status.get("Timestamp")),
+        timestamp=shared.time(status.get("Timestamp")),
         error=status.get("Err") or "",
     )
 
@@ -363,56 +403,10 @@ def without_nul(raw: dict[str, Any]) -> dict[str, Any]:
     return _replace_nul(raw)
 
 
-@dataclass
-class Reuse:
-    """The services and tasks one poll normalised, for the next poll of the same cluster.
-
-    A swarm object's Version.Index grows with every change the manager stores, so an object
-    seen again with the same index (and UpdatedAt) is taken as it was instead of being built
-    again; what the API computes per request (a service's ServiceStatus, the running count
-    used when it is missing) is part of the key. Objects without a version are always built.
-    The caller keeps one Reuse per cluster; snapshot() replaces its contents every time.
-    """
-
-    services: dict[str, tuple[Any, Service]] = field(default_factory=dict)
-    tasks: dict[str, tuple[Any, Task]] = field(default_factory=dict)
-    hits: int = 0
-    swarm: SwarmInfo | None = None  # the last poll's: join tokens' first-seen moments
-
-    @property
-    def size(self) -> int:
-        """How many objects it keeps."""
-        return len(self.services) + len(self.tasks)
-
-
-def _version(raw: dict) -> Any:
-    version = raw.get("Version")
-    return version.get("Index") if isinstance(version, dict) else None
-
-
-def _task_key(raw: dict) -> Any:
-    index = _version(raw)
-    return None if index is None else (index, raw.get("UpdatedAt"))
-
-
-def _build_all(raws: list, build, key_of, previous: dict, current: dict, reuse: Reuse) -> list:
-    """BUILD every raw object, or take it from PREVIOUS when its key is unchanged."""
-    built = []
-    for item in raws:
-        key = key_of(item)
-        if key is None:
-            built.append(build(item))
-            continue
-        ident = item["ID"]
-        seen = previous.get(ident)
-        if seen is not None and seen[0] == key:
-            obj = seen[1]
-            reuse.hits += 1
-        else:
-            obj = build(item)
-        current[ident] = (key, obj)
-        built.append(obj)
-    return built
+def _task_key(raw: dict, shared: Shared) -> Any:
+    version = raw.get("Version")  # version_index, inlined: asked for every task of a poll
+    index = version.get("Index") if isinstance(version, dict) else None
+    return None if index is None else (index, shared.of(raw.get("UpdatedAt")))
 
 
 def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) -> Snapshot:
@@ -420,15 +414,22 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
 
     RAW has the keys info, version (optional), nodes, services, tasks_running, tasks_shutdown,
     networks, secrets, configs, events (all event types: the count tells whether the engine's
-    buffer may have dropped some) and events_since (datetime or None).
+    buffer may have dropped some) and events_since (datetime or None); nul_free (optional)
+    says the fetch saw no NUL in the answers it read whole (client.RawPoll.nul_free).
     """
-    raw = without_nul(raw)
+    if raw.get("nul_free"):  # left to look at: the events (a stream), images (partly cached)
+        rest = {"events": raw.get("events") or [], "images": raw.get("images") or {}}
+        raw = dict(raw, **without_nul(rest))
+    else:
+        raw = without_nul(raw)
     previous = reuse or Reuse()
     current = Reuse()
     try:
-        tasks = _build_all(
+        shared = Shared()
+        tasks = build_all(
             [*(raw.get("tasks_running") or []), *(raw.get("tasks_shutdown") or [])],
-            task, _task_key, previous.tasks, current.tasks, current,
+            partial(task, shared=shared), partial(_task_key, shared=shared),
+            previous.tasks, current.tasks, current,
         )  # fmt: skip
         running = tasks[: len(raw.get("tasks_running") or [])]
         recent = now - FAILED_TASK_WINDOW
@@ -443,7 +444,7 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
                 counts[t.service_id] = counts.get(t.service_id, 0) + 1
 
         def service_key(item: dict) -> Any:
-            index = _version(item)
+            index = version_index(item)
             if index is None:
                 return None
             status = item.get("ServiceStatus") or {}
@@ -455,9 +456,9 @@ def snapshot(raw: dict[str, Any], *, now: datetime, reuse: Reuse | None = None) 
                 counts.get(item.get("ID"), 0),
             )
 
-        services = _build_all(
+        services = build_all(
             raw.get("services") or [],
-            lambda item: service(item, counts), service_key, previous.services,
+            lambda item: service(item, counts, shared), service_key, previous.services,
             current.services, current,
         )  # fmt: skip
         all_events = raw.get("events") or []

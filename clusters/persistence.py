@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 import orjson
 from django.conf import settings
+from django.db import connection as db
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import CharField, JSONField, Max
 
 from clusters import connection
 from clusters.models import (
@@ -91,15 +93,16 @@ def row_digest(values: dict, fields: tuple) -> str:
 
 
 def _service_row(service) -> tuple[dict, str]:
-    """The service's stored fields and their digest, made once per Service object (a poll
-    reuses the objects of services the API reports unchanged: see normalize.Reuse), kept in
-    its memo (clusters.snapshot.Memo.stored_row)."""
-    kept = service.memo.stored_row
-    if kept is None:
-        compared = _compared(SERVICE_FIELDS)  # the snapshot's Service has each of them
-        row = {name: getattr(service, name) for name in compared} | {"removed_at": None}
-        kept = service.memo.stored_row = (row, row_digest(row, compared))
-    return kept
+    """The service's stored fields and their digest. The digest is made once per Service
+    object (a poll reuses the objects of services the API reports unchanged: see
+    normalize.Reuse) and kept in its memo (clusters.snapshot.Memo.stored_digest); the row is
+    made again, a few attribute reads, rather than kept between polls for every service."""
+    compared = _compared(SERVICE_FIELDS)  # the snapshot's Service has each of them
+    row = {name: getattr(service, name) for name in compared}
+    digest = service.memo.stored_digest
+    if digest is None:
+        digest = service.memo.stored_digest = row_digest(row, compared)
+    return row | {"removed_at": None}, digest
 
 
 def _sync(
@@ -138,40 +141,99 @@ def _sync(
         for swarm_id, values in rows.items():
             digest = digests[swarm_id] if digests is not None else row_digest(values, compared)
             if state.get(swarm_id) != (digest, None):
-                changed.append(model(cluster=cluster, swarm_id=swarm_id, digest=digest, **values))
+                changed.append((swarm_id, {**values, "digest": digest}))
         update_fields = [*fields, "digest"]
     else:
         existing.update(
             (row[0], row[1:])
             for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
         )
+        stored_fields = itemgetter(*fields) if len(fields) > 1 else lambda v: (v[fields[0]],)
         changed = [
-            model(cluster=cluster, swarm_id=swarm_id, **values)
+            (swarm_id, values)
             for swarm_id, values in rows.items()
-            if existing.get(swarm_id, (None,))[1:] != tuple(values[f] for f in fields)
+            if existing.get(swarm_id, (None,))[1:] != stored_fields(values)
         ]
         update_fields = list(fields)
     pks = {swarm_id: values[0] for swarm_id, values in existing.items()}
     if timestamps:
-        for obj in changed:
-            obj.first_seen_at = obj.last_seen_at = now
+        changed = [(s, {**v, "first_seen_at": now, "last_seen_at": now}) for s, v in changed]
         update_fields.append("last_seen_at")
-    created = model.objects.bulk_create(
-        changed,
-        update_conflicts=True,
-        unique_fields=["cluster", "swarm_id"],
-        update_fields=update_fields,
-    )
-    pks.update({obj.swarm_id: obj.pk for obj in created})
+    pks.update(_upsert(model, cluster=cluster, rows=changed, update_fields=update_fields))
     gone = [swarm_id for swarm_id in existing if swarm_id not in rows]
     if timestamps:
         model.objects.filter(cluster=cluster, swarm_id__in=gone, removed_at__isnull=True).update(
             removed_at=now
         )
-        model.objects.filter(cluster=cluster, removed_at__isnull=True).update(last_seen_at=now)
+        # The rows just written have it already (all of them at a first poll).
+        model.objects.filter(cluster=cluster, removed_at__isnull=True).exclude(
+            last_seen_at=now
+        ).update(last_seen_at=now)
     else:
         model.objects.filter(cluster=cluster, swarm_id__in=gone).delete()
     return pks
+
+
+def _array_text(values: list) -> str:
+    """VALUES as one PostgreSQL array literal, every element quoted ({"a","1",NULL}): the
+    server reads one text value into the array instead of parsing an ARRAY[...] expression of
+    as many constants (100,000 tasks: 1.4-1.7 s -> 0.6-0.8 s). Elements are read as the
+    column's type reads text: numbers, booleans (True) and datetimes as str() writes them."""
+    return (
+        "{"
+        + ",".join(
+            "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for v in values
+        )
+        + "}"
+    )
+
+
+def _upsert(model, *, cluster: Cluster, rows: list, update_fields: list[str]) -> dict[str, int]:
+    """Insert ROWS ((swarm id, {field: value}), all with the same fields) of MODEL for
+    CLUSTER, updating UPDATE_FIELDS of the rows that exist: one statement; returns swarm id ->
+    primary key of each.
+
+    PostgreSQL gets the rows as one array literal per column (INSERT ... SELECT FROM UNNEST
+    ... ON CONFLICT DO UPDATE): no model instance per row, which at 100,000 tasks is most of what
+    bulk_create spends. Text goes as text[] and is assigned to its varchar column, so a value
+    too long fails as in a bulk insert (an explicit varchar(n) cast would cut it). Other
+    databases: bulk_create.
+    """
+    if not rows:
+        return {}
+    if db.vendor != "postgresql":
+        created = model.objects.bulk_create(
+            [model(cluster=cluster, swarm_id=swarm_id, **values) for swarm_id, values in rows],
+            update_conflicts=True,
+            unique_fields=["cluster", "swarm_id"],
+            update_fields=update_fields,
+        )
+        return {obj.swarm_id: obj.pk for obj in created}
+    meta = model._meta
+    names = list(rows[0][1])
+    fields = [meta.get_field(name) for name in names]
+    arrays = [_array_text([swarm_id for swarm_id, _ in rows])]
+    types = ["text"]
+    for name, field in zip(names, fields, strict=True):
+        column = [values[name] for _, values in rows]
+        if isinstance(field, JSONField):
+            column = [None if v is None else orjson.dumps(v).decode() for v in column]
+        arrays.append(_array_text(column))
+        types.append("text" if isinstance(field, CharField) else field.db_type(db))
+    columns = ", ".join(["swarm_id", *(field.column for field in fields)])
+    unnest = ", ".join(f"%s::{kind}[]" for kind in types)
+    updates = ", ".join(
+        f"{meta.get_field(name).column} = EXCLUDED.{meta.get_field(name).column}"
+        for name in update_fields
+    )
+    sql = (  # names from the model's meta; every value is a parameter
+        f"INSERT INTO {meta.db_table} (cluster_id, {columns}) SELECT %s, * FROM UNNEST({unnest}) "  # noqa: S608
+        f"ON CONFLICT (cluster_id, swarm_id) DO UPDATE SET {updates} RETURNING swarm_id, id"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(sql, [cluster.pk, *arrays])
+        return dict(cursor.fetchall())
 
 
 def poll_persist(

@@ -107,12 +107,6 @@ def _reuse_for(cluster: Cluster) -> normalize.Reuse:
     return reuse
 
 
-def _stored_swarm(cluster: Cluster):
-    """The SwarmInfo of the cluster's last stored snapshot, or None."""
-    last = selectors.latest_snapshot(cluster=cluster)
-    return last.swarm if last is not None else None
-
-
 def _reuse_trim() -> None:
     """Drop the least recently used beyond REUSE_CLUSTERS clusters or REUSE_OBJECTS objects;
     the most recent (the cluster being polled) always stays. Memory stays bounded whatever the
@@ -161,8 +155,8 @@ def poll_fetch(*, cluster: Cluster, started_at: datetime, fetch: Fetcher) -> Fet
     mark = time.perf_counter()
     try:
         reuse = _reuse_for(cluster)
-        if reuse.swarm is None:  # this process's first poll of it: carry the join tokens'
-            reuse.swarm = _stored_swarm(cluster)  # first sightings on from the store
+        if reuse.swarm is None:  # this process's first poll of it: the join tokens' first
+            reuse.swarm = selectors.latest_swarm(cluster=cluster)  # sightings, from the store
         snapshot = normalize.snapshot(raw.as_dict(), now=started_at, reuse=reuse)
     except normalize.MalformedResponse:
         log.warning("malformed response from cluster %s", cluster.pk, exc_info=True)

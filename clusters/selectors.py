@@ -94,6 +94,13 @@ def latest_snapshot(*, cluster):
     return stored.load() if stored else None
 
 
+def latest_swarm(*, cluster):
+    """The clusters.snapshot.SwarmInfo of CLUSTER's last good snapshot, or None; reads only
+    the head of the stored data (PollSnapshot.load_swarm)."""
+    stored = PollSnapshot.objects.filter(cluster=cluster).order_by("-taken_at").first()
+    return stored.load_swarm() if stored else None
+
+
 def node_reboots(*, cluster, since: datetime, until: datetime) -> list[Reboot]:
     """Reboots observed on CLUSTER whose return to ready falls in [since, until)."""
     ready_nodes = NodeTransition.objects.filter(

@@ -35,7 +35,7 @@ class Memo:
     - ``alone_rules`` (Service): ``(stamp, {rule id: kept result})``, what the rules marked
       ``alone`` found on the service under the stamp (environment, policy): see
       ``readiness.engine``.
-    - ``stored_row`` (Service): ``(row, digest)``, the service's stored fields and their hash
+    - ``stored_digest`` (Service): the hash of the service's stored fields
       (``clusters.persistence``).
 
     A poll reuses the Node/Service objects the API reports unchanged (``normalize.Reuse``), so
@@ -45,13 +45,13 @@ class Memo:
     (readiness, persistence), which this module must not import.
     """
 
-    __slots__ = ("tasks", "check_obj", "alone_rules", "stored_row")
+    __slots__ = ("tasks", "check_obj", "alone_rules", "stored_digest")
 
     def __init__(self) -> None:
         self.tasks: tuple | None = None
         self.check_obj: Any = None
         self.alone_rules: tuple | None = None
-        self.stored_row: tuple | None = None
+        self.stored_digest: str | None = None
 
 
 def _memo_field():
@@ -319,7 +319,7 @@ class Snapshot:
 
     def _task_index(self) -> tuple:
         """Tasks indexed once per snapshot (rules ask per service and per node): Memo.tasks."""
-        cached = self.memo.tasks
+        cached = self._memo.tasks  # the field, not the property: asked some 100,000 times a poll
         if cached is not None and cached[0] is self.tasks and cached[1] == len(self.tasks):
             return cached[2]
         running: list[Task] = []
@@ -416,3 +416,8 @@ def _build(cls, data: dict):
 def from_dict(data: dict) -> Snapshot:
     """Rebuild a Snapshot from to_dict() output."""
     return _build(Snapshot, data)
+
+
+def swarm_from_dict(data: dict) -> SwarmInfo:
+    """Rebuild a SwarmInfo from its to_dict() output (the "swarm" of a stored snapshot)."""
+    return _build(SwarmInfo, data)

@@ -187,8 +187,9 @@ def notifications_enqueue(
     """notification_enqueue for many notifications at once (an evaluation's new critical
     findings): a constant number of statements, however many there are."""
     notifications = list(notifications)
+    kinds = set(Reminder.Kind.values)  # the property builds a new list each time it is read
     for item in notifications:
-        if item.kind not in Reminder.Kind.values:
+        if item.kind not in kinds:
             raise ValueError(f"unknown notification kind {item.kind!r}")
     if any(item.kind in EXPECTED_IN_WINDOW for item in notifications):
         if in_window is None:

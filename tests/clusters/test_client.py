@@ -5,7 +5,9 @@ import json
 import socket
 import ssl
 import threading
+from unittest import mock
 
+import orjson
 import pytest
 import requests
 
@@ -182,3 +184,75 @@ def test_it_words_network_and_tls_failures_without_the_credentials(cause, kind, 
 )
 def test_urls_with_control_characters_are_refused(url):
     assert "control characters" in connection.validate_url(url)
+
+
+ENGINE_BODIES = {
+    "version": {"ApiVersion": "1.41", "Version": "24.0.7"},
+    "info": {
+        "Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "Nodes": 1},
+        "SystemTime": "2026-12-05T10:00:00.123456789Z",
+    },
+    "swarm": {"ID": "sw", "JoinTokens": {"Worker": "SWMTKN-w", "Manager": "SWMTKN-m"}},
+    # A lone surrogate (Docker takes any label): orjson refuses it, the json module does not.
+    "nodes": [{"ID": "n1", "Spec": {"Labels": {"odd": "\ud800!"}}, "Description": {}}],
+    "services": [{"ID": "s1", "Version": {"Index": 2**63 - 1}, "Spec": {"Name": "caf\u00e9"}}],
+    "tasks": [{"ID": "t1", "ServiceID": "s1", "Status": {"State": "running"}}],
+    "networks": [{"Id": "w1", "Name": "ingress", "Options": {}}],
+    "secrets": [],
+    "configs": [{"ID": "c1", "Spec": {"Name": "conf", "Data": "c2VjcmV0"}}],
+}
+
+
+class Manager(FakeEngine):
+    """A swarm manager answering ENGINE_BODIES (JSON with \\u escapes, as json.dumps writes)."""
+
+    def answer(self, path):
+        if path.endswith("/events"):
+            return 200, b""
+        return 200, json.dumps(ENGINE_BODIES[path.rsplit("/", 1)[-1]]).encode()
+
+
+@pytest.mark.parametrize("orjson_max", [connection.ORJSON_MAX_BYTES, 80])
+def test_answers_decode_with_orjson_and_as_the_json_module_would(monkeypatch, orjson_max):
+    monkeypatch.setattr(connection, "ORJSON_MAX_BYTES", orjson_max)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Manager)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    decoded, loads = [], orjson.loads
+
+    def counted(data):
+        decoded.append(bytes(data))
+        return loads(data)
+
+    try:
+        with mock.patch.object(connection.orjson, "loads", counted):
+            raw = client.fetch(url=f"tcp://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    expected = json.loads(json.dumps(ENGINE_BODIES))
+    assert raw.nodes == expected["nodes"]  # decoded the SDK's way, the same
+    assert raw.nodes[0]["Spec"]["Labels"]["odd"] == "\ud800!"
+    assert raw.services == expected["services"]
+    assert raw.tasks_running == expected["tasks"]
+    assert raw.networks == expected["networks"]
+    assert raw.configs == [{"ID": "c1", "Spec": {"Name": "conf"}}]
+    assert raw.info == expected["info"]
+    assert raw.nul_free
+    # /tasks (65 bytes) went through orjson; /services (88) only with the default limit
+    assert b'"ID": "t1"' in b"".join(decoded)
+    assert (b'"Name": "caf' in b"".join(decoded)) == (orjson_max > 88)
+
+
+class ManagerWithNul(Manager):
+    def answer(self, path):
+        status, body = super().answer(path)
+        return status, body.replace(b'"conf"', b'"con\\u0000f"')
+
+
+def test_a_nul_in_an_answer_is_noticed_as_it_is_read():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ManagerWithNul)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        raw = client.fetch(url=f"tcp://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert raw.configs[0]["Spec"]["Name"] == "con\x00f" and not raw.nul_free

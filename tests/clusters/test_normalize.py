@@ -184,8 +184,21 @@ def test_it_replaces_nul_characters_that_postgresql_cannot_store(poll1):
     raw["services"][0]["Spec"]["Labels"] = {"ctl": "\x1b[2J\x00"}
     labels = {n.hostname: n.labels for n in snap(raw).nodes}
     assert labels[raw["nodes"][0]["Description"]["Hostname"]] == {"note\ufffd": "a\ufffdb"}
-    assert "\x00" not in json.dumps(to_dict(snap(raw)))
+    assert "\\u0000" not in json.dumps(to_dict(snap(raw)))  # json.dumps writes NUL escaped
     assert normalize.without_nul(poll1) is poll1  # nothing to replace: nothing copied
+
+
+def test_a_fetch_that_saw_no_nul_leaves_only_events_and_images_to_search(poll1):
+    raw = json.loads(json.dumps(poll1))
+    raw["events"][0]["Actor"]["Attributes"]["name"] = "ev\x00"
+    raw["images"] = {"app:1": {"Config": {"Healthcheck": {"Test": ["CMD", "t\x00"]}}}}
+    raw["services"][0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] = "app:1"
+    raw["nodes"][0]["Spec"]["Labels"] = {"note": "a\x00b"}  # the fetch would have said so
+    checked = snap(dict(raw, nul_free=True))
+    assert checked.events and "\\u0000" not in json.dumps(to_dict(checked.events))
+    assert checked.images == {"app:1": ["CMD", "t\ufffd"]}
+    assert {"note": "a\x00b"} in [n.labels for n in checked.nodes]  # trusted: not searched
+    assert "\\u0000" not in json.dumps(to_dict(snap(raw)))  # without the flag: everything
 
 
 # --- reuse across polls (normalize.Reuse) ---------------------------------------------------

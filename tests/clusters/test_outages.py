@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clusters.client import PollFailed
-from dashboard import pipeline
+from dashboard import outages, pipeline
 from maintenance.models import Reminder
 from readiness.models import ClusterPolicy, Evaluation
 from tests.clusters.conftest import fetcher
@@ -182,3 +182,18 @@ def test_a_finding_that_appears_while_nodes_are_unknown_is_mailed_once_they_are_
         "topology.nodes-ready",
         "topology.nodes-ready",
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 2])
+def test_nodes_down_are_queued_in_the_same_statements_however_many(watched, poll1, count):
+    down = copy.deepcopy(poll1)
+    down["events"] = []
+    for node in down["nodes"][1 : 1 + count]:
+        node["Status"]["State"] = "down"
+    pipeline.cluster_poll(cluster=watched, now=NOW, fetch=fetcher(poll1))
+    pipeline.cluster_poll(cluster=watched, now=at(1), fetch=fetcher(down))
+    with CaptureQueriesContext(connection) as queries:
+        assert outages.nodes_down_notify(cluster=watched, now=at(3), in_window=False) == count
+    assert kinds() == ["node_down"] * count
+    assert len(queries) == 6  # policy, nodes down, channels, recipients, known keys, insert

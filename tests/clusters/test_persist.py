@@ -4,6 +4,7 @@ import copy
 import zlib
 from datetime import timedelta
 
+import orjson
 import pytest
 
 from clusters import normalize, persistence, selectors
@@ -108,6 +109,26 @@ def test_it_keeps_the_snapshot_compressed(cluster, poll1):
     assert PollRun.objects.get().events_until == recorded_now(poll1)
 
 
+@pytest.mark.django_db
+def test_the_stored_swarm_is_read_from_the_head_of_the_data(cluster, poll1):
+    persist(cluster, synthetic(poll1, nodes=3_000, services_count=3_000))
+    stored = PollSnapshot.objects.get()
+    assert len(zlib.decompress(bytes(stored.data))) > 1024**2  # far beyond the head read
+    assert stored.load_swarm() == stored.load().swarm
+    assert stored.load_swarm().cluster_id  # a real SwarmInfo, not the default
+    assert selectors.latest_swarm(cluster=cluster) == stored.load().swarm
+
+
+@pytest.mark.django_db
+def test_stored_data_of_another_shape_is_loaded_whole_for_its_swarm(cluster, poll1):
+    run, _ = persist(cluster, poll1)
+    stored = PollSnapshot.objects.get(poll_run=run)
+    swarm = stored.load().swarm
+    data = orjson.loads(zlib.decompress(bytes(stored.data)))
+    stored.data = zlib.compress(orjson.dumps({"nodes": data.pop("nodes"), **data}))
+    assert stored.load_swarm() == swarm
+
+
 def synthetic(raw, nodes: int, services_count: int):
     """RAW with its nodes and services cloned up to the given counts."""
     out = copy.deepcopy(raw)
@@ -172,3 +193,19 @@ def test_it_stores_services_taken_over_from_the_previous_poll_as_they_are(cluste
     persist(cluster, later, recorded_now(poll1) + timedelta(minutes=2), reuse)
     assert Service.objects.get(name="shop-api").constraints == ["node.labels.zone==c"]
     assert Service.objects.get(name="legacy-cron").image == "marker"
+
+
+@pytest.mark.django_db
+def test_values_with_array_syntax_are_stored_exactly(cluster, poll1):
+    odd = 'a "quoted" {brace,comma} back\\slash NULL'
+    raw = copy.deepcopy(poll1)
+    raw["nodes"][0]["Description"]["Hostname"] = odd
+    raw["nodes"][0]["Spec"]["Labels"] = {odd: odd, "empty": ""}
+    raw["services"][0]["Spec"]["Name"] = "NULL"
+    raw["services"][0]["Spec"]["TaskTemplate"]["Placement"] = {"Constraints": [odd]}
+    persist(cluster, raw)
+    node = Node.objects.get(cluster=cluster, hostname=odd)
+    assert node.labels == {odd: odd, "empty": ""}
+    service = Service.objects.get(cluster=cluster, swarm_id=raw["services"][0]["ID"])
+    assert (service.name, service.constraints) == ("NULL", [odd])
+    assert Node.objects.filter(cluster=cluster, reachability="").exists()  # "" is not NULL

@@ -71,11 +71,11 @@ def test_the_memo_holds_every_cache_a_poll_makes_and_nothing_else():
     evaluate(snap, Policy(), RuleContext(now=snap.taken_at), keep_passes=False)
     for service in snap.services:
         persistence._service_row(service)
-    assert Memo.__slots__ == ("tasks", "check_obj", "alone_rules", "stored_row")
+    assert Memo.__slots__ == ("tasks", "check_obj", "alone_rules", "stored_digest")
     assert snap.memo.tasks is not None
     assert all(service.memo.check_obj is not None for service in snap.services)
     assert all(service.memo.alone_rules is not None for service in snap.services)
-    assert all(service.memo.stored_row is not None for service in snap.services)
+    assert all(service.memo.stored_digest is not None for service in snap.services)
     assert all(node.memo.check_obj is not None for node in snap.nodes)
     # the memo is not data: not compared, not stored, not carried into a copy
     assert json.loads(orjson.dumps(snap)) == json.loads(json.dumps(to_dict(snap)))

@@ -302,6 +302,34 @@ def test_it_stores_the_checks_with_one_logged_copy(cluster, notify):
     assert failing == FailureChange.objects.filter(appeared=True).count() > 0
 
 
+def test_checks_beyond_one_copy_chunk_are_all_stored_as_reported(cluster, notify):
+    many = snapshot(services=[service(f"api-{i}", image="api:latest") for i in range(300)])
+    evaluation = pipeline.evaluation_run(cluster=cluster, snapshot=many, now=NOW)
+    fresh = selectors.report_for_cluster(
+        cluster=cluster,
+        snapshot=many,
+        now=NOW,
+        operations=maintenance_selectors.operations_facts(cluster=cluster, now=NOW),
+    )
+    expected = [c for c in fresh.checks if c.status != "pass"]
+    assert sum(len(services._copy_line(1, c)) for c in expected) > 2 * services._COPY_CHUNK
+    stored = evaluation.checks.values_list("rule", "object_name", "message", "remediation")
+    assert sorted(stored) == sorted(
+        (c.rule, c.object.name, c.message, c.remediation) for c in expected
+    )
+
+
+def test_the_copy_text_reads_in_chunks_as_one_text():
+    lines = [f"line {i}\t" + "x" * (i % 7) + "\n" for i in range(1_000)]
+    reader = services._CopyLines(iter(lines))
+    chunks = []
+    while chunk := reader.read(100):
+        assert len(chunk) <= 100
+        chunks.append(chunk)
+    assert "".join(chunks) == "".join(lines) and reader.read() == ""
+    assert services._CopyLines(iter(lines)).read() == "".join(lines)
+
+
 def test_it_stores_names_with_tabs_newlines_and_backslashes_exactly(cluster, notify):
     name = "api\tv2\nC:\\path\\N\r"
     snap = snapshot(services=[service("web"), service(name, image="api:latest")])
