@@ -170,13 +170,15 @@ def daily_scores(
         days = days.filter(cluster_id__in=cluster_ids)
     if environment:
         days = days.filter(cluster__environment=environment)
-    per_day = days.values_list("cluster_id", "day", "low").order_by()
+    per_day = days.values_list("cluster_id", "day", "low").order_by("cluster_id", "day")
     sql, params = per_day.query.sql_with_params()
     # The ORM's own SQL and parameters, wrapped; nothing from the request. Days come back as
-    # numbers from SINCE's date (an array of dates costs more to read than the query).
+    # numbers from SINCE's date (an array of dates costs more to read than the query). The
+    # arrays take the rows in the subquery's order (array_agg(... ORDER BY "day") would sort
+    # each cluster's days again: twice the time at 2,000 clusters); both are filled from the
+    # same rows, so days and lows stay paired whatever the order.
     arrays = (
-        'SELECT "cluster_id", array_agg("day" - %s::date ORDER BY "day"), '  # noqa: S608
-        'array_agg("low" ORDER BY "day") '
+        'SELECT "cluster_id", array_agg("day" - %s::date), array_agg("low") '  # noqa: S608
         f'FROM ({sql}) AS "per_day" GROUP BY "cluster_id"'
     )
     with connection.cursor() as cursor:
