@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, F, Q, TextField, Window
+from django.db.models.functions import Cast, RowNumber
 
 from readiness.checks import CRITICAL, FAIL, INFO, WARNING, Check, Obj, severity_rank
 from readiness.fixfirst import Fix, fix_first_from
@@ -224,25 +225,19 @@ def what_changed(*, evaluation, since: datetime) -> WhatChanged:
     SINCE: a failure new then resolved within the span (or the reverse) is neither. A waived
     failure counts as resolved. One query: the evaluations since SINCE that changed anything."""
 
+    # The lists as text, decoded by orjson: the span can hold a first evaluation of a big swarm
+    # (85,000 new failures at 100,000 tasks), which json and the loop below take long over.
     rows = (
         Evaluation.objects.filter(cluster_id=evaluation.cluster_id, evaluated_at__gte=since)
         .filter(~Q(new_failures=[]) | ~Q(resolved_failures=[]))
         .order_by("evaluated_at", "id")
-        .values_list("new_failures", "resolved_failures")
+        .values_list(Cast("new_failures", TextField()), Cast("resolved_failures", TextField()))
     )
     new: dict[tuple, None] = {}
     resolved: dict[tuple, None] = {}
-    for appeared, gone in rows:
-        for key in map(tuple, appeared):
-            if key in resolved:
-                del resolved[key]
-            else:
-                new[key] = None
-        for key in map(tuple, gone):
-            if key in new:
-                del new[key]
-            else:
-                resolved[key] = None
+    for appeared_text, gone_text in rows:
+        _fold(new, resolved, map(tuple, orjson.loads(appeared_text)))
+        _fold(resolved, new, map(tuple, orjson.loads(gone_text)))
     last = Changes(
         new=sorted(map(tuple, evaluation.new_failures)),
         resolved=sorted(map(tuple, evaluation.resolved_failures)),
@@ -253,6 +248,19 @@ def what_changed(*, evaluation, since: datetime) -> WhatChanged:
     return WhatChanged(
         last_poll=last, week=Changes(sorted(new), sorted(resolved)), first_evaluation=first
     )
+
+
+def _fold(into: dict, other: dict, keys) -> None:
+    """KEYS happened (appeared or were resolved): each cancels its opposite in OTHER, or is
+    added to INTO."""
+    if not other:  # the usual case, and a first evaluation's thousands of keys: no lookups
+        into.update(dict.fromkeys(keys))
+        return
+    for key in keys:
+        if key in other:
+            del other[key]
+        else:
+            into[key] = None
 
 
 def waiver_marks(*, cluster, since: datetime, now: datetime) -> list[tuple[datetime, str, str]]:

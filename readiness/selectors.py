@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, JSONObject, Least
 
 from clusters.models import Cluster, PollSnapshot
 from clusters.snapshot import Snapshot
-from readiness.checks import CRITICAL
+from readiness.checks import CRITICAL, UNSCORED
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
 from readiness.facts import OperationsFacts
@@ -29,6 +29,7 @@ from readiness.models import (
     ClusterPolicy,
     DailyScore,
     Evaluation,
+    RuleCount,
     Waiver,
     WaiverEvent,
 )
@@ -86,14 +87,20 @@ def report_for_cluster(
 
 
 def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
-    """(rule, category, severity, status, count) of the evaluation's stored checks."""
+    """(rule, category, severity, status, count) of the evaluation's stored checks, in order.
 
-    return list(
-        CheckResult.objects.filter(evaluation=evaluation)
-        .values_list("rule", "category", "severity", "status")
-        .annotate(count=Count("id"))
-        .order_by("rule", "category", "severity", "status")
-    )
+    On PostgreSQL the failing and waived ones come from RuleCount (kept by the database) and
+    only the few unscored ones are counted (85,000 failing checks in a 100,000-task swarm):
+    one statement either way."""
+
+    columns = ("rule", "category", "severity", "status")
+    checks = CheckResult.objects.filter(evaluation=evaluation)
+    if connection.vendor == "postgresql":
+        counted = RuleCount.objects.filter(evaluation=evaluation).values_list(*columns, "checks")
+        checks = checks.filter(status__in=UNSCORED)
+        rows = counted.union(checks.values_list(*columns).annotate(n=Count("id")), all=True)
+        return sorted(rows)
+    return list(checks.values_list(*columns).annotate(count=Count("id")).order_by(*columns))
 
 
 # "A cluster's latest evaluation": the one most recently evaluated, the higher id on a tie.

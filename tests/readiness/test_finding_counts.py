@@ -15,6 +15,7 @@ from dashboard import pipeline
 from readiness import catalogue, services
 from readiness.findings import FindingsFilter, findings, findings_exact
 from readiness.models import CheckResult, Evaluation, RuleCount
+from readiness.selectors import check_counts
 
 from .factories import NOW, service, snapshot
 
@@ -192,3 +193,16 @@ def test_without_a_search_the_page_reads_no_more_checks_than_it_shows(fleet):
     counts, rows = queries[1]["sql"], queries[2]["sql"]
     assert "readiness_rulecount" in counts and "readiness_checkresult" not in counts
     assert "LATERAL" in rows and result.shown == 5
+
+
+def test_the_cluster_pages_check_counts_add_the_unscored_checks(fleet):
+    alpha = Cluster.objects.get(name="alpha")
+    add_checks(alpha, "health.converged", 2, status="pending", at=500)
+    add_checks(alpha, "images.registry", 3, status="not_evaluated", at=600)
+    add_checks(alpha, "images.registry", 1, status="waived", at=700)
+    evaluation = Evaluation.objects.filter(cluster=alpha).first()
+    columns = ("rule", "category", "severity", "status")
+    exact = list(evaluation.checks.values_list(*columns).annotate(n=Count("id")).order_by(*columns))
+    counts = check_counts(evaluation=evaluation)
+    assert counts == exact
+    assert {status for *_, status, _ in counts} == {"fail", "waived", "pending", "not_evaluated"}
