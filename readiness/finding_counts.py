@@ -78,7 +78,8 @@ def counted(
     # Only fixed words are formatted in (the table, column names, placeholders).
     sql = f"""
     WITH b AS (
-        SELECT rule COLLATE "C" AS rule, {rank} AS rank, evaluation_id, severity, e.name_order,
+        SELECT rule COLLATE "C" AS rule, {rank} AS rank, evaluation_id,
+            severity COLLATE "C" AS severity, e.name_order,
             coalesce(sum(checks) FILTER (WHERE status = %s), 0) * %s AS failing,
             coalesce(sum(checks) FILTER (WHERE status = %s), 0) AS all_waived
         FROM unnest(%s::bigint[]) WITH ORDINALITY AS e(id, name_order)
