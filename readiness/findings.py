@@ -147,8 +147,9 @@ def findings(
     CLUSTERS are every cluster (with id, name and environment). On PostgreSQL without an
     object-name search, the counts and where each rule's first PER_RULE rows are come from the
     stored per-evaluation counts (readiness.finding_counts), and the rows (LIMIT in all) from
-    one LATERAL statement; otherwise the checks themselves are counted (findings_exact). Four
-    queries either way, whatever the number of clusters or checks.
+    one LATERAL statement; otherwise the checks themselves are counted (findings_exact). Three
+    queries either way (latest evaluations, counts, rows), whatever the number of clusters or
+    checks.
     """
     if filters.q or connection.vendor != "postgresql":
         return findings_exact(filters=filters, clusters=clusters, per_rule=per_rule, limit=limit)
