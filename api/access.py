@@ -1,9 +1,10 @@
 """Which clusters (and rows of clusters) a caller reaches. Every API lookup of a cluster, or of
 a row that belongs to one, goes through here: the caller's teams decide (api.auth.cluster_for,
 clusters.selectors.visible_clusters), with the role the operation asked for in `require`
-(request.watchkeeper_role). A cluster of another team is 404, as an unknown one."""
+(request.watchkeeper_role). A cluster of another team is 404, as an unknown one; one of the
+caller's teams where the caller holds less than that role is 403."""
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from accounts.roles import RANK, VIEWER
 from clusters.models import Cluster
@@ -33,12 +34,19 @@ def cluster_get(request, name: str) -> Cluster:
 
 
 def row_get(request, queryset: QuerySet, pk: int, *, what: str, cluster_path: str = "cluster"):
-    """The row PK of QUERYSET whose cluster (at CLUSTER_PATH) the caller reaches; 404 otherwise."""
+    """The row PK of QUERYSET whose cluster (at CLUSTER_PATH) the caller reaches: 404 when
+    there is none or its cluster is another team's, 403 (as cluster_get) when the caller sees
+    the cluster but holds less than the operation's role on it."""
     row = (
-        queryset.filter(pk=pk, **{f"{cluster_path}__in": clusters_for(request)}).first()
+        queryset.filter(pk=pk, **{f"{cluster_path}__in": auth.visible_clusters(request)})
+        .annotate(access_cluster_name=F(f"{cluster_path}__name"))
+        .first()
         if pk >= 0
         else None
     )
     if row is None:
         raise ApiError(404, "not_found", f"No {what} {pk}.")
+    role = _role(request)
+    if RANK[role] > RANK[VIEWER]:
+        auth.cluster_for(request, row.access_cluster_name, role=role)  # 403 below ROLE
     return row

@@ -62,6 +62,7 @@ class Sparklines:
         self.inner_w, self.inner_h = width - 2 * self.pad, height - 2 * self.pad
         self._xs: dict[datetime, str] = {}  # formatted coordinates, by time and by score
         self._ys: dict[int, str] = {}
+        self._xy: dict[tuple[datetime, int], str] = {}  # "x,y" by point
         grid = f"{_y(70, self.pad, self.inner_h):.1f}"
         self._head = (
             f'<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
@@ -84,6 +85,12 @@ class Sparklines:
             y = self._ys[score] = f"{_y(score, self.pad, self.inner_h):.1f}"
         return y
 
+    def _point(self, point: tuple[datetime, int]) -> str:
+        """ "x,y" of POINT, made once per distinct (time, score): a fleet's sparklines share
+        most of them (the same days, scores 0-100)."""
+        xy = self._xy[point] = f"{self._x(point[0])},{self._y(point[1])}"
+        return xy
+
     def draw(self, points: Sequence[tuple[datetime, int]]) -> str:
         """One sparkline of (when, score) POINTS; those outside the range are left out."""
         start, now, days = self.start, self.now, self.days
@@ -98,14 +105,13 @@ class Sparklines:
         else:
             label = f"Score over {days} days: no data"
         parts = [self._head, label, '">', f"<title>{label}</title>", self._grid]
-        xs, ys = self._xs, self._ys
-        coords = [(xs.get(w) or self._x(w), ys.get(s) or self._y(s)) for w, s in shown]
+        xy = self._xy
+        coords = [xy.get(point) or self._point(point) for point in shown]
         if len(coords) == 1:
-            coords.insert(0, (f"{self.pad:.1f}", coords[0][1]))
+            coords.insert(0, f"{self.pad:.1f},{self._y(shown[0][1])}")
         if coords:
-            path = " ".join([f"L{x},{y}" for x, y in coords])
-            parts.append(f'<path d="M{path[1:]}" class="spark-line" fill="none"/>')
-            x, y = coords[-1]
+            parts.append(f'<path d="M{" L".join(coords)}" class="spark-line" fill="none"/>')
+            x, y = coords[-1].split(",")
             parts.append(f'<circle cx="{x}" cy="{y}" r="2" class="spark-dot"/>')
         parts.append("</svg>")
         return "".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -17,7 +18,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 
 from clusters.models import Cluster
-from readiness import catalogue
+from readiness import catalogue, finding_counts
 from readiness.checks import SEVERITIES, SEVERITY_ORDER, severity_rank
 from readiness.models import CheckResult
 from readiness.selectors import latest_evaluation_ids
@@ -108,7 +109,8 @@ class RuleFindings:
     failing: int = 0
     waived: int = 0
     matching: int = 0  # failing and/or waived, as the filter's "show" asks
-    clusters: list[ClusterCount] = field(default_factory=list)
+    cluster_count: int = 0  # clusters with matching checks
+    clusters: list[ClusterCount] = field(default_factory=list)  # most first; the named at least
     rows: list[FindingRow] = field(default_factory=list)
 
     @property
@@ -121,7 +123,7 @@ class RuleFindings:
 
     @property
     def clusters_more(self) -> int:
-        return max(0, len(self.clusters) - FINDINGS_CLUSTERS_NAMED)
+        return max(0, self.cluster_count - FINDINGS_CLUSTERS_NAMED)
 
 
 @dataclass
@@ -142,11 +144,96 @@ def findings(
 ) -> Findings:
     """Checks of each cluster's latest evaluation matching FILTERS, grouped by rule.
 
-    CLUSTERS are every cluster (with id, name and environment). Counts come from one SQL
-    aggregate; one query numbers each rule's checks and keeps the ids of the first PER_RULE,
-    LIMIT in all, and one reads those rows. Four queries whatever the number of clusters or
+    CLUSTERS are every cluster (with id, name and environment). On PostgreSQL without an
+    object-name search, the counts and where each rule's first PER_RULE rows are come from the
+    stored per-evaluation counts (readiness.finding_counts), and the rows (LIMIT in all) from
+    one LATERAL statement; otherwise the checks themselves are counted (findings_exact). Three
+    queries either way (latest evaluations, counts, rows), whatever the number of clusters or
     checks.
     """
+    if filters.q or connection.vendor != "postgresql":
+        return findings_exact(filters=filters, clusters=clusters, per_rule=per_rule, limit=limit)
+    names = _cluster_names(filters=filters, clusters=clusters)
+    latest = latest_evaluation_ids(cluster_ids=list(names))
+    cluster_of = {evaluation_id: names[cluster_id] for cluster_id, evaluation_id in latest.items()}
+    shown_statuses = FINDINGS_SHOW[filters.show]
+    counts = finding_counts.counted(
+        filters=filters, cluster_of=cluster_of, shown=shown_statuses, per_rule=per_rule,
+        named=FINDINGS_CLUSTERS_NAMED,
+    )  # fmt: skip
+    catalogue_rules = {r.id: r for r in catalogue.all_rules()}
+    groups: dict[str, RuleFindings] = {}
+    for row in counts.clusters:
+        group = groups.get(row.rule)
+        if group is None:
+            group = groups[row.rule] = _group(row.rule, catalogue_rules, severity="")
+            group.failing, group.waived = row.rule_failing, row.rule_waived
+            group.matching, group.cluster_count = row.rule_failing + row.rule_waived, row.clusters
+        group.clusters.append(ClusterCount(cluster_of[row.evaluation_id], row.failing, row.waived))
+    slices: dict[str, list[finding_counts.Slice]] = {}
+    for piece in counts.slices:
+        slices.setdefault(piece.rule, []).append(piece)
+        if not groups[piece.rule].severity:  # the first slice has the highest severity
+            groups[piece.rule].severity = piece.severity
+    ordered = _ordered(groups)
+    wanted, left = [], limit if per_rule > 0 else 0
+    for group in ordered:
+        take = min(per_rule, left, group.matching)
+        left -= take
+        for piece in slices[group.rule]:
+            if take <= 0:
+                break
+            wanted.append((piece, min(piece.n, take)))
+            take -= piece.n
+    rows = [
+        FindingRow(id_, cluster_of[evaluation_id], *rest)
+        for id_, evaluation_id, *rest in finding_counts.first_rows(
+            wanted=wanted, shown=shown_statuses, category=filters.category
+        )
+    ]
+    return _findings(ordered, rows, hidden_waived=counts.hidden_waived, cluster_of=cluster_of)
+
+
+def _group(rule: str, catalogue_rules, *, severity: str) -> RuleFindings:
+    known = catalogue_rules.get(rule)
+    return RuleFindings(
+        rule=rule,
+        title=known.title if known else "",
+        category=known.category if known else rule.split(".", 1)[0],
+        severity=severity,
+    )
+
+
+def _ordered(groups: dict[str, RuleFindings]) -> list[RuleFindings]:
+    return sorted(groups.values(), key=lambda g: (severity_rank(g.severity), -g.matching, g.rule))
+
+
+def _findings(ordered, rows, *, hidden_waived: int, cluster_of) -> Findings:
+    """The page's result: ROWS sorted for display and put under their groups."""
+    rank = {group.rule: index for index, group in enumerate(ordered)}
+    groups = {group.rule: group for group in ordered}
+    rows.sort(
+        key=lambda r: (rank[r.rule], severity_rank(r.severity), r.cluster, r.object_name, r.id)
+    )
+    for row in rows:
+        groups[row.rule].rows.append(row)
+    return Findings(
+        groups=ordered,
+        matching=sum(g.matching for g in ordered),
+        shown=sum(len(g.rows) for g in ordered),
+        hidden_waived=hidden_waived,
+        clusters_scored=len(cluster_of),
+    )
+
+
+def findings_exact(
+    *, filters: FindingsFilter, clusters, per_rule: int = 50, limit: int = 250
+) -> Findings:
+    """findings() counted from the checks themselves: what an object-name search needs (the
+    stored counts do not know names) and SQLite uses. Counts come from one SQL aggregate over
+    every matching check; one query numbers each rule's checks and keeps the ids of the first
+    PER_RULE, LIMIT in all, and one reads those rows. Slower with many checks: both read and
+    sort every matching check."""
 
     checks, cluster_of = finding_checks(filters=filters, clusters=clusters)
     shown_statuses = FINDINGS_SHOW[filters.show]
@@ -171,13 +258,7 @@ def findings(
             continue
         group = groups.get(rule)
         if group is None:
-            known = catalogue_rules.get(rule)
-            group = groups[rule] = RuleFindings(
-                rule=rule,
-                title=known.title if known else "",
-                category=known.category if known else rule.split(".", 1)[0],
-                severity=severity,
-            )
+            group = groups[rule] = _group(rule, catalogue_rules, severity=severity)
         if severity_rank(severity) < severity_rank(group.severity):
             group.severity = severity
         group.failing += failing * ("fail" in shown_statuses)
@@ -190,12 +271,12 @@ def findings(
             group.clusters.append(count)
         count.failing += failing * ("fail" in shown_statuses)
         count.waived += waived * ("waived" in shown_statuses)
-    ordered = sorted(
-        groups.values(), key=lambda g: (severity_rank(g.severity), -g.matching, g.rule)
-    )
+    ordered = _ordered(groups)
     for group in ordered:
         group.clusters.sort(key=lambda c: (-(c.failing + c.waived), c.cluster))
+        group.cluster_count = len(group.clusters)
 
+    rows = []
     if ordered and limit > 0 and per_rule > 0:
         severity_case = Case(
             *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_ORDER.items()),
@@ -228,26 +309,19 @@ def findings(
             FindingRow(id_, cluster_of[evaluation_id], *rest)
             for id_, evaluation_id, *rest in CheckResult.objects.filter(pk__in=first_ids)
             .order_by()
-            .values_list(
-                "id", "evaluation_id", "rule", "severity", "status", "object_type",
-                "object_name", "message", "remediation", "waiver_id",
-            )
-        ]  # fmt: skip
-        rank = {group.rule: index for index, group in enumerate(ordered)}
-        rows.sort(
-            key=lambda r: (
-                rank[r.rule], severity_rank(r.severity), r.cluster, r.object_name, r.id
-            )
-        )  # fmt: skip
-        for row in rows:
-            groups[row.rule].rows.append(row)
-    return Findings(
-        groups=ordered,
-        matching=sum(g.matching for g in ordered),
-        shown=sum(len(g.rows) for g in ordered),
-        hidden_waived=hidden_waived,
-        clusters_scored=len(cluster_of),
-    )
+            .values_list(*finding_counts.ROW_COLUMNS)
+        ]
+    return _findings(ordered, rows, hidden_waived=hidden_waived, cluster_of=cluster_of)
+
+
+def _cluster_names(*, filters: FindingsFilter, clusters) -> dict[int, str]:
+    """{cluster id: name} of CLUSTERS that the cluster and environment filters keep."""
+    return {
+        c.pk: c.name
+        for c in clusters
+        if (not filters.cluster or c.name == filters.cluster)
+        and (not filters.environment or c.environment == filters.environment)
+    }
 
 
 def finding_checks(*, filters: FindingsFilter, clusters):
@@ -256,12 +330,7 @@ def finding_checks(*, filters: FindingsFilter, clusters):
 
     CLUSTERS are every cluster (with id, name and environment). The findings page groups
     these; the API pages through them."""
-    names = {
-        c.pk: c.name
-        for c in clusters
-        if (not filters.cluster or c.name == filters.cluster)
-        and (not filters.environment or c.environment == filters.environment)
-    }
+    names = _cluster_names(filters=filters, clusters=clusters)
     latest = latest_evaluation_ids(cluster_ids=list(names))
     cluster_of = {evaluation_id: names[cluster_id] for cluster_id, evaluation_id in latest.items()}
     checks = CheckResult.objects.filter(

@@ -57,7 +57,11 @@ class CheckResult(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["evaluation", "status"]),
+            # (evaluation, status, rule): the findings page's first rows of a rule in an
+            # evaluation (readiness.findings) as well as every evaluation lookup.
+            models.Index(
+                fields=["evaluation", "status", "rule"], name="checkresult_eval_status_rule"
+            ),
             models.Index(
                 fields=["waiver"], condition=Q(waiver__isnull=False), name="checkresult_waived"
             ),
@@ -193,3 +197,35 @@ class DailyScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster_id} {self.day} {self.low}"
+
+
+class RuleCount(models.Model):
+    """How many failing or waived checks an evaluation has per (rule, category, severity,
+    status): the findings page's counts without reading every check.
+
+    Written by the database, not by Django (PostgreSQL only): statement triggers on
+    readiness_checkresult (migration 0005) add each inserted statement's checks and recount the
+    evaluations whose checks are deleted or updated, so it always equals the checks stored.
+    Checks are never changed after their evaluation is stored (a waiver re-scores into a new
+    evaluation). On SQLite the table stays empty and the page counts the checks themselves.
+    """
+
+    evaluation = models.ForeignKey(
+        Evaluation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # the unique index below leads with it
+    rule = models.CharField(max_length=64)
+    category = models.CharField(max_length=32)
+    severity = models.CharField(max_length=8)
+    status = models.CharField(max_length=16)
+    checks = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evaluation", "rule", "category", "severity", "status"],
+                name="rulecount_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evaluation_id} {self.rule} {self.severity} {self.status}: {self.checks}"

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce, JSONObject, Least
 from clusters.models import Cluster, PollSnapshot
 from clusters.snapshot import Snapshot
 from readiness.changes import NetChanges, net_changes
-from readiness.checks import CRITICAL
+from readiness.checks import CRITICAL, UNSCORED
 from readiness.context import Endpoint, RuleContext
 from readiness.engine import Report, WaiverSpec, evaluate
 from readiness.facts import OperationsFacts
@@ -30,6 +30,7 @@ from readiness.models import (
     ClusterPolicy,
     DailyScore,
     Evaluation,
+    RuleCount,
     Waiver,
     WaiverEvent,
 )
@@ -87,14 +88,20 @@ def report_for_cluster(
 
 
 def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
-    """(rule, category, severity, status, count) of the evaluation's stored checks."""
+    """(rule, category, severity, status, count) of the evaluation's stored checks, in order.
 
-    return list(
-        CheckResult.objects.filter(evaluation=evaluation)
-        .values_list("rule", "category", "severity", "status")
-        .annotate(count=Count("id"))
-        .order_by("rule", "category", "severity", "status")
-    )
+    On PostgreSQL the failing and waived ones come from RuleCount (kept by the database) and
+    only the few unscored ones are counted (85,000 failing checks in a 100,000-task swarm):
+    one statement either way."""
+
+    columns = ("rule", "category", "severity", "status")
+    checks = CheckResult.objects.filter(evaluation=evaluation)
+    if connection.vendor == "postgresql":
+        counted = RuleCount.objects.filter(evaluation=evaluation).values_list(*columns, "checks")
+        checks = checks.filter(status__in=UNSCORED)
+        rows = counted.union(checks.values_list(*columns).annotate(n=Count("id")), all=True)
+        return sorted(rows)
+    return list(checks.values_list(*columns).annotate(count=Count("id")).order_by(*columns))
 
 
 # "A cluster's latest evaluation": the one most recently evaluated, the higher id on a tie.
@@ -175,13 +182,15 @@ def daily_scores(
         days = days.filter(cluster_id__in=cluster_ids)
     if environment:
         days = days.filter(cluster__environment=environment)
-    per_day = days.values_list("cluster_id", "day", "low").order_by()
+    per_day = days.values_list("cluster_id", "day", "low").order_by("cluster_id", "day")
     sql, params = per_day.query.sql_with_params()
     # The ORM's own SQL and parameters, wrapped; nothing from the request. Days come back as
-    # numbers from SINCE's date (an array of dates costs more to read than the query).
+    # numbers from SINCE's date (an array of dates costs more to read than the query). The
+    # arrays take the rows in the subquery's order (array_agg(... ORDER BY "day") would sort
+    # each cluster's days again: twice the time at 2,000 clusters); both are filled from the
+    # same rows, so days and lows stay paired whatever the order.
     arrays = (
-        'SELECT "cluster_id", array_agg("day" - %s::date ORDER BY "day"), '  # noqa: S608
-        'array_agg("low" ORDER BY "day") '
+        'SELECT "cluster_id", array_agg("day" - %s::date), array_agg("low") '  # noqa: S608
         f'FROM ({sql}) AS "per_day" GROUP BY "cluster_id"'
     )
     with connection.cursor() as cursor:

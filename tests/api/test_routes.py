@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import teams as team_services
 from accounts.roles import ADMIN, OPERATOR, RANK, VIEWER
 from api.urls import api
 from tests.api.conftest import token_for
@@ -202,3 +203,26 @@ def test_each_role_and_token_scope_gets_exactly_what_the_route_allows(
             response = call(client, route, world, **headers)
             transaction.set_rollback(True)
         assert response.status_code == route.ok, (label, response.content)
+
+
+ROW_ROUTES = [r for r in ROUTES if r.role == OPERATOR and not r.path.startswith("/clusters/")]
+
+
+@pytest.mark.parametrize("route", ROW_ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_a_row_of_a_team_cluster_is_403_below_the_role_and_404_outside_the_team(
+    client, world, django_user_model, route
+):
+    """A viewer of the cluster's team who operates another team's clusters: 403 (the role is
+    short), as on the cluster's own routes; an operator of that other team only: 404."""
+    other = team_services.team_create(name="other")
+    viewer_here = make_user(django_user_model, "viewer-here", None)
+    team_services.membership_set(team=world["cluster"].team, user=viewer_here, role=VIEWER)
+    team_services.membership_set(team=other, user=viewer_here, role=OPERATOR)
+    outsider = make_user(django_user_model, "outsider", None)
+    team_services.membership_set(team=other, user=outsider, role=OPERATOR)
+    before = database()
+    for user, status, code in ((viewer_here, 403, "role_required"), (outsider, 404, "not_found")):
+        client.force_login(user)
+        response = call(client, route, world)
+        assert (response.status_code, response.json()["code"]) == (status, code), user
+    assert database() == before

@@ -4,9 +4,11 @@ link to the rest, nodes and services capped (problems first) unless asked for al
 from datetime import UTC, datetime
 
 import pytest
+from django.db.models import Q
 from django.urls import reverse
 
 from clusters.models import Cluster, Node, Service
+from readiness import cluster_selectors
 from readiness.models import CheckResult, Evaluation
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +170,20 @@ def test_an_operator_can_waive_a_whole_rule_or_one_object(client, operator):
         reverse("readiness:waiver_new"), {"cluster": "big", "rule": "images.tag-pinned"}
     )
     assert form.status_code == 200 and "images.tag-pinned" in form.text
+
+
+@pytest.mark.parametrize("query", ["", "obj-0", "TAG", "nothing-matches"])
+def test_the_first_checks_per_rule_are_those_a_window_numbers(query):
+    """The page's LATERAL ... LIMIT (PostgreSQL) keeps the rows the window numbering (SQLite)
+    keeps: each rule's first five by object name, ties by id, and each rule's count."""
+    evaluation = evaluate(
+        big_cluster(), {"images.tag-pinned": 9, "images.digest-pinned": 3, "health.converged": 7}
+    )
+    same_name = CheckResult.objects.filter(evaluation=evaluation, object_name="obj-01")
+    same_name.update(object_name="obj-00")  # ties on the name: the id decides
+    checks = CheckResult.objects.filter(evaluation=evaluation, status="fail")
+    if query:
+        checks = checks.filter(Q(rule__icontains=query) | Q(object_name__icontains=query))
+    lateral = cluster_selectors._first_per_rule(checks)
+    assert lateral == cluster_selectors._numbered(checks)
+    assert len(lateral) == {"": 13, "obj-0": 13, "TAG": 5, "nothing-matches": 0}[query]
