@@ -76,70 +76,6 @@ def _copy_line(evaluation_id: int, c) -> str:
     )
 
 
-def _store_checks(evaluation: Evaluation, checks) -> int:
-    """Store the checks that are not passes (fail, waived, not evaluated): one statement.
-
-    Passes are only counted, in the evaluation's ``rules`` and ``summary``; a fresh
-    ``readiness report`` lists them. PostgreSQL gets a COPY, other databases a bulk insert.
-    """
-    kept = [c for c in checks if c.status in STORED_STATUSES]
-    if not kept:
-        return 0
-    if connection.vendor != "postgresql":
-        CheckResult.objects.bulk_create(
-            [
-                CheckResult(**dict(zip(CHECK_COLUMNS, _check_row(evaluation.pk, c), strict=True)))
-                for c in kept
-            ],
-            batch_size=500,
-        )
-        return len(kept)
-    lines = _CopyLines(_copy_line(evaluation.pk, c) for c in kept)
-    sql = f"COPY {CheckResult._meta.db_table} ({', '.join(CHECK_COLUMNS)}) FROM STDIN"
-    with connection.cursor() as cursor:  # Django's debug cursor logs copy_expert like a query
-        cursor.copy_expert(sql, lines, _COPY_CHUNK)
-    return len(kept)
-
-
-CHANGE_COLUMNS = (
-    "cluster_id", "at", "appeared", "rule", "severity", "object_type", "object_name", "message"
-)  # fmt: skip
-
-
-def _store_changes(*, cluster: Cluster, at: datetime, appeared: list, resolved: list) -> int:
-    """The failures APPEARED (checks) and RESOLVED ((rule, object type, object name, severity))
-    at this evaluation as FailureChange rows: one statement (a COPY on PostgreSQL), none when
-    nothing changed."""
-    rows = [
-        (cluster.pk, at, True, c.rule, c.severity, c.object.type, c.object.name[:255], c.message)
-        for c in appeared
-    ]
-    rows += [
-        (cluster.pk, at, False, rule, severity, kind, name, "")
-        for rule, kind, name, severity in resolved
-    ]
-    if not rows:
-        return 0
-    if connection.vendor != "postgresql":
-        FailureChange.objects.bulk_create(
-            [FailureChange(**dict(zip(CHANGE_COLUMNS, row, strict=True))) for row in rows],
-            batch_size=500,
-        )
-        return len(rows)
-    stamp = at.isoformat()
-    buffer = io.StringIO(
-        "".join(
-            f"{cluster_id}\t{stamp}\t{'t' if up else 'f'}\t{rule}\t{severity}\t{kind}\t"
-            f"{_copy_text(name)}\t{_copy_text(message)}\n"
-            for cluster_id, _, up, rule, severity, kind, name, message in rows
-        )
-    )
-    sql = f"COPY {FailureChange._meta.db_table} ({', '.join(CHANGE_COLUMNS)}) FROM STDIN"
-    with connection.cursor() as cursor:
-        cursor.copy_expert(sql, buffer)
-    return len(rows)
-
-
 _COPY_CHUNK = 64 * 1024
 
 
@@ -167,6 +103,69 @@ class _CopyLines(io.TextIOBase):
             size = len(text)
         self._rest = text[size:]
         return text[:size]
+
+
+def _insert_all(model, columns: tuple[str, ...], items: list, row, line) -> int:
+    """ITEMS into MODEL in one statement: on PostgreSQL a COPY of LINE(item) (a line of COPY
+    text in COLUMNS order), streamed; elsewhere a bulk insert of ROW(item) (a tuple in COLUMNS
+    order). Returns how many."""
+    if not items:
+        return 0
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**dict(zip(columns, row(item), strict=True))) for item in items],
+            batch_size=500,
+        )
+        return len(items)
+    sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor:  # Django's debug cursor logs copy_expert like a query
+        cursor.copy_expert(sql, _CopyLines(map(line, items)), _COPY_CHUNK)
+    return len(items)
+
+
+def _store_checks(evaluation: Evaluation, checks) -> int:
+    """Store the checks that are not passes (fail, waived, not evaluated): one statement.
+
+    Passes are only counted, in the evaluation's ``rules`` and ``summary``; a fresh
+    ``readiness report`` lists them. PostgreSQL gets a COPY, other databases a bulk insert.
+    """
+    kept = [c for c in checks if c.status in STORED_STATUSES]
+    return _insert_all(
+        CheckResult,
+        CHECK_COLUMNS,
+        kept,
+        row=lambda c: _check_row(evaluation.pk, c),
+        line=lambda c: _copy_line(evaluation.pk, c),
+    )
+
+
+CHANGE_COLUMNS = (
+    "cluster_id", "at", "appeared", "rule", "severity", "object_type", "object_name", "message"
+)  # fmt: skip
+
+
+def _change_line(row: tuple) -> str:
+    """One COPY line of a FailureChange row; only the object name and message are escaped."""
+    cluster_id, at, appeared, rule, severity, kind, name, message = row
+    return (
+        f"{cluster_id}\t{at.isoformat()}\t{'t' if appeared else 'f'}\t{rule}\t{severity}\t"
+        f"{kind}\t{_copy_text(name)}\t{_copy_text(message)}\n"
+    )
+
+
+def _store_changes(*, cluster: Cluster, at: datetime, appeared: list, resolved: list) -> int:
+    """The failures APPEARED (checks) and RESOLVED ((rule, object type, object name, severity))
+    at this evaluation as FailureChange rows: one statement (a COPY on PostgreSQL), none when
+    nothing changed."""
+    rows = [
+        (cluster.pk, at, True, c.rule, c.severity, c.object.type, c.object.name[:255], c.message)
+        for c in appeared
+    ]
+    rows += [
+        (cluster.pk, at, False, rule, severity, kind, name, "")
+        for rule, kind, name, severity in resolved
+    ]
+    return _insert_all(FailureChange, CHANGE_COLUMNS, rows, row=lambda r: r, line=_change_line)
 
 
 @dataclass(frozen=True)
@@ -438,16 +437,12 @@ def evaluations_prune(*, now: datetime) -> dict[str, int]:
     nothing else reads older checks: what changed is kept as FailureChange rows), the
     FailureChange rows older than CHANGES_KEPT, and the daily lowest scores (DailyScore) older
     than WATCHKEEPER_HISTORY_DAYS."""
-    keep: set[int] = set()
-    for offset in (0, 1):
-        ids = Cluster.objects.annotate(
-            kept=selectors.latest_per_cluster("id", offset=offset)
-        ).values_list("kept", flat=True)
-        keep |= {pk for pk in ids if pk is not None}
-    settled = Cluster.objects.annotate(
-        kept=selectors.latest_per_cluster("id", settled=True)
-    ).values_list("kept", flat=True)
-    keep |= {pk for pk in settled if pk is not None}
+    kept = Cluster.objects.annotate(
+        latest=selectors.latest_per_cluster("id"),
+        before=selectors.latest_per_cluster("id", offset=1),
+        settled=selectors.latest_per_cluster("id", settled=True),
+    ).values_list("latest", "before", "settled")
+    keep = {pk for ids in kept for pk in ids if pk is not None}
     removed_checks, _ = CheckResult.objects.exclude(evaluation_id__in=keep).delete()
     evaluations = thin_per_cluster(Evaluation, time_field="evaluated_at", now=now, keep=keep)
     changes, _ = FailureChange.objects.filter(at__lt=now - CHANGES_KEPT).delete()

@@ -113,7 +113,6 @@ def manager_restart() -> dict:
     from clusters import client
     from clusters.models import Cluster
     from dashboard import pipeline
-    from maintenance.models import Reminder
     from tests.clusters.conftest import fetcher, load_raw
     from tests.faults.servers import spare_port
 
@@ -130,24 +129,20 @@ def manager_restart() -> dict:
         fetch = fetcher(raw) if raw is not None else client.fetch  # refused: nothing listens
         pipeline.cluster_poll(cluster=cluster, now=T0 + timedelta(seconds=second), fetch=fetch)
 
-    def counts() -> dict:
-        kinds = Reminder.objects.values_list("kind", flat=True)
-        return {kind: list(kinds).count(kind) for kind in set(kinds)}
-
     poll(0, ready)
-    baseline = counts()
+    baseline = mail_counts(cluster)
     for second in range(10, 70, 10):
         poll(second, None)
     for second in (70, 80):
         poll(second, unknown)
     for second in range(90, 300, 10):
         poll(second, ready)
-    short = counts()
+    short = mail_counts(cluster)
     for second in range(300, 480, 10):  # 3 minutes unreachable
         poll(second, None)
     for second in (480, 490, 500):
         poll(second, ready)
-    return {"baseline": baseline, "after_short": short, "after_long": counts()}
+    return {"baseline": baseline, "after_short": short, "after_long": mail_counts(cluster)}
 
 
 def lab_polls(url: str) -> dict:
