@@ -12,7 +12,8 @@ import orjson
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import CharField, JSONField, Max
+from django.db.models import CharField, F, JSONField, Max, Subquery
+from django.db.models.functions import Coalesce
 
 from clusters import connection
 from clusters.models import (
@@ -132,8 +133,11 @@ def _sync(
     if digested:
         compared = _compared(fields)
         state = {}
+        # Live rows only: the removed ones (kept for history, more every week of a swarm whose
+        # stacks are redeployed) would all be "gone" again in every poll's UPDATE. One that
+        # comes back is not in STATE, so it is upserted (its removed_at cleared) like a new one.
         for swarm_id, pk, digest, removed_at, *rest in model.objects.filter(
-            cluster=cluster
+            cluster=cluster, removed_at__isnull=True
         ).values_list("swarm_id", "pk", "digest", "removed_at", *also):
             state[swarm_id] = (digest, removed_at)
             existing[swarm_id] = (pk, *rest)
@@ -162,13 +166,18 @@ def _sync(
     pks.update(_upsert(model, cluster=cluster, rows=changed, update_fields=update_fields))
     gone = [swarm_id for swarm_id in existing if swarm_id not in rows]
     if timestamps:
+        # Live rows are seen by every good poll (their last_seen_at is the cluster's
+        # last_success_at: see clusters.models.Node.seen_at), so they are not touched each poll
+        # (20,000 services and 5,000 nodes rewritten a minute: 0.4 s and as many dead rows).
+        # A row gone now was last seen by the previous good poll, whose time the cluster row
+        # still holds in this transaction.
         model.objects.filter(cluster=cluster, swarm_id__in=gone, removed_at__isnull=True).update(
-            removed_at=now
+            removed_at=now,
+            last_seen_at=Coalesce(
+                Subquery(Cluster.objects.filter(pk=cluster.pk).values("last_success_at")),
+                F("last_seen_at"),
+            ),
         )
-        # The rows just written have it already (all of them at a first poll).
-        model.objects.filter(cluster=cluster, removed_at__isnull=True).exclude(
-            last_seen_at=now
-        ).update(last_seen_at=now)
     else:
         model.objects.filter(cluster=cluster, swarm_id__in=gone).delete()
     return pks
