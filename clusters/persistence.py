@@ -4,6 +4,7 @@ failed polls, and the thinning of old history."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -245,6 +246,30 @@ def _upsert(model, *, cluster: Cluster, rows: list, update_fields: list[str]) ->
         return dict(cursor.fetchall())
 
 
+class _Background(threading.Thread):
+    """FUNCTION(*ARGS) run on a daemon thread; result() waits for it and returns its value or
+    raises what it raised."""
+
+    def __init__(self, function, *args) -> None:
+        super().__init__(name="watchkeeper-background", daemon=True)
+        self._call = (function, args)
+        self._value = self._error = None
+        self.start()
+
+    def run(self) -> None:
+        function, args = self._call
+        try:
+            self._value = function(*args)
+        except BaseException as error:  # noqa: BLE001 - handed to result()
+            self._error = error
+
+    def result(self):
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def poll_persist(
     *,
     cluster: Cluster,
@@ -261,6 +286,10 @@ def poll_persist(
     nothing is written unless that poll claim still holds (else ClaimLost).
     """
     now = snapshot.taken_at
+    # The stored form is made on a thread of its own while this one waits for the database:
+    # 0.7 s of encoding and compressing at 100,000 tasks, mostly overlapped (the snapshot is
+    # not changed by persisting; an encoding error is raised by result() as before).
+    stored = _Background(PollSnapshot.compress, snapshot)
     with transaction.atomic():
         claim_held(cluster=cluster, claimed_at=claimed_at)
         known_nodes: dict[str, tuple] = {}
@@ -351,7 +380,7 @@ def poll_persist(
             poll_run=run,
             cluster=cluster,
             taken_at=snapshot.taken_at,
-            data=PollSnapshot.compress(snapshot),
+            data=stored.result(),
         )
         Cluster.objects.filter(pk=cluster.pk).update(
             last_poll_at=started_at, last_poll_ok=True, last_poll_error="", last_success_at=now
