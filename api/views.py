@@ -155,9 +155,14 @@ def findings(
 def nodes(request, name: str):
     """The cluster's nodes as of its last good poll."""
     require(request, VIEWER)
+    cluster = access.cluster_get(request, name)
     return [
-        {**_fields(node, schemas.NodeOut), "id": node.swarm_id}
-        for node in cluster_selectors.current_nodes(cluster=access.cluster_get(request, name))
+        {
+            **_fields(node, schemas.NodeOut),
+            "id": node.swarm_id,
+            "last_seen_at": node.seen_at(cluster),
+        }
+        for node in cluster_selectors.current_nodes(cluster=cluster)
     ]
 
 

@@ -164,6 +164,8 @@ class Node(models.Model):
     reachability = models.CharField(max_length=16, blank=True, default="")
     labels = models.JSONField(default=dict, blank=True)
     first_seen_at = models.DateTimeField()
+    # Stored when the row is written and when it is marked removed (then: the last good poll
+    # that saw it). A live row is seen by every good poll and not rewritten for it: seen_at.
     last_seen_at = models.DateTimeField()
     removed_at = models.DateTimeField(null=True, blank=True)
     # A hash of the fields above as last written: a poll compares it instead of reading back
@@ -182,6 +184,13 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+    def seen_at(self, cluster: Cluster):
+        """When a good poll last saw the node: its CLUSTER's last good poll while it is in
+        the swarm, the last one before it left otherwise."""
+        if self.removed_at is None and cluster.last_success_at is not None:
+            return max(cluster.last_success_at, self.last_seen_at)
+        return self.last_seen_at
 
 
 class Service(models.Model):
@@ -203,7 +212,7 @@ class Service(models.Model):
     healthcheck = models.JSONField(null=True, blank=True)
     labels = models.JSONField(default=dict, blank=True)
     first_seen_at = models.DateTimeField()
-    last_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()  # as Node.last_seen_at
     removed_at = models.DateTimeField(null=True, blank=True)
     # A hash of the fields above as last written: a poll compares it instead of reading back
     # and decoding every row's JSON fields (see clusters.persistence._sync).
@@ -222,12 +231,29 @@ class Service(models.Model):
 class RunningTask(models.Model):
     """A task the swarm wants running, as of the last good poll (compact; replaced each poll)."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="running_tasks")
+    # No database constraints (db_constraint=False): PostgreSQL checks deferred foreign keys
+    # row by row at commit, 1.2 s for the first poll of a 100,000-task swarm (three each).
+    # Only clusters.persistence writes these, with the node and service keys its own upserts
+    # just returned in the same transaction; deletes go through the ORM, whose on_delete runs
+    # in Django either way (tests/readiness/test_check_integrity.py).
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="running_tasks", db_constraint=False
+    )
     node = models.ForeignKey(
-        Node, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+        Node,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+        db_constraint=False,
     )
     service = models.ForeignKey(
-        Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+        Service,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+        db_constraint=False,
     )
     swarm_id = models.CharField(max_length=64)
     slot = models.PositiveIntegerField(null=True, blank=True)

@@ -4,6 +4,7 @@ failed polls, and the thinning of old history."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -12,7 +13,8 @@ import orjson
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import CharField, JSONField, Max
+from django.db.models import CharField, F, JSONField, Max, Subquery
+from django.db.models.functions import Coalesce
 
 from clusters import connection
 from clusters.models import (
@@ -132,8 +134,11 @@ def _sync(
     if digested:
         compared = _compared(fields)
         state = {}
+        # Live rows only: the removed ones (kept for history, more every week of a swarm whose
+        # stacks are redeployed) would all be "gone" again in every poll's UPDATE. One that
+        # comes back is not in STATE, so it is upserted (its removed_at cleared) like a new one.
         for swarm_id, pk, digest, removed_at, *rest in model.objects.filter(
-            cluster=cluster
+            cluster=cluster, removed_at__isnull=True
         ).values_list("swarm_id", "pk", "digest", "removed_at", *also):
             state[swarm_id] = (digest, removed_at)
             existing[swarm_id] = (pk, *rest)
@@ -162,13 +167,18 @@ def _sync(
     pks.update(_upsert(model, cluster=cluster, rows=changed, update_fields=update_fields))
     gone = [swarm_id for swarm_id in existing if swarm_id not in rows]
     if timestamps:
+        # Live rows are seen by every good poll (their last_seen_at is the cluster's
+        # last_success_at: see clusters.models.Node.seen_at), so they are not touched each poll
+        # (20,000 services and 5,000 nodes rewritten a minute: 0.4 s and as many dead rows).
+        # A row gone now was last seen by the previous good poll, whose time the cluster row
+        # still holds in this transaction.
         model.objects.filter(cluster=cluster, swarm_id__in=gone, removed_at__isnull=True).update(
-            removed_at=now
+            removed_at=now,
+            last_seen_at=Coalesce(
+                Subquery(Cluster.objects.filter(pk=cluster.pk).values("last_success_at")),
+                F("last_seen_at"),
+            ),
         )
-        # The rows just written have it already (all of them at a first poll).
-        model.objects.filter(cluster=cluster, removed_at__isnull=True).exclude(
-            last_seen_at=now
-        ).update(last_seen_at=now)
     else:
         model.objects.filter(cluster=cluster, swarm_id__in=gone).delete()
     return pks
@@ -236,6 +246,30 @@ def _upsert(model, *, cluster: Cluster, rows: list, update_fields: list[str]) ->
         return dict(cursor.fetchall())
 
 
+class _Background(threading.Thread):
+    """FUNCTION(*ARGS) run on a daemon thread; result() waits for it and returns its value or
+    raises what it raised."""
+
+    def __init__(self, function, *args) -> None:
+        super().__init__(name="watchkeeper-background", daemon=True)
+        self._call = (function, args)
+        self._value = self._error = None
+        self.start()
+
+    def run(self) -> None:
+        function, args = self._call
+        try:
+            self._value = function(*args)
+        except BaseException as error:  # noqa: BLE001 - handed to result()
+            self._error = error
+
+    def result(self):
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def poll_persist(
     *,
     cluster: Cluster,
@@ -252,6 +286,10 @@ def poll_persist(
     nothing is written unless that poll claim still holds (else ClaimLost).
     """
     now = snapshot.taken_at
+    # The stored form is made on a thread of its own while this one waits for the database:
+    # 0.7 s of encoding and compressing at 100,000 tasks, mostly overlapped (the snapshot is
+    # not changed by persisting; an encoding error is raised by result() as before).
+    stored = _Background(PollSnapshot.compress, snapshot)
     with transaction.atomic():
         claim_held(cluster=cluster, claimed_at=claimed_at)
         known_nodes: dict[str, tuple] = {}
@@ -342,7 +380,7 @@ def poll_persist(
             poll_run=run,
             cluster=cluster,
             taken_at=snapshot.taken_at,
-            data=PollSnapshot.compress(snapshot),
+            data=stored.result(),
         )
         Cluster.objects.filter(pk=cluster.pk).update(
             last_poll_at=started_at, last_poll_ok=True, last_poll_error="", last_success_at=now

@@ -38,8 +38,18 @@ class CheckResult(models.Model):
 
     # No single-column indexes on the foreign keys: (evaluation, status) serves evaluation
     # lookups and a partial index the few waived rows; each index costs every poll's COPY.
+    # No database constraints either (db_constraint=False): PostgreSQL checks a deferred
+    # foreign key row by row at commit, 0.76 s for the 91,565 failing checks a poll of the
+    # 100,000-task bench swarm stores (docs/performance.md). Checks are only written by
+    # readiness.services with the evaluation it has just created in the same transaction, and
+    # deleted through the ORM, whose on_delete (CASCADE, SET_NULL) runs in Django either way
+    # (tests/readiness/test_check_integrity.py).
     evaluation = models.ForeignKey(
-        Evaluation, on_delete=models.CASCADE, related_name="checks", db_index=False
+        Evaluation,
+        on_delete=models.CASCADE,
+        related_name="checks",
+        db_index=False,
+        db_constraint=False,
     )
     rule = models.CharField(max_length=64)
     category = models.CharField(max_length=32)
@@ -51,7 +61,13 @@ class CheckResult(models.Model):
     message = models.TextField()
     remediation = models.TextField(blank=True, default="")
     waiver = models.ForeignKey(
-        "Waiver", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "Waiver",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,  # as for evaluation: 0.11 s at commit even for NULLs
     )
 
     class Meta:
@@ -76,7 +92,11 @@ class FailureChange(models.Model):
     resolved failures, one row each), kept WATCHKEEPER_CHANGE_DAYS whatever the thinning of
     evaluations: "what changed in the last 7 days" and the weekly digest sum these."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No database constraint, as for CheckResult: a first poll of the bench swarm writes
+    # 85,061 of these, each checked at commit; deleted with its cluster by the ORM.
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     at = models.DateTimeField()  # the evaluation's evaluated_at
     appeared = models.BooleanField()  # False: resolved (or waived)
     rule = models.CharField(max_length=64)

@@ -225,3 +225,18 @@ def test_a_session_post_needs_the_csrf_token(polled, people):
     strict.force_login(people[VIEWER])
     response = strict.post("/api/v1/clusters")
     assert response.status_code in (403, 405)
+
+
+def test_a_node_in_the_swarm_was_last_seen_by_the_last_good_poll(client, polled, people):
+    """Live nodes are not rewritten by every poll (clusters.persistence): the API answers with
+    the cluster's last good poll for them, not the time their row was last written."""
+    from dashboard import pipeline
+    from tests.clusters.conftest import fetcher, load_raw, recorded_now
+
+    raw = load_raw("lab_poll1")
+    later = recorded_now(raw) + timedelta(minutes=5)
+    pipeline.cluster_poll(cluster=polled, now=later, fetch=fetcher(raw))
+    client.force_login(people[VIEWER])
+    nodes = client.get("/api/v1/clusters/lab/nodes").json()
+    seen = {n["last_seen_at"] for n in nodes}
+    assert nodes and seen == {later.isoformat().replace("+00:00", "Z")}

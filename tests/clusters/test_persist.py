@@ -24,12 +24,14 @@ def persist(cluster, raw, now=None, reuse=None):
 @pytest.mark.django_db
 def test_it_upserts_nodes_services_and_running_tasks(cluster, poll1):
     run, _ = persist(cluster, poll1)
-    persist(cluster, poll1, recorded_now(poll1) + timedelta(minutes=1))
+    later = recorded_now(poll1) + timedelta(minutes=1)
+    persist(cluster, poll1, later)
     assert Node.objects.filter(cluster=cluster).count() == 3
     assert Service.objects.filter(cluster=cluster).count() == 5
     worker = Node.objects.get(hostname="wk-worker-1")
     assert (worker.role, worker.cpus, worker.memory_bytes) == ("worker", 2.0, 8 * 1024**3)
-    assert worker.last_seen_at > worker.first_seen_at
+    cluster.refresh_from_db()
+    assert worker.first_seen_at == recorded_now(poll1) and worker.seen_at(cluster) == later
     shop = Service.objects.get(name="shop-api")
     assert (shop.replicas, shop.constraints, shop.healthcheck) == (
         2,
@@ -43,17 +45,26 @@ def test_it_upserts_nodes_services_and_running_tasks(cluster, poll1):
 
 @pytest.mark.django_db
 def test_it_marks_removed_nodes_and_services_and_keeps_their_history(cluster, poll1):
+    first = recorded_now(poll1)
     persist(cluster, poll1)
+    persist(cluster, poll1, first + timedelta(minutes=1))  # the last poll that sees them
     later = copy.deepcopy(poll1)
     later["nodes"] = [n for n in later["nodes"] if n["Description"]["Hostname"] != "wk-worker-2"]
     later["services"] = [s for s in later["services"] if s["Spec"]["Name"] != "legacy-cron"]
-    persist(cluster, later, recorded_now(poll1) + timedelta(minutes=1))
+    persist(cluster, later, first + timedelta(minutes=2))
+    persist(cluster, later, first + timedelta(minutes=3))  # not marked again
     gone = Node.objects.get(hostname="wk-worker-2")
-    assert gone.removed_at is not None
-    assert Service.objects.get(name="legacy-cron").removed_at is not None
+    cron = Service.objects.get(name="legacy-cron")
+    assert gone.removed_at == cron.removed_at == first + timedelta(minutes=2)
+    assert gone.last_seen_at == cron.last_seen_at == first + timedelta(minutes=1)
+    cluster.refresh_from_db()
+    assert gone.seen_at(cluster) == first + timedelta(minutes=1)
     assert Node.objects.filter(removed_at__isnull=True).count() == 2
-    persist(cluster, poll1, recorded_now(poll1) + timedelta(minutes=2))
-    assert Node.objects.get(hostname="wk-worker-2").removed_at is None
+    persist(cluster, poll1, first + timedelta(minutes=4))
+    back = Node.objects.get(hostname="wk-worker-2")
+    assert back.removed_at is None and back.last_seen_at == first + timedelta(minutes=4)
+    assert back.first_seen_at == first  # its history is kept, not started again
+    assert Service.objects.get(name="legacy-cron").removed_at is None
 
 
 @pytest.mark.django_db
