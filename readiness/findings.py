@@ -26,6 +26,10 @@ from readiness.selectors import latest_evaluation_ids
 FINDINGS_SHOW = {"open": ("fail",), "waived": ("waived",), "all": ("fail", "waived")}
 FINDINGS_QUERY_MAX = 100
 FINDINGS_CLUSTERS_NAMED = 12  # clusters named in a rule's counts; the rest are counted
+# Up to this many clusters in scope, the page groups their latest evaluations' counts
+# (finding_counts.counted); more read each cluster's current counts (finding_counts.current),
+# whose indexes walk every cluster of a rule to find the few in scope.
+FINDINGS_FEW_CLUSTERS = 50
 
 
 @dataclass(frozen=True)
@@ -157,10 +161,20 @@ def findings(
     latest = latest_evaluation_ids(cluster_ids=list(names))
     cluster_of = {evaluation_id: names[cluster_id] for cluster_id, evaluation_id in latest.items()}
     shown_statuses = FINDINGS_SHOW[filters.show]
-    counts = finding_counts.counted(
-        filters=filters, cluster_of=cluster_of, shown=shown_statuses, per_rule=per_rule,
-        named=FINDINGS_CLUSTERS_NAMED,
-    )  # fmt: skip
+    found = None
+    if len(names) > FINDINGS_FEW_CLUSTERS:
+        found = finding_counts.current(
+            filters=filters, names=names, shown=shown_statuses, per_rule=per_rule,
+            named=FINDINGS_CLUSTERS_NAMED,
+        )  # fmt: skip
+    if found is None:
+        counts = finding_counts.counted(
+            filters=filters, cluster_of=cluster_of, shown=shown_statuses, per_rule=per_rule,
+            named=FINDINGS_CLUSTERS_NAMED,
+        )  # fmt: skip
+    else:  # the latest evaluations as the counts know them (a poll may have committed since)
+        counts, named_of = found
+        cluster_of = {**cluster_of, **named_of}
     catalogue_rules = {r.id: r for r in catalogue.all_rules()}
     groups: dict[str, RuleFindings] = {}
     for row in counts.clusters:
@@ -191,7 +205,7 @@ def findings(
             wanted=wanted, shown=shown_statuses, category=filters.category
         )
     ]
-    return _findings(ordered, rows, hidden_waived=counts.hidden_waived, cluster_of=cluster_of)
+    return _findings(ordered, rows, hidden_waived=counts.hidden_waived, scored=len(latest))
 
 
 def _group(rule: str, catalogue_rules, *, severity: str) -> RuleFindings:
@@ -208,7 +222,7 @@ def _ordered(groups: dict[str, RuleFindings]) -> list[RuleFindings]:
     return sorted(groups.values(), key=lambda g: (severity_rank(g.severity), -g.matching, g.rule))
 
 
-def _findings(ordered, rows, *, hidden_waived: int, cluster_of) -> Findings:
+def _findings(ordered, rows, *, hidden_waived: int, scored: int) -> Findings:
     """The page's result: ROWS sorted for display and put under their groups."""
     rank = {group.rule: index for index, group in enumerate(ordered)}
     groups = {group.rule: group for group in ordered}
@@ -222,7 +236,7 @@ def _findings(ordered, rows, *, hidden_waived: int, cluster_of) -> Findings:
         matching=sum(g.matching for g in ordered),
         shown=sum(len(g.rows) for g in ordered),
         hidden_waived=hidden_waived,
-        clusters_scored=len(cluster_of),
+        clusters_scored=scored,
     )
 
 
@@ -311,7 +325,7 @@ def findings_exact(
             .order_by()
             .values_list(*finding_counts.ROW_COLUMNS)
         ]
-    return _findings(ordered, rows, hidden_waived=hidden_waived, cluster_of=cluster_of)
+    return _findings(ordered, rows, hidden_waived=hidden_waived, scored=len(cluster_of))
 
 
 def _cluster_names(*, filters: FindingsFilter, clusters) -> dict[int, str]:
