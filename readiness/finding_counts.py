@@ -182,6 +182,8 @@ def current(
     fail_shown, waived_shown = int(FAIL in shown), int(WAIVED in shown)
     table = CurrentCount._meta.db_table
     scope = f"cluster_id = ANY(%s::bigint[]){narrow}"
+    # The totals need the rows the page does not show only to count the waived checks it hides.
+    totals_scope = scope if WAIVED not in shown else f"{matches} AND {scope}"
     ids = list(names)
     # Only fixed words are formatted in (the table, column names, placeholders). The totals
     # read every row in scope once (hashed by rule); the LATERALs read the head of an index
@@ -193,7 +195,7 @@ def current(
     WITH totals AS (
         SELECT rule, sum(failing) * %s AS failing, sum(waived) * %s AS waived,
             count(*) FILTER (WHERE {matches}) AS clusters, sum(waived) AS all_waived
-        FROM {table} WHERE {scope}
+        FROM {table} WHERE {totals_scope}
         GROUP BY rule
     )
     SELECT 't', rule, 0, 0, '', failing, waived, clusters, all_waived FROM totals

@@ -150,10 +150,11 @@ def findings(
 
     CLUSTERS are every cluster (with id, name and environment). On PostgreSQL without an
     object-name search, the counts and where each rule's first PER_RULE rows are come from the
-    stored per-evaluation counts (readiness.finding_counts), and the rows (LIMIT in all) from
-    one LATERAL statement; otherwise the checks themselves are counted (findings_exact). Three
+    stored counts (readiness.finding_counts: each cluster's current counts, or with few
+    clusters in scope their latest evaluations' counts), and the rows (LIMIT in all) from one
+    LATERAL statement; otherwise the checks themselves are counted (findings_exact). Three
     queries either way (latest evaluations, counts, rows), whatever the number of clusters or
-    checks.
+    checks; four when a rule's checks in one evaluation span two severities or categories.
     """
     if filters.q or connection.vendor != "postgresql":
         return findings_exact(filters=filters, clusters=clusters, per_rule=per_rule, limit=limit)

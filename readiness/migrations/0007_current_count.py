@@ -9,9 +9,17 @@ from django.db import migrations, models
 
 TRIGGERS = """
 -- The rows of CLUSTERS again, from the RuleCount rows of each one's latest evaluation (the
--- order of readiness.selectors.LATEST_FIRST), one row per rule.
+-- order of readiness.selectors.LATEST_FIRST), one row per rule. A transaction refreshing a
+-- cluster waits for another that is (a poll and a waiver's re-score at once): its statements
+-- then see what that one committed (READ COMMITTED), so the last refresh counts the latest
+-- evaluation and the two never insert the same (cluster, rule).
 CREATE OR REPLACE FUNCTION readiness_current_refresh(clusters bigint[]) RETURNS void AS $$
+DECLARE
+    cluster bigint;
 BEGIN
+    FOR cluster IN SELECT DISTINCT c FROM unnest(clusters) AS c ORDER BY c LOOP
+        PERFORM pg_advisory_xact_lock(1464550211, mod(cluster, 2147483647)::int);  -- "WKCC"
+    END LOOP;
     DELETE FROM readiness_currentcount WHERE cluster_id = ANY(clusters);
     INSERT INTO readiness_currentcount (cluster_id, cluster_name, evaluation_id, rule,
         category, severity, severity_rank, failing, waived, mixed)

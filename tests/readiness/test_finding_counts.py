@@ -2,11 +2,13 @@
 and the findings page built from them equals the page counted from the checks themselves,
 whatever the filter."""
 
+import threading
+import time
 from datetime import timedelta
 from itertools import product
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
@@ -323,3 +325,49 @@ def test_the_cluster_pages_check_counts_add_the_unscored_checks(fleet):
     counts = check_counts(evaluation=evaluation)
     assert counts == exact
     assert {status for *_, status, _ in counts} == {"fail", "waived", "pending", "not_evaluated"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_evaluations_of_a_cluster_at_once_leave_the_latest_counts():
+    """A poll and a waiver's re-score of one cluster in two transactions: the second waits for
+    the first's counts and counts again once it commits (without that, it inserted the rows
+    the first had just committed: a unique violation)."""
+    alpha = scored("alpha")
+    add_checks(alpha, "resources.memory-limit", 2)
+    newer_in, waiting, errors = threading.Event(), threading.Event(), []
+
+    def newer():
+        with transaction.atomic():
+            rescore(alpha, NOW + timedelta(minutes=2))
+            newer_in.set()
+            waiting.wait(timeout=30)
+        connection.close()
+
+    def older():
+        newer_in.wait(timeout=30)
+        try:
+            rescore(alpha, NOW + timedelta(minutes=1))
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            errors.append(error)
+        connection.close()
+
+    threads = [threading.Thread(target=newer), threading.Thread(target=older)]
+    for thread in threads:
+        thread.start()
+    assert newer_in.wait(timeout=30)
+    with connection.cursor() as cursor:  # the older evaluation waits on the newer's lock
+        for _ in range(3000):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.01)
+    waiting.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert current() == current_from_checks()
+    newest = Evaluation.objects.filter(cluster=alpha).first()
+    assert {row[2] for row in current()} == {newest.pk}
