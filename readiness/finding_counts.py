@@ -1,6 +1,12 @@
-"""The findings page from the stored counts (readiness.models.RuleCount, PostgreSQL): one
-statement for every count and for where each rule's first rows are, one LATERAL ... LIMIT
-statement for those rows. Neither reads more checks than it shows.
+"""The findings page from the stored counts (PostgreSQL): one statement for every count and
+for where each rule's first rows are, one LATERAL ... LIMIT statement for those rows. Neither
+reads more checks than it shows.
+
+current() reads each cluster's latest counts (readiness.models.CurrentCount): the rules'
+totals in one pass over them, each rule's most affected clusters and first slices from the
+head of an index (a few rows a rule, however many clusters). counted() reads the counts of the
+given evaluations (readiness.models.RuleCount), grouped and sorted: what a few clusters need,
+and where a rule's checks in one evaluation span more than one severity or category.
 
 Exact when the filter narrows by stored columns only (cluster, environment, severity, category,
 rule, failing/waived); readiness.findings counts the checks themselves for an object-name search
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from readiness.checks import FAIL, SEVERITY_ORDER, WAIVED
-from readiness.models import CheckResult, RuleCount
+from readiness.models import CheckResult, CurrentCount, RuleCount
 
 ROW_COLUMNS = (
     "id", "evaluation_id", "rule", "severity", "status", "object_type", "object_name", "message",
@@ -150,6 +156,110 @@ def counted(
         slices=[Slice(rule, e, severity, n, before) for rule, _, e, severity, n, before in slices],
         hidden_waived=hidden,
     )
+
+
+# The clusters' checks of a rule that a "show" counts, and the index whose head has the most.
+_MATCHING = {
+    (FAIL,): ("failing", "failing > 0"),
+    (WAIVED,): ("waived", "waived > 0"),
+    (FAIL, WAIVED): ("(failing + waived)", "(failing + waived) > 0"),
+}
+
+
+def current(
+    *, filters, names: dict[int, str], shown: tuple[str, ...], per_rule: int, named: int
+) -> tuple[Counted, dict[int, str]] | None:
+    """counted() for the latest evaluation of every cluster in NAMES ({id: name}), from
+    CurrentCount, and {evaluation id: cluster name} of the evaluations it names: one statement.
+    None when a rule's checks in one of those evaluations span more than one (category,
+    severity), which the filters cannot narrow (counted() can)."""
+    narrow, narrow_params = "", []
+    for column in ("severity", "category", "rule"):
+        if value := getattr(filters, column):
+            narrow += f" AND {column} = %s"
+            narrow_params.append(value)
+    matching, matches = _MATCHING[tuple(sorted(shown))]
+    fail_shown, waived_shown = int(FAIL in shown), int(WAIVED in shown)
+    table = CurrentCount._meta.db_table
+    scope = f"cluster_id = ANY(%s::bigint[]){narrow}"
+    # The totals need the rows the page does not show only to count the waived checks it hides.
+    totals_scope = scope if WAIVED not in shown else f"{matches} AND {scope}"
+    ids = list(names)
+    # Only fixed words are formatted in (the table, column names, placeholders). The totals
+    # read every row in scope once (hashed by rule); the LATERALs read the head of an index
+    # of each rule's rows: the most affected clusters (then by name), the first slices. The
+    # latter says "<> 0" (the counts are never negative), not "> 0": the planner, which
+    # expects few rows in scope, would otherwise read all of the rule's rows through the
+    # partial index of the former and sort them (4.7 against 0.25 ms a rule at 2,000 clusters).
+    sql = f"""
+    WITH totals AS (
+        SELECT rule, sum(failing) * %s AS failing, sum(waived) * %s AS waived,
+            count(*) FILTER (WHERE {matches}) AS clusters, sum(waived) AS all_waived
+        FROM {table} WHERE {totals_scope}
+        GROUP BY rule
+    )
+    SELECT 't', rule, 0, 0, '', failing, waived, clusters, all_waived FROM totals
+    UNION ALL
+    SELECT 'c', t.rule, c.evaluation_id, c.cluster_id, '', c.failing * %s, c.waived * %s, 0, 0
+    FROM totals t CROSS JOIN LATERAL (
+        SELECT * FROM {table} WHERE rule = t.rule AND {matches} AND {scope}
+        ORDER BY {matching} DESC, cluster_name COLLATE "C" LIMIT %s
+    ) c
+    WHERE t.clusters > 0
+    UNION ALL
+    SELECT 's', t.rule, c.evaluation_id, c.cluster_id, c.severity, c.n, c.severity_rank, 0, 0
+    FROM totals t CROSS JOIN LATERAL (
+        SELECT evaluation_id, cluster_id, severity, severity_rank, {matching} AS n
+        FROM {table} WHERE rule = t.rule AND {matching} <> 0 AND {scope}
+        ORDER BY severity_rank, evaluation_id LIMIT %s
+    ) c
+    WHERE t.clusters > 0
+    UNION ALL
+    SELECT 'm', '', 0, 0, '', 0, 0, 0, 0 WHERE EXISTS (
+        SELECT FROM {table} WHERE mixed AND cluster_id = ANY(%s::bigint[])
+    )
+    """  # noqa: S608
+    params = [
+        fail_shown, waived_shown, ids, *narrow_params,
+        fail_shown, waived_shown, ids, *narrow_params, named,
+        ids, *narrow_params, max(per_rule, 1),
+        ids,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    totals, named_rows, firsts, cluster_of = {}, {}, {}, {}
+    for kind, rule, evaluation_id, cluster_id, severity, *numbers in found:
+        a, b, c, d = map(int, numbers)
+        if kind == "m":
+            return None
+        if kind == "t":
+            totals[rule] = (a, b, c, d)
+            continue
+        cluster_of[evaluation_id] = names[cluster_id]
+        if kind == "c":
+            named_rows.setdefault(rule, []).append(
+                (-(a + b), names[cluster_id], evaluation_id, a, b)
+            )
+        else:
+            firsts.setdefault(rule, []).append((b, evaluation_id, severity, a))
+    clusters, slices = [], []
+    for rule in sorted(named_rows):
+        rule_failing, rule_waived, count, _ = totals[rule]
+        for place, (*_, evaluation_id, failing, waived) in enumerate(sorted(named_rows[rule]), 1):
+            clusters.append(
+                ClusterRow(
+                    rule, evaluation_id, failing, waived, place, count, rule_failing, rule_waived
+                )
+            )
+        before = 0
+        for _rank, evaluation_id, severity, n in sorted(firsts[rule]):
+            if before >= max(per_rule, 1):
+                break
+            slices.append(Slice(rule, evaluation_id, severity, n, before))
+            before += n
+    hidden = 0 if WAIVED in shown else sum(t[3] for t in totals.values())
+    return Counted(clusters=clusters, slices=slices, hidden_waived=hidden), cluster_of
 
 
 def first_rows(*, wanted: list[tuple[Slice, int]], shown: tuple[str, ...], category: str):

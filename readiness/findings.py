@@ -26,6 +26,10 @@ from readiness.selectors import latest_evaluation_ids
 FINDINGS_SHOW = {"open": ("fail",), "waived": ("waived",), "all": ("fail", "waived")}
 FINDINGS_QUERY_MAX = 100
 FINDINGS_CLUSTERS_NAMED = 12  # clusters named in a rule's counts; the rest are counted
+# Up to this many clusters in scope, the page groups their latest evaluations' counts
+# (finding_counts.counted); more read each cluster's current counts (finding_counts.current),
+# whose indexes walk every cluster of a rule to find the few in scope.
+FINDINGS_FEW_CLUSTERS = 50
 
 
 @dataclass(frozen=True)
@@ -146,10 +150,11 @@ def findings(
 
     CLUSTERS are every cluster (with id, name and environment). On PostgreSQL without an
     object-name search, the counts and where each rule's first PER_RULE rows are come from the
-    stored per-evaluation counts (readiness.finding_counts), and the rows (LIMIT in all) from
-    one LATERAL statement; otherwise the checks themselves are counted (findings_exact). Three
+    stored counts (readiness.finding_counts: each cluster's current counts, or with few
+    clusters in scope their latest evaluations' counts), and the rows (LIMIT in all) from one
+    LATERAL statement; otherwise the checks themselves are counted (findings_exact). Three
     queries either way (latest evaluations, counts, rows), whatever the number of clusters or
-    checks.
+    checks; four when a rule's checks in one evaluation span two severities or categories.
     """
     if filters.q or connection.vendor != "postgresql":
         return findings_exact(filters=filters, clusters=clusters, per_rule=per_rule, limit=limit)
@@ -157,10 +162,20 @@ def findings(
     latest = latest_evaluation_ids(cluster_ids=list(names))
     cluster_of = {evaluation_id: names[cluster_id] for cluster_id, evaluation_id in latest.items()}
     shown_statuses = FINDINGS_SHOW[filters.show]
-    counts = finding_counts.counted(
-        filters=filters, cluster_of=cluster_of, shown=shown_statuses, per_rule=per_rule,
-        named=FINDINGS_CLUSTERS_NAMED,
-    )  # fmt: skip
+    found = None
+    if len(names) > FINDINGS_FEW_CLUSTERS:
+        found = finding_counts.current(
+            filters=filters, names=names, shown=shown_statuses, per_rule=per_rule,
+            named=FINDINGS_CLUSTERS_NAMED,
+        )  # fmt: skip
+    if found is None:
+        counts = finding_counts.counted(
+            filters=filters, cluster_of=cluster_of, shown=shown_statuses, per_rule=per_rule,
+            named=FINDINGS_CLUSTERS_NAMED,
+        )  # fmt: skip
+    else:  # the latest evaluations as the counts know them (a poll may have committed since)
+        counts, named_of = found
+        cluster_of = {**cluster_of, **named_of}
     catalogue_rules = {r.id: r for r in catalogue.all_rules()}
     groups: dict[str, RuleFindings] = {}
     for row in counts.clusters:
@@ -191,7 +206,7 @@ def findings(
             wanted=wanted, shown=shown_statuses, category=filters.category
         )
     ]
-    return _findings(ordered, rows, hidden_waived=counts.hidden_waived, cluster_of=cluster_of)
+    return _findings(ordered, rows, hidden_waived=counts.hidden_waived, scored=len(latest))
 
 
 def _group(rule: str, catalogue_rules, *, severity: str) -> RuleFindings:
@@ -208,7 +223,7 @@ def _ordered(groups: dict[str, RuleFindings]) -> list[RuleFindings]:
     return sorted(groups.values(), key=lambda g: (severity_rank(g.severity), -g.matching, g.rule))
 
 
-def _findings(ordered, rows, *, hidden_waived: int, cluster_of) -> Findings:
+def _findings(ordered, rows, *, hidden_waived: int, scored: int) -> Findings:
     """The page's result: ROWS sorted for display and put under their groups."""
     rank = {group.rule: index for index, group in enumerate(ordered)}
     groups = {group.rule: group for group in ordered}
@@ -222,7 +237,7 @@ def _findings(ordered, rows, *, hidden_waived: int, cluster_of) -> Findings:
         matching=sum(g.matching for g in ordered),
         shown=sum(len(g.rows) for g in ordered),
         hidden_waived=hidden_waived,
-        clusters_scored=len(cluster_of),
+        clusters_scored=scored,
     )
 
 
@@ -311,7 +326,7 @@ def findings_exact(
             .order_by()
             .values_list(*finding_counts.ROW_COLUMNS)
         ]
-    return _findings(ordered, rows, hidden_waived=hidden_waived, cluster_of=cluster_of)
+    return _findings(ordered, rows, hidden_waived=hidden_waived, scored=len(cluster_of))
 
 
 def _cluster_names(*, filters: FindingsFilter, clusters) -> dict[int, str]:

@@ -249,3 +249,44 @@ class RuleCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.evaluation_id} {self.rule} {self.severity} {self.status}: {self.checks}"
+
+
+class CurrentCount(models.Model):
+    """Each cluster's failing and waived checks per rule in its LATEST evaluation (the
+    RuleCount rows of that evaluation, by rule), with the cluster's name: the findings page
+    reads each rule's most affected clusters and first rows from its indexes without reading
+    every cluster's counts.
+
+    Written by the database, not by Django (PostgreSQL only; empty on SQLite): statement
+    triggers (migration 0007) recount a cluster's rows when a newer evaluation of it is stored,
+    when the RuleCount rows of its latest evaluation change (its checks arrive, or are deleted)
+    and when its latest evaluation is deleted (deleting a cluster deletes its evaluations
+    first); renaming a cluster renames its rows. MIXED marks a rule whose checks span more
+    than one (category, severity) in that evaluation (scoring never does that): the page then
+    counts from RuleCount.
+    """
+
+    cluster = models.ForeignKey(
+        Cluster,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )  # kept by the triggers; the unique index leads with it
+    cluster_name = models.CharField(max_length=64)
+    evaluation_id = models.BigIntegerField()
+    rule = models.CharField(max_length=64)
+    category = models.CharField(max_length=32)
+    severity = models.CharField(max_length=8)  # the highest, when MIXED
+    severity_rank = models.PositiveSmallIntegerField()  # checks.severity_rank(severity)
+    failing = models.PositiveIntegerField()
+    waived = models.PositiveIntegerField()
+    mixed = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "rule"], name="currentcount_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_name} {self.rule}: {self.failing} failing, {self.waived} waived"
