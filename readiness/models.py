@@ -258,7 +258,7 @@ class CurrentCount(models.Model):
     every cluster's counts.
 
     Written by the database, not by Django (PostgreSQL only; empty on SQLite): statement
-    triggers (migration 0007) recount a cluster's rows when a newer evaluation of it is stored,
+    triggers (migration 0008) recount a cluster's rows when a newer evaluation of it is stored,
     when the RuleCount rows of its latest evaluation change (its checks arrive, or are deleted)
     and when its latest evaluation is deleted (deleting a cluster deletes its evaluations
     first); renaming a cluster renames its rows. MIXED marks a rule whose checks span more

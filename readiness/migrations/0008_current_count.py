@@ -202,7 +202,7 @@ def backward(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("clusters", "0007_node_down_since"),
-        ("readiness", "0006_rule_count"),
+        ("readiness", "0007_checks_unconstrained"),
     ]
 
     operations = [
