@@ -109,9 +109,15 @@ def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
 LATEST_FIRST = ("-evaluated_at", "-id")
 
 
-def latest_evaluation(*, cluster, settled: bool = False) -> Evaluation | None:
-    """CLUSTER's latest evaluation (SETTLED: the latest whose snapshot knew every node's state)."""
+def latest_evaluation(
+    *, cluster, settled: bool = False, with_changes: bool = True
+) -> Evaluation | None:
+    """CLUSTER's latest evaluation (SETTLED: the latest whose snapshot knew every node's state;
+    not WITH_CHANGES: its new and resolved failure lists left unread, 85,000 keys after a big
+    swarm's first poll)."""
     rows = Evaluation.objects.filter(cluster=cluster)
+    if not with_changes:
+        rows = rows.defer("new_failures", "resolved_failures")
     return (rows.filter(nodes_unknown=0) if settled else rows).order_by(*LATEST_FIRST).first()
 
 
