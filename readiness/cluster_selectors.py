@@ -80,8 +80,12 @@ def category_findings(
         entry = result.setdefault(category, CategoryFindings(category, None, 0))
         if severity in (CRITICAL, WARNING, INFO):
             setattr(entry, severity, getattr(entry, severity) + count)
+    failing: dict[str, int] = {}
+    for rule, _category, _severity, status, count in counts:
+        if status == FAIL:
+            failing[rule] = failing.get(rule, 0) + count
     if any(entry.failed for entry in result.values()):
-        for group in _failing_rules(evaluation=evaluation, query=query):
+        for group in _failing_rules(evaluation=evaluation, query=query, failing=failing):
             result[group.category].failing_rules.append(group)
     for entry in result.values():
         entry.failing_rules.sort(key=lambda g: (severity_rank(g.severity), g.rule))
@@ -93,17 +97,21 @@ FINDING_COLUMNS = (
 )  # fmt: skip
 
 
-def _failing_rules(*, evaluation, query: str) -> list[RuleFindings]:
+def _failing_rules(*, evaluation, query: str, failing: dict[str, int]) -> list[RuleFindings]:
     """Failing checks grouped by rule: the first CHECKS_PER_RULE by object name, and how many
-    match. One statement: the matching checks counted by rule, then each rule's first ones by
-    a LATERAL ... ORDER BY object name LIMIT on the (evaluation, status, rule) index (a top-N
-    per rule: no sort of every failing check with its text, 85,000 in a 100,000-task swarm)."""
+    match. One statement: the matching checks counted by rule (without QUERY, the counts of
+    FAILING, each rule's failing checks, are those), then each rule's first ones by a LATERAL
+    ... ORDER BY object name LIMIT on the (evaluation, status, rule) index (a top-N per rule:
+    no sort of every failing check with its text, 85,000 in a 100,000-task swarm)."""
 
     checks = CheckResult.objects.filter(evaluation=evaluation, status=FAIL)
     query = query.strip()[:QUERY_MAX]
     if query:
         checks = checks.filter(Q(rule__icontains=query) | Q(object_name__icontains=query))
-    found = _first_per_rule(checks) if connection.vendor == "postgresql" else _numbered(checks)
+    if connection.vendor != "postgresql":
+        found = _numbered(checks)
+    else:
+        found = _first_per_rule(checks, matched=None if query else failing)
     rules: dict[str, RuleFindings] = {}
     for matched, rule, category, severity, object_type, name, message, remediation, _ in found:
         entry = rules.get(rule)
@@ -121,17 +129,23 @@ def _failing_rules(*, evaluation, query: str) -> list[RuleFindings]:
     return list(rules.values())
 
 
-def _first_per_rule(checks) -> list[tuple]:
+def _first_per_rule(checks, *, matched: dict[str, int] | None) -> list[tuple]:
     """(matched, *FINDING_COLUMNS) of each rule's first CHECKS_PER_RULE CHECKS by object name:
-    the PostgreSQL statement (LATERAL)."""
-    narrow, narrow_params = checks.order_by().values("rule").query.sql_with_params()
+    the PostgreSQL statement (LATERAL). MATCHED: rule -> how many CHECKS, when known (then not
+    counted again: 85,000 index entries)."""
+    if matched is None:
+        narrow, narrow_params = checks.order_by().values("rule").query.sql_with_params()
+        counted = f"(SELECT rule, COUNT(*) AS matched FROM ({narrow}) AS f GROUP BY rule)"  # noqa: S608
+    else:
+        counted = "(SELECT * FROM unnest(%s::text[], %s::bigint[]) AS f(rule, matched))"
+        rules = [rule for rule, count in matched.items() if count]
+        narrow_params = (rules, [matched[rule] for rule in rules])
     wide, wide_params = checks.order_by().values(*FINDING_COLUMNS).query.sql_with_params()
     columns = ", ".join(f"c.{name}" for name in FINDING_COLUMNS)
     # Both subqueries are the ORM's own SQL for CHECKS (nothing from the request but
     # parameters); PostgreSQL folds them into the outer statement.
     sql = (
-        f"SELECT m.matched, {columns} FROM "  # noqa: S608
-        f"(SELECT rule, COUNT(*) AS matched FROM ({narrow}) AS f GROUP BY rule) AS m "
+        f"SELECT m.matched, {columns} FROM {counted} AS m "  # noqa: S608
         f"CROSS JOIN LATERAL (SELECT * FROM ({wide}) AS w WHERE w.rule = m.rule "
         f"ORDER BY w.object_name, w.id LIMIT {CHECKS_PER_RULE:d}) AS c "
         "ORDER BY c.rule, c.object_name, c.id"
