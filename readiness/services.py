@@ -160,8 +160,8 @@ def _change_line(row: tuple) -> str:
 def _store_changes(*, cluster: Cluster, at: datetime, appeared: list, resolved: list) -> int:
     """The failures APPEARED (checks) and RESOLVED ((rule, object type, object name, severity))
     at this evaluation as FailureChange rows, each linked to the latest earlier row of its
-    failure (previous_at, see readiness.changes): two statements (the lookup, then a COPY on
-    PostgreSQL), none when nothing changed."""
+    failure (previous_at, see readiness.changes): up to three statements (the lookup, then a
+    COPY on PostgreSQL), none when nothing changed."""
     rows = [
         (c.rule, c.object.type, c.object.name[:255], True, c.severity, c.message) for c in appeared
     ]

@@ -53,4 +53,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(create_failure_index, drop_failure_index),
+        migrations.RemoveIndex(model_name="failurechange", name="readiness_f_cluster_e3b64c_idx"),
     ]
