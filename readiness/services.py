@@ -196,6 +196,21 @@ class EvaluationOutcome:
     notices: list[Notice]
 
 
+# pg_advisory_xact_lock(EVALUATION_LOCK, cluster id): one evaluation of a cluster at a time
+EVALUATION_LOCK = 1802
+
+
+def _lock_evaluations(cluster: Cluster) -> None:
+    """Wait for any other evaluation of CLUSTER being stored to commit, until this transaction
+    ends (PostgreSQL; SQLite has one writer at a time). A re-scoring after a waiver change and a
+    poll would otherwise both compare with the same previous evaluation, and the second's
+    FailureChange rows would not be linked to the first's (readiness.changes counts a failure
+    with one row in a span as its net change)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [EVALUATION_LOCK, cluster.pk])
+
+
 def evaluation_run(
     *, cluster, snapshot, now: datetime, operations: OperationsFacts
 ) -> EvaluationOutcome:
@@ -205,6 +220,7 @@ def evaluation_run(
     report = selectors.report_for_cluster(
         cluster=cluster, snapshot=snapshot, now=now, operations=operations, keep_passes=False
     )
+    _lock_evaluations(cluster)
     previous = selectors.latest_evaluation(cluster=cluster)
     before = _failures(previous)
     nodes_unknown = sum(1 for node in snapshot.nodes if node.state == "unknown")
