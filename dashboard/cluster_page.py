@@ -197,7 +197,7 @@ def cluster_page(
     """The decision screen, findings, history, nodes, services and polls of one cluster."""
 
     query = query or PageQuery()
-    evaluation = latest_evaluation(cluster=cluster)
+    evaluation = latest_evaluation(cluster=cluster, with_changes=False)
     card, categories, fixes, changes = None, [], [], None
     if evaluation is not None:
         counts = check_counts(evaluation=evaluation)

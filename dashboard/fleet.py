@@ -1,6 +1,6 @@
 """The fleet page: one row per cluster, gathered in a fixed number of queries."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
 from urllib.parse import quote
@@ -15,10 +15,11 @@ from django.utils.timesince import timesince
 from clusters.models import Cluster
 from maintenance.selectors import fleet_maintenance
 from readiness.charts import Sparklines
-from readiness.selectors import daily_scores, with_latest_score
+from readiness.selectors import daily_lows, with_latest_score
 
 GRADES = ("A", "B", "C", "D", "F")
 NO_UPKEEP = {"next": None, "overdue_backups": 0, "overdue_steps": 0}
+NO_HISTORY = ([], [])
 CAPPED = "Capped at C by a failing critical check"
 ERROR_SHOWN = 120
 # What the fleet reads of each cluster: values, not model instances (500 of those cost as
@@ -55,7 +56,8 @@ class FleetRow:
     grade: str | None = None
     grade_capped: bool = False
     critical: int = 0
-    history: list[tuple[datetime, int]] = field(default_factory=list)
+    # the daily lows: day numbers (readiness.selectors.daily_lows) and scores
+    history: tuple[list[int], list[int]] = NO_HISTORY
     sparkline: str = ""  # SVG made of numbers and fixed text only
     last_poll_at: datetime | None = None
     last_poll_ok: bool | None = None
@@ -157,7 +159,9 @@ def fleet_rows(*, now: datetime, filters: FleetFilter, clusters=None) -> list[Fl
     clusters = (
         with_latest_score(clusters_qs).order_by("name").values_list(*FLEET_FIELDS, named=True)
     )
-    histories = daily_scores(environment=filters.environment, since=now - timedelta(days=30))
+    midnights, histories = daily_lows(
+        environment=filters.environment, since=now - timedelta(days=30)
+    )
     maintenance = fleet_maintenance(clusters=clusters_qs, now=now)
     sparklines = Sparklines(now=now)
     url = _detail_url()
@@ -175,7 +179,7 @@ def fleet_rows(*, now: datetime, filters: FleetFilter, clusters=None) -> list[Fl
             name=cluster.name,
             environment=cluster.environment,
             url=url(cluster.name),
-            history=histories.get(cluster.pk, []),
+            history=histories.get(cluster.pk, NO_HISTORY),
             last_poll_at=cluster.last_poll_at,
             last_poll_ok=cluster.last_poll_ok,
             last_error=cluster.last_poll_error,
@@ -205,7 +209,7 @@ def fleet_rows(*, now: datetime, filters: FleetFilter, clusters=None) -> list[Fl
             row.error_short = row.last_error
         if upkeep["next"] is not None:
             row.next_window = _next_window(upkeep["next"], viewer_zone)
-        row.sparkline = sparklines.draw(row.history)
+        row.sparkline = sparklines.draw_days(*row.history, midnights)
         row.html = row_html(row)
         rows.append(row)
     return rows

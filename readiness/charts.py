@@ -63,6 +63,8 @@ class Sparklines:
         self._xs: dict[datetime, str] = {}  # formatted coordinates, by time and by score
         self._ys: dict[int, str] = {}
         self._xy: dict[tuple[datetime, int], str] = {}  # "x,y" by point
+        self._inside: dict[int, bool] = {}  # draw_days: by day number, whether it is drawn
+        self._day_xy: dict[tuple[int, int], str] = {}  # draw_days: "x,y" by (day, score)
         grid = f"{_y(70, self.pad, self.inner_h):.1f}"
         self._head = (
             f'<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
@@ -93,11 +95,38 @@ class Sparklines:
 
     def draw(self, points: Sequence[tuple[datetime, int]]) -> str:
         """One sparkline of (when, score) POINTS; those outside the range are left out."""
-        start, now, days = self.start, self.now, self.days
+        start, now = self.start, self.now
         shown = [point for point in points if start <= point[0] <= now]
         shown.sort(key=itemgetter(0))
-        if shown:
-            scores = [score for _, score in shown]
+        xy = self._xy
+        coords = [xy.get(point) or self._point(point) for point in shown]
+        return self._svg([score for _, score in shown], coords)
+
+    def draw_days(self, days: Sequence[int], lows: Sequence[int], when) -> str:
+        """draw() of the points (WHEN[day], low) of DAYS and LOWS (day numbers and scores, as
+        readiness.selectors.daily_lows gives them; WHEN the same mapping for every call on
+        this Sparklines), without making them: a fleet's 60,000 (time, score) pairs cost more
+        to build and compare than the drawing. Days out of order are drawn by draw()."""
+        if any(a >= b for a, b in zip(days, days[1:], strict=False)):
+            return self.draw(list(zip(map(when.__getitem__, days), lows, strict=True)))
+        inside, xy = self._inside, self._day_xy
+        scores, coords = [], []
+        for day, low in zip(days, lows, strict=True):
+            shown = inside.get(day)
+            if shown is None:
+                shown = inside[day] = self.start <= when[day] <= self.now
+            if shown:
+                scores.append(low)
+                point = xy.get((day, low))
+                if point is None:
+                    point = xy[day, low] = f"{self._x(when[day])},{self._y(low)}"
+                coords.append(point)
+        return self._svg(scores, coords)
+
+    def _svg(self, scores: list[int], coords: list[str]) -> str:
+        """The sparkline of SCORES drawn at COORDS ("x,y" each)."""
+        days = self.days
+        if scores:
             label = (
                 f"Score over {days} days: from {scores[0]} to {scores[-1]}, "
                 f"low {min(scores)}, high {max(scores)}"
@@ -105,10 +134,8 @@ class Sparklines:
         else:
             label = f"Score over {days} days: no data"
         parts = [self._head, label, '">', f"<title>{label}</title>", self._grid]
-        xy = self._xy
-        coords = [xy.get(point) or self._point(point) for point in shown]
         if len(coords) == 1:
-            coords.insert(0, f"{self.pad:.1f},{self._y(shown[0][1])}")
+            coords.insert(0, f"{self.pad:.1f},{self._y(scores[0])}")
         if coords:
             parts.append(f'<path d="M{" L".join(coords)}" class="spark-line" fill="none"/>')
             x, y = coords[-1].split(",")

@@ -3,15 +3,16 @@ marks. Each is one query (or none), whatever the number of checks or evaluations
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 
-from readiness.changes import NetChanges, net_changes
+from readiness.changes import net_change_count
 from readiness.checks import CRITICAL, FAIL, INFO, WARNING, Check, Obj, severity_rank
 from readiness.fixfirst import Fix, fix_first_from
 from readiness.models import CheckResult, Evaluation, Waiver
@@ -79,8 +80,12 @@ def category_findings(
         entry = result.setdefault(category, CategoryFindings(category, None, 0))
         if severity in (CRITICAL, WARNING, INFO):
             setattr(entry, severity, getattr(entry, severity) + count)
+    failing: dict[str, int] = {}
+    for rule, _category, _severity, status, count in counts:
+        if status == FAIL:
+            failing[rule] = failing.get(rule, 0) + count
     if any(entry.failed for entry in result.values()):
-        for group in _failing_rules(evaluation=evaluation, query=query):
+        for group in _failing_rules(evaluation=evaluation, query=query, failing=failing):
             result[group.category].failing_rules.append(group)
     for entry in result.values():
         entry.failing_rules.sort(key=lambda g: (severity_rank(g.severity), g.rule))
@@ -92,17 +97,21 @@ FINDING_COLUMNS = (
 )  # fmt: skip
 
 
-def _failing_rules(*, evaluation, query: str) -> list[RuleFindings]:
+def _failing_rules(*, evaluation, query: str, failing: dict[str, int]) -> list[RuleFindings]:
     """Failing checks grouped by rule: the first CHECKS_PER_RULE by object name, and how many
-    match. One statement: the matching checks counted by rule, then each rule's first ones by
-    a LATERAL ... ORDER BY object name LIMIT on the (evaluation, status, rule) index (a top-N
-    per rule: no sort of every failing check with its text, 85,000 in a 100,000-task swarm)."""
+    match. One statement: the matching checks counted by rule (without QUERY, the counts of
+    FAILING, each rule's failing checks, are those), then each rule's first ones by a LATERAL
+    ... ORDER BY object name LIMIT on the (evaluation, status, rule) index (a top-N per rule:
+    no sort of every failing check with its text, 85,000 in a 100,000-task swarm)."""
 
     checks = CheckResult.objects.filter(evaluation=evaluation, status=FAIL)
     query = query.strip()[:QUERY_MAX]
     if query:
         checks = checks.filter(Q(rule__icontains=query) | Q(object_name__icontains=query))
-    found = _first_per_rule(checks) if connection.vendor == "postgresql" else _numbered(checks)
+    if connection.vendor != "postgresql":
+        found = _numbered(checks)
+    else:
+        found = _first_per_rule(checks, matched=None if query else failing)
     rules: dict[str, RuleFindings] = {}
     for matched, rule, category, severity, object_type, name, message, remediation, _ in found:
         entry = rules.get(rule)
@@ -120,17 +129,23 @@ def _failing_rules(*, evaluation, query: str) -> list[RuleFindings]:
     return list(rules.values())
 
 
-def _first_per_rule(checks) -> list[tuple]:
+def _first_per_rule(checks, *, matched: dict[str, int] | None) -> list[tuple]:
     """(matched, *FINDING_COLUMNS) of each rule's first CHECKS_PER_RULE CHECKS by object name:
-    the PostgreSQL statement (LATERAL)."""
-    narrow, narrow_params = checks.order_by().values("rule").query.sql_with_params()
+    the PostgreSQL statement (LATERAL). MATCHED: rule -> how many CHECKS, when known (then not
+    counted again: 85,000 index entries)."""
+    if matched is None:
+        narrow, narrow_params = checks.order_by().values("rule").query.sql_with_params()
+        counted = f"(SELECT rule, COUNT(*) AS matched FROM ({narrow}) AS f GROUP BY rule)"  # noqa: S608
+    else:
+        counted = "(SELECT * FROM unnest(%s::text[], %s::bigint[]) AS f(rule, matched))"
+        rules = [rule for rule, count in matched.items() if count]
+        narrow_params = (rules, [matched[rule] for rule in rules])
     wide, wide_params = checks.order_by().values(*FINDING_COLUMNS).query.sql_with_params()
     columns = ", ".join(f"c.{name}" for name in FINDING_COLUMNS)
     # Both subqueries are the ORM's own SQL for CHECKS (nothing from the request but
     # parameters); PostgreSQL folds them into the outer statement.
     sql = (
-        f"SELECT m.matched, {columns} FROM "  # noqa: S608
-        f"(SELECT rule, COUNT(*) AS matched FROM ({narrow}) AS f GROUP BY rule) AS m "
+        f"SELECT m.matched, {columns} FROM {counted} AS m "  # noqa: S608
         f"CROSS JOIN LATERAL (SELECT * FROM ({wide}) AS w WHERE w.rule = m.rule "
         f"ORDER BY w.object_name, w.id LIMIT {CHECKS_PER_RULE:d}) AS c "
         "ORDER BY c.rule, c.object_name, c.id"
@@ -191,26 +206,31 @@ def _fix_first(evaluation) -> list[Fix]:
 
 @dataclass
 class Changes:
-    """New and resolved failures over a span: (rule, object type, object name) each."""
+    """New and resolved failures over a span: how many, and the first CHANGES_SHOWN of each by
+    (rule, object type, object name)."""
 
-    new: list[tuple[str, str, str]]
-    resolved: list[tuple[str, str, str]]
+    new_count: int
+    resolved_count: int
+    new_shown: list[tuple[str, str, str]]
+    resolved_shown: list[tuple[str, str, str]]
 
     @property
-    def new_shown(self):
-        return self.new[:CHANGES_SHOWN]
-
-    @property
-    def resolved_shown(self):
-        return self.resolved[:CHANGES_SHOWN]
+    def any(self) -> bool:
+        return bool(self.new_count or self.resolved_count)
 
     @property
     def new_more(self) -> int:
-        return max(0, len(self.new) - CHANGES_SHOWN)
+        return max(0, self.new_count - CHANGES_SHOWN)
 
     @property
     def resolved_more(self) -> int:
-        return max(0, len(self.resolved) - CHANGES_SHOWN)
+        return max(0, self.resolved_count - CHANGES_SHOWN)
+
+    @classmethod
+    def of(cls, new, resolved) -> Changes:
+        """The Changes of the lists of keys NEW and RESOLVED."""
+        new, resolved = sorted(map(tuple, new)), sorted(map(tuple, resolved))
+        return cls(len(new), len(resolved), new[:CHANGES_SHOWN], resolved[:CHANGES_SHOWN])
 
 
 @dataclass
@@ -223,23 +243,60 @@ class WhatChanged:
 def what_changed(*, evaluation, since: datetime) -> WhatChanged:
     """New and resolved failures of the latest EVALUATION (since the poll before it) and since
     SINCE: a failure new then resolved within the span (or the reverse) is neither. A waived
-    failure counts as resolved. One query over the FailureChange rows since SINCE (kept
-    whatever the thinning of old evaluations: readiness.changes)."""
+    failure counts as resolved. Two queries, whatever the number of changes: the evaluation's
+    own lists, counted (on PostgreSQL: in the database, so that a first poll's 85,000 new
+    failures are not read), and readiness.changes.net_change_count over the FailureChange rows
+    since SINCE (kept whatever the thinning of old evaluations)."""
 
-    net = net_changes(cluster_ids=[evaluation.cluster_id], since=since).get(
-        evaluation.cluster_id, NetChanges()
-    )
-    new, resolved = net.new, net.resolved
-    last = Changes(
-        new=sorted(map(tuple, evaluation.new_failures)),
-        resolved=sorted(map(tuple, evaluation.resolved_failures)),
-    )
-    first = not Evaluation.objects.filter(
-        cluster_id=evaluation.cluster_id, evaluated_at__lt=evaluation.evaluated_at
-    ).exists()
+    last, first = _last_poll(evaluation)
+    week = net_change_count(cluster_id=evaluation.cluster_id, since=since, shown=CHANGES_SHOWN)
     return WhatChanged(
-        last_poll=last, week=Changes(sorted(new), sorted(resolved)), first_evaluation=first
+        last_poll=last,
+        week=Changes(week.new, week.resolved, week.new_first, week.resolved_first),
+        first_evaluation=first,
     )
+
+
+# PostgreSQL: how many keys a stored list holds and its first CHANGES_SHOWN in Python's order
+# (code points), without reading the list out
+_LIST_HEAD = (
+    "jsonb_array_length(e.{name}), (SELECT COALESCE(jsonb_agg(k.v), '[]') FROM "
+    '(SELECT v FROM jsonb_array_elements(e.{name}) AS v ORDER BY (v->>0) COLLATE "C", '
+    '(v->>1) COLLATE "C", (v->>2) COLLATE "C" LIMIT {shown:d}) AS k)'
+)
+
+
+def _last_poll(evaluation) -> tuple[Changes, bool]:
+    """EVALUATION's new and resolved failures, and whether it is its cluster's first: one
+    query."""
+    if connection.vendor != "postgresql":
+        earlier = Evaluation.objects.filter(
+            cluster_id=OuterRef("cluster_id"), evaluated_at__lt=OuterRef("evaluated_at")
+        )
+        new, resolved, earlier = (
+            Evaluation.objects.filter(pk=evaluation.pk)
+            .annotate(earlier=Exists(earlier))
+            .values_list("new_failures", "resolved_failures", "earlier")
+            .get()
+        )
+        return Changes.of(new, resolved), not earlier
+    lists = ", ".join(
+        _LIST_HEAD.format(name=name, shown=CHANGES_SHOWN)
+        for name in ("new_failures", "resolved_failures")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {lists}, EXISTS (SELECT 1 FROM readiness_evaluation p "  # noqa: S608
+            "WHERE p.cluster_id = e.cluster_id AND p.evaluated_at < e.evaluated_at) "
+            "FROM readiness_evaluation e WHERE e.id = %s",
+            [evaluation.pk],
+        )
+        new_count, new, resolved_count, resolved, earlier = cursor.fetchone()
+    new, resolved = (json.loads(v) if isinstance(v, str) else v for v in (new, resolved))
+    changes = Changes(
+        new_count, resolved_count, [tuple(k) for k in new], [tuple(k) for k in resolved]
+    )
+    return changes, not earlier
 
 
 def waiver_marks(*, cluster, since: datetime, now: datetime) -> list[tuple[datetime, str, str]]:

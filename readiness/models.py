@@ -104,10 +104,27 @@ class FailureChange(models.Model):
     object_type = models.CharField(max_length=16)
     object_name = models.CharField(max_length=255)
     message = models.TextField(blank=True, default="")
+    # Written with the row by readiness.services: the latest `at` of the cluster's earlier rows
+    # of the same failure (rule, object type, object name), None when none is kept. "What
+    # changed" reads only the failures with more than one row in its span and counts the
+    # others (readiness.changes.net_change_count). A row not linked is always read.
+    linked = models.BooleanField(default=False, db_default=False)
+    previous_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["cluster", "at"])]
+        # Also failurechange_failure on (cluster, appeared, rule, object type, object name,
+        # at), in code point order on PostgreSQL (COLLATE "C", which an Index here cannot say
+        # for SQLite too): made by migration readiness/0009. It serves a cluster's rows too
+        # (all kept rows are those of 8 days, the span 7): a (cluster, at) index as well drew
+        # the planner away from it for the latest row of a failure.
+        indexes = [
+            models.Index(
+                fields=["cluster", "at"],
+                condition=Q(linked=False) | Q(previous_at__isnull=False),
+                name="failurechange_followed",
+            ),
+        ]
 
     def __str__(self) -> str:
         verb = "appeared" if self.appeared else "resolved"

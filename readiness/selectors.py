@@ -109,9 +109,15 @@ def check_counts(*, evaluation) -> list[tuple[str, str, str, str, int]]:
 LATEST_FIRST = ("-evaluated_at", "-id")
 
 
-def latest_evaluation(*, cluster, settled: bool = False) -> Evaluation | None:
-    """CLUSTER's latest evaluation (SETTLED: the latest whose snapshot knew every node's state)."""
+def latest_evaluation(
+    *, cluster, settled: bool = False, with_changes: bool = True
+) -> Evaluation | None:
+    """CLUSTER's latest evaluation (SETTLED: the latest whose snapshot knew every node's state;
+    not WITH_CHANGES: its new and resolved failure lists left unread, 85,000 keys after a big
+    swarm's first poll)."""
     rows = Evaluation.objects.filter(cluster=cluster)
+    if not with_changes:
+        rows = rows.defer("new_failures", "resolved_failures")
     return (rows.filter(nodes_unknown=0) if settled else rows).order_by(*LATEST_FIRST).first()
 
 
@@ -170,11 +176,24 @@ def daily_scores(
     *, since: datetime, cluster_ids=None, environment: str = ""
 ) -> dict[int, list[tuple[datetime, int]]]:
     """cluster id -> its lowest score per UTC day from SINCE's day, days in order, for the
-    clusters CLUSTER_IDS (if given) of ENVIRONMENT (if given), in one query. Read from
-    DailyScore (a row per cluster and day, kept by the database as evaluations are stored), not
-    from the evaluations: a poll a minute stores 2,880 of them a day per cluster. A fleet's
-    month is tens of thousands of days: they come back as one row of arrays per cluster, the
-    ORM's query wrapped in an aggregation it cannot express."""
+    clusters CLUSTER_IDS (if given) of ENVIRONMENT (if given), in one query (daily_lows)."""
+    midnights, lows = daily_lows(since=since, cluster_ids=cluster_ids, environment=environment)
+    return {
+        cluster_id: list(zip(map(midnights.__getitem__, days), scores, strict=True))
+        for cluster_id, (days, scores) in lows.items()
+    }
+
+
+def daily_lows(
+    *, since: datetime, cluster_ids=None, environment: str = ""
+) -> tuple[_Midnights, dict[int, tuple[list[int], list[int]]]]:
+    """As daily_scores, each cluster's days as numbers of days after SINCE's day and its lows,
+    in day order (two lists), with the mapping of a day's number to its midnight UTC: a fleet's
+    month is 60,000 days, which the fleet page draws without making a (time, score) pair of
+    each (readiness.charts.Sparklines.draw_days). Read from DailyScore (a row per cluster and
+    day, kept by the database as evaluations are stored), not from the evaluations: a poll a
+    minute stores 2,880 of them a day per cluster. They come back as one row of arrays per
+    cluster, the ORM's query wrapped in an aggregation it cannot express."""
 
     first = since.astimezone(UTC).date()
     days = DailyScore.objects.filter(day__gte=first)
@@ -196,11 +215,7 @@ def daily_scores(
     with connection.cursor() as cursor:
         cursor.execute(arrays, [first, *params])
         rows = cursor.fetchall()
-    midnights = _Midnights(first)
-    return {
-        cluster_id: list(zip(map(midnights.__getitem__, days), lows, strict=True))
-        for cluster_id, days, lows in rows
-    }
+    return _Midnights(first), {cluster_id: (days, lows) for cluster_id, days, lows in rows}
 
 
 class _Midnights(dict):

@@ -16,6 +16,7 @@ from audit import services as audit
 from clusters.models import Cluster
 from clusters.selectors import may
 from readiness import catalogue, selectors
+from readiness.changes import latest_change_at
 from readiness.checks import CRITICAL, FAIL, NOT_EVALUATED, PENDING, WAIVED
 from readiness.facts import OperationsFacts
 from readiness.models import (
@@ -140,32 +141,42 @@ def _store_checks(evaluation: Evaluation, checks) -> int:
 
 
 CHANGE_COLUMNS = (
-    "cluster_id", "at", "appeared", "rule", "severity", "object_type", "object_name", "message"
+    "cluster_id", "at", "appeared", "rule", "severity", "object_type", "object_name", "message",
+    "linked", "previous_at",
 )  # fmt: skip
 
 
 def _change_line(row: tuple) -> str:
     """One COPY line of a FailureChange row; only the object name and message are escaped."""
-    cluster_id, at, appeared, rule, severity, kind, name, message = row
+    cluster_id, at, appeared, rule, severity, kind, name, message, linked, previous = row
+    previous = "\\N" if previous is None else previous.isoformat()
     return (
         f"{cluster_id}\t{at.isoformat()}\t{'t' if appeared else 'f'}\t{rule}\t{severity}\t"
-        f"{kind}\t{_copy_text(name)}\t{_copy_text(message)}\n"
+        f"{kind}\t{_copy_text(name)}\t{_copy_text(message)}\t{'t' if linked else 'f'}\t"
+        f"{previous}\n"
     )
 
 
 def _store_changes(*, cluster: Cluster, at: datetime, appeared: list, resolved: list) -> int:
     """The failures APPEARED (checks) and RESOLVED ((rule, object type, object name, severity))
-    at this evaluation as FailureChange rows: one statement (a COPY on PostgreSQL), none when
-    nothing changed."""
+    at this evaluation as FailureChange rows, each linked to the latest earlier row of its
+    failure (previous_at, see readiness.changes): up to three statements (the lookup, then a
+    COPY on PostgreSQL), none when nothing changed."""
     rows = [
-        (cluster.pk, at, True, c.rule, c.severity, c.object.type, c.object.name[:255], c.message)
-        for c in appeared
+        (c.rule, c.object.type, c.object.name[:255], True, c.severity, c.message) for c in appeared
     ]
-    rows += [
-        (cluster.pk, at, False, rule, severity, kind, name, "")
-        for rule, kind, name, severity in resolved
-    ]
-    return _insert_all(FailureChange, CHANGE_COLUMNS, rows, row=lambda r: r, line=_change_line)
+    rows += [(rule, kind, name, False, severity, "") for rule, kind, name, severity in resolved]
+    if not rows:
+        return 0
+    latest = latest_change_at(cluster_id=cluster.pk, keys={r[:3] for r in rows})
+    linked = []
+    for rule, kind, name, is_new, severity, message in rows:
+        key = (rule, kind, name)
+        linked.append(
+            (cluster.pk, at, is_new, rule, severity, kind, name, message, True, latest.get(key))
+        )
+        latest[key] = at  # a failure twice in one evaluation: the second row follows the first
+    return _insert_all(FailureChange, CHANGE_COLUMNS, linked, row=lambda r: r, line=_change_line)
 
 
 @dataclass(frozen=True)
@@ -185,6 +196,21 @@ class EvaluationOutcome:
     notices: list[Notice]
 
 
+# pg_advisory_xact_lock(EVALUATION_LOCK, cluster id): one evaluation of a cluster at a time
+EVALUATION_LOCK = 1802
+
+
+def _lock_evaluations(cluster: Cluster) -> None:
+    """Wait for any other evaluation of CLUSTER being stored to commit, until this transaction
+    ends (PostgreSQL; SQLite has one writer at a time). A re-scoring after a waiver change and a
+    poll would otherwise both compare with the same previous evaluation, and the second's
+    FailureChange rows would not be linked to the first's (readiness.changes counts a failure
+    with one row in a span as its net change)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [EVALUATION_LOCK, cluster.pk])
+
+
 def evaluation_run(
     *, cluster, snapshot, now: datetime, operations: OperationsFacts
 ) -> EvaluationOutcome:
@@ -194,6 +220,7 @@ def evaluation_run(
     report = selectors.report_for_cluster(
         cluster=cluster, snapshot=snapshot, now=now, operations=operations, keep_passes=False
     )
+    _lock_evaluations(cluster)
     previous = selectors.latest_evaluation(cluster=cluster)
     before = _failures(previous)
     nodes_unknown = sum(1 for node in snapshot.nodes if node.state == "unknown")

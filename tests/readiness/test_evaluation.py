@@ -397,3 +397,25 @@ def test_it_keeps_only_failures_with_the_full_summary_and_score(cluster, capsys)
     assert {c["status"] for c in failed["checks"]} == {"fail"}
     del full["checks"], failed["checks"], full["evaluated_at"], failed["evaluated_at"]
     assert failed == full
+
+
+def test_one_evaluation_of_a_cluster_is_stored_at_a_time(cluster, notify):
+    """Until the transaction storing an evaluation ends, another evaluation of the cluster
+    waits (its FailureChange rows must follow this one's: readiness.changes)."""
+    import psycopg2  # deferred: a second session, outside the test's transaction
+
+    other = Cluster.objects.create(name="other", url="unix:///run/other.sock")
+    pipeline.evaluation_run(cluster=cluster, snapshot=bad(), now=NOW)  # in the test's transaction
+    second = psycopg2.connect(**connection.get_connection_params())
+    second.autocommit = True
+    try:
+        with second.cursor() as cursor:
+            held = []
+            for pk in (cluster.pk, other.pk):
+                cursor.execute(
+                    "SELECT pg_try_advisory_xact_lock(%s, %s)", [services.EVALUATION_LOCK, pk]
+                )
+                held.append(not cursor.fetchone()[0])
+    finally:
+        second.close()
+    assert held == [True, False]

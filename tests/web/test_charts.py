@@ -52,3 +52,26 @@ def test_it_labels_grade_bands_and_days_on_the_history_chart():
 
 def test_it_says_so_when_there_is_no_history():
     assert "No evaluations yet" in history_chart([], now=NOW)
+
+
+def test_a_fleets_sparklines_from_day_numbers_are_those_of_the_points():
+    """Sparklines.draw_days (the fleet page: day numbers and lows) draws what draw() draws of
+    the (midnight, low) points: days out of the range left out, out of order or repeated days
+    as draw() orders them, one point, none; the memos shared across the fleet's rows."""
+    import random
+
+    from readiness.charts import Sparklines
+    from readiness.selectors import _Midnights
+
+    now = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
+    midnights = _Midnights((now - timedelta(days=31)).date())
+    rng = random.Random(7)
+    cases = [([], []), ([30], [55]), ([0, 1, 2], [90, 80, 70]), ([3, 1, 2], [1, 2, 3]),
+             ([4, 4, 5], [10, 20, 30]), ([0, 31, 32], [50, 60, 70])]  # fmt: skip
+    for _ in range(40):
+        days = sorted(rng.sample(range(34), rng.randint(0, 33)))
+        cases.append((days, [rng.randint(0, 100) for _ in days]))
+    by_days, by_points = Sparklines(now=now), Sparklines(now=now)
+    for days, lows in cases:
+        points = [(midnights[day], low) for day, low in zip(days, lows, strict=True)]
+        assert by_days.draw_days(days, lows, midnights) == by_points.draw(points)

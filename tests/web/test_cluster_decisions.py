@@ -8,9 +8,10 @@ from django.urls import reverse
 
 from clusters.models import Node, Service
 from readiness.charts import Mark, history_chart
-from readiness.cluster_selectors import what_changed
+from readiness.checks import FAIL, Check, Obj
+from readiness.cluster_selectors import Changes, what_changed
 from readiness.models import Evaluation, FailureChange
-from readiness.services import evaluations_prune
+from readiness.services import _store_changes, evaluations_prune
 from tests.web.test_cluster_page_size import NOW, big_cluster, evaluate
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +91,8 @@ def test_fix_first_and_the_cap_reason_are_on_top(client, viewer):
     assert evaluation.grade_capped is False and 'id="cap-why"' not in page
 
 
-def test_what_changed_nets_out_failures_new_then_resolved_and_survives_thinning():
+@pytest.mark.parametrize("linked", [True, False])
+def test_what_changed_nets_out_failures_new_then_resolved_and_survives_thinning(linked):
     cluster = big_cluster()
     a, b, c = ["r.a", "service", "a"], ["r.b", "service", "b"], ["r.c", "service", "c"]
     spans = [(8, [a], []), (5, [b, c], []), (4, [], []), (3, [], [a, b]), (1, [b], [c])]
@@ -99,11 +101,16 @@ def test_what_changed_nets_out_failures_new_then_resolved_and_survives_thinning(
         last = Evaluation.objects.create(cluster=cluster, environment="production",
             snapshot_at=at, evaluated_at=at, score=50, grade="D",
             new_failures=new, resolved_failures=resolved)  # fmt: skip
+        if linked:  # as an evaluation writes them
+            checks = [Check(r, "c", "warning", FAIL, Obj(t, "", n), "", "") for r, t, n in new]
+            warnings = [(*key, "warning") for key in resolved]
+            _store_changes(cluster=cluster, at=at, appeared=checks, resolved=warnings)
         for appeared, keys in ((True, new), (False, resolved)):
             FailureChange.objects.bulk_create(
                 FailureChange(cluster=cluster, at=at, appeared=appeared, rule=rule,
                               severity="warning", object_type=kind, object_name=name)
                 for rule, kind, name in keys
+                if not linked
             )  # fmt: skip
         # earlier the same day, evaluations that changed nothing: the day keeps its first,
         # so thinning drops the ones above that held the changes
@@ -111,13 +118,14 @@ def test_what_changed_nets_out_failures_new_then_resolved_and_survives_thinning(
             Evaluation.objects.create(cluster=cluster, environment="production",
                 snapshot_at=at, evaluated_at=at - timedelta(minutes=minutes), score=50,
                 grade="D")  # fmt: skip
+    assert FailureChange.objects.filter(linked=True).count() == (7 if linked else 0)
     for now in (NOW, NOW + timedelta(hours=1)):  # before and after the history is thinned
         if now != NOW:
             assert evaluations_prune(now=now)["evaluations"] > 0
         changes = what_changed(evaluation=last, since=now - timedelta(days=7))
-        assert changes.last_poll.new == [tuple(b)] and changes.last_poll.resolved == [tuple(c)]
-        assert changes.week.new == [tuple(b)]  # c came and went; b went and came back
-        assert changes.week.resolved == [tuple(a)]
+        assert changes.last_poll == Changes(1, 1, [tuple(b)], [tuple(c)])
+        # c came and went; b went and came back
+        assert changes.week == Changes(1, 1, [tuple(b)], [tuple(a)])
         assert not changes.first_evaluation
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from clusters.models import Cluster, Node, Service
 from readiness import cluster_selectors
 from readiness.models import CheckResult, Evaluation
+from readiness.selectors import check_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -184,6 +185,12 @@ def test_the_first_checks_per_rule_are_those_a_window_numbers(query):
     checks = CheckResult.objects.filter(evaluation=evaluation, status="fail")
     if query:
         checks = checks.filter(Q(rule__icontains=query) | Q(object_name__icontains=query))
-    lateral = cluster_selectors._first_per_rule(checks)
+    lateral = cluster_selectors._first_per_rule(checks, matched=None)
     assert lateral == cluster_selectors._numbered(checks)
+    if not query:  # the page's counts of failing checks (RuleCount), not counted again
+        failing = {}
+        for rule, _, _, status, count in check_counts(evaluation=evaluation):
+            if status == "fail":
+                failing[rule] = failing.get(rule, 0) + count
+        assert cluster_selectors._first_per_rule(checks, matched=failing) == lateral
     assert len(lateral) == {"": 13, "obj-0": 13, "TAG": 5, "nothing-matches": 0}[query]
