@@ -149,10 +149,16 @@ def _sync(
                 changed.append((swarm_id, {**values, "digest": digest}))
         update_fields = [*fields, "digest"]
     else:
-        existing.update(
-            (row[0], row[1:])
-            for row in model.objects.filter(cluster=cluster).values_list("swarm_id", "pk", *fields)
-        )
+        # Read with a plain cursor: the model's values_list costs some 2 µs a row in Django,
+        # 0.2 s for the 100,000 running tasks of a big swarm (the columns are plain ones).
+        meta = model._meta
+        columns = ", ".join(meta.get_field(name).column for name in ("swarm_id", "id", *fields))
+        with db.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns} FROM {meta.db_table} WHERE cluster_id = %s",  # noqa: S608
+                [cluster.pk],
+            )
+            existing.update((row[0], row[1:]) for row in cursor.fetchall())
         stored_fields = itemgetter(*fields) if len(fields) > 1 else lambda v: (v[fields[0]],)
         changed = [
             (swarm_id, values)

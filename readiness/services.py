@@ -297,9 +297,16 @@ def _failures(evaluation: Evaluation | None) -> dict[str, list]:
     """EVALUATION's failing checks: failure key -> [rule, object type, object name]."""
     if evaluation is None:
         return {}
-    failed = evaluation.checks.filter(status=FAIL).values_list(
-        "rule", "object_type", "object_id", "object_name", "severity"
-    )
+    # A plain cursor: Django's values_list costs some 2 µs a row, 0.2 s for the 91,565
+    # failing checks of a big swarm's evaluation. In id order, as the model orders them.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rule, object_type, object_id, object_name, severity "  # noqa: S608
+            f"FROM {CheckResult._meta.db_table} WHERE evaluation_id = %s AND status = %s "
+            "ORDER BY id",
+            [evaluation.pk, FAIL],
+        )
+        failed = cursor.fetchall()
     return {
         _failure_key(rule, object_type, object_id, object_name): (
             rule, object_type, object_name, severity
