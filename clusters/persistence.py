@@ -4,7 +4,7 @@ failed polls, and the thinning of old history."""
 from __future__ import annotations
 
 import hashlib
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -124,8 +124,8 @@ def _sync(
     Models with a ``digest`` column are compared by the hash of their FIELDS (no JSON field is
     read back; DIGESTS, swarm id -> digest over _compared(FIELDS), when the caller has them),
     others field by field. Returns swarm id -> primary key for every row;
-    EXISTING (a dict) receives the rows as they were: swarm id -> (pk, *ALSO) for models with a
-    digest, (pk, *FIELDS) for the others.
+    EXISTING (a dict) receives the rows as they were: swarm id -> (pk, *ALSO) of the rows not
+    marked removed for models with a digest, (pk, *FIELDS) of every row for the others.
     """
     if existing is None:
         existing = {}
@@ -137,15 +137,15 @@ def _sync(
         # Live rows only: the removed ones (kept for history, more every week of a swarm whose
         # stacks are redeployed) would all be "gone" again in every poll's UPDATE. One that
         # comes back is not in STATE, so it is upserted (its removed_at cleared) like a new one.
-        for swarm_id, pk, digest, removed_at, *rest in model.objects.filter(
+        for swarm_id, pk, digest, *rest in model.objects.filter(
             cluster=cluster, removed_at__isnull=True
-        ).values_list("swarm_id", "pk", "digest", "removed_at", *also):
-            state[swarm_id] = (digest, removed_at)
+        ).values_list("swarm_id", "pk", "digest", *also):
+            state[swarm_id] = digest
             existing[swarm_id] = (pk, *rest)
         changed = []
         for swarm_id, values in rows.items():
             digest = digests[swarm_id] if digests is not None else row_digest(values, compared)
-            if state.get(swarm_id) != (digest, None):
+            if state.get(swarm_id) != digest:
                 changed.append((swarm_id, {**values, "digest": digest}))
         update_fields = [*fields, "digest"]
     else:
@@ -252,30 +252,6 @@ def _upsert(model, *, cluster: Cluster, rows: list, update_fields: list[str]) ->
         return dict(cursor.fetchall())
 
 
-class _Background(threading.Thread):
-    """FUNCTION(*ARGS) run on a daemon thread; result() waits for it and returns its value or
-    raises what it raised."""
-
-    def __init__(self, function, *args) -> None:
-        super().__init__(name="watchkeeper-background", daemon=True)
-        self._call = (function, args)
-        self._value = self._error = None
-        self.start()
-
-    def run(self) -> None:
-        function, args = self._call
-        try:
-            self._value = function(*args)
-        except BaseException as error:  # noqa: BLE001 - handed to result()
-            self._error = error
-
-    def result(self):
-        self.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 def poll_persist(
     *,
     cluster: Cluster,
@@ -295,7 +271,9 @@ def poll_persist(
     # The stored form is made on a thread of its own while this one waits for the database:
     # 0.7 s of encoding and compressing at 100,000 tasks, mostly overlapped (the snapshot is
     # not changed by persisting; an encoding error is raised by result() as before).
-    stored = _Background(PollSnapshot.compress, snapshot)
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-encode")
+    stored = encoder.submit(PollSnapshot.compress, snapshot)
+    encoder.shutdown(wait=False)  # the thread ends once the encoding is done
     with transaction.atomic():
         claim_held(cluster=cluster, claimed_at=claimed_at)
         known_nodes: dict[str, tuple] = {}
@@ -305,7 +283,7 @@ def poll_persist(
             now=now,
             fields=NODE_FIELDS,
             existing=known_nodes,
-            also=("state", "removed_at"),
+            also=("state",),
             rows={
                 n.id: {
                     "hostname": n.hostname,
@@ -349,11 +327,8 @@ def poll_persist(
                 if t.desired_state == "running"
             },
         )
-        previous = {
-            swarm_id: state
-            for swarm_id, (_, state, removed_at) in known_nodes.items()
-            if removed_at is None
-        }  # node id -> state at the last good poll (nodes not marked removed)
+        # node id -> state at the last good poll (_sync reads the nodes not marked removed)
+        previous = {swarm_id: state for swarm_id, (_, state) in known_nodes.items()}
         transitions = node_transitions(previous=previous, snapshot=snapshot)
         _down_runs_track(cluster=cluster, now=now)
         NodeTransition.objects.bulk_create(
