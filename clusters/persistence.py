@@ -29,6 +29,7 @@ from clusters.models import (
 from clusters.polling import claim_held
 from clusters.snapshot import Snapshot
 from watchkeeper.history import thin_per_cluster
+from watchkeeper.pgarray import array_text
 
 # --- persisting -----------------------------------------------------------------------------
 
@@ -190,21 +191,6 @@ def _sync(
     return pks
 
 
-def _array_text(values: list) -> str:
-    """VALUES as one PostgreSQL array literal, every element quoted ({"a","1",NULL}): the
-    server reads one text value into the array instead of parsing an ARRAY[...] expression of
-    as many constants (100,000 tasks: 1.4-1.7 s -> 0.6-0.8 s). Elements are read as the
-    column's type reads text: numbers, booleans (True) and datetimes as str() writes them."""
-    return (
-        "{"
-        + ",".join(
-            "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-            for v in values
-        )
-        + "}"
-    )
-
-
 def _upsert(model, *, cluster: Cluster, rows: list, update_fields: list[str]) -> dict[str, int]:
     """Insert ROWS ((swarm id, {field: value}), all with the same fields) of MODEL for
     CLUSTER, updating UPDATE_FIELDS of the rows that exist: one statement; returns swarm id ->
@@ -229,13 +215,13 @@ def _upsert(model, *, cluster: Cluster, rows: list, update_fields: list[str]) ->
     meta = model._meta
     names = list(rows[0][1])
     fields = [meta.get_field(name) for name in names]
-    arrays = [_array_text([swarm_id for swarm_id, _ in rows])]
+    arrays = [array_text([swarm_id for swarm_id, _ in rows])]
     types = ["text"]
     for name, field in zip(names, fields, strict=True):
         column = [values[name] for _, values in rows]
         if isinstance(field, JSONField):
             column = [None if v is None else orjson.dumps(v).decode() for v in column]
-        arrays.append(_array_text(column))
+        arrays.append(array_text(column))
         types.append("text" if isinstance(field, CharField) else field.db_type(db))
     columns = ", ".join(["swarm_id", *(field.column for field in fields)])
     unnest = ", ".join(f"%s::{kind}[]" for kind in types)

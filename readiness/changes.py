@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Max
 
 from readiness.models import FailureChange
+from watchkeeper.pgarray import array_text
 
 Key = tuple[str, str, str]  # rule, object type, object name
 
@@ -80,7 +81,7 @@ def latest_change_at(*, cluster_id: int, keys) -> dict[Key, datetime]:
     if not keys or not FailureChange.objects.filter(cluster_id=cluster_id).exists():
         return {}
     if connection.vendor == "postgresql":
-        rules, kinds, names = (_array_text(column) for column in zip(*keys, strict=True))
+        rules, kinds, names = (array_text(column) for column in zip(*keys, strict=True))
         with connection.cursor() as cursor:
             # two probes of the index per key (new, resolved rows), each its latest row
             latest = (
@@ -105,13 +106,6 @@ def latest_change_at(*, cluster_id: int, keys) -> dict[Key, datetime]:
         .order_by()
     )
     return {(rule, kind, name): at for rule, kind, name, at in rows if (rule, kind, name) in keys}
-
-
-def _array_text(values) -> str:
-    """VALUES (strings) as one PostgreSQL array literal, every element quoted: the server reads
-    one text value, not an ARRAY[...] of as many constants (a first poll's 85,000 keys: 0.9 s)."""
-    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
 
 
 @dataclass
